@@ -1,0 +1,1 @@
+"""cascadeflow's benchmarks: `make bench` runs every ``bench_*.py`` module's ``main()``."""
