@@ -1,0 +1,213 @@
+"""The in-process store: dictionaries behind one lock. The library's default."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cascadeflow._entry import CostEntry
+from cascadeflow.storage._base import (
+    LedgerStore,
+    PeriodKey,
+    PeriodLimit,
+    ReserveOutcome,
+    Totals,
+    Usage,
+    refusal,
+)
+
+
+@dataclass(slots=True)
+class _Lease:
+    user_id: str
+    amount_nanos: int
+    expires_at: float
+
+
+class MemoryStore(LedgerStore):
+    """Keeps the ledger in this process's memory; every operation is O(1) in the history size.
+
+    Nothing survives the process: use :class:`~cascadeflow.storage.SQLiteStore` to persist.
+
+    Example:
+        >>> from cascadeflow import CostTracker
+        >>> from cascadeflow.storage import MemoryStore
+        >>> tracker = CostTracker(store=MemoryStore())
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._init_state()
+
+    def _init_state(self) -> None:
+        self._entries: list[CostEntry] = []
+        self._entry_ids: set[str] = set()
+        self._spent: dict[tuple[str, str], int] = defaultdict(int)
+        self._leases: dict[str, _Lease] = {}
+        self._user_leases: dict[str, set[str]] = defaultdict(set)
+        self._tiers: dict[str, str | None] = {}
+        self._total = 0
+        self._by_model: dict[str, int] = defaultdict(int)
+        self._by_provider: dict[str, int] = defaultdict(int)
+        self._by_user: dict[str, int] = defaultdict(int)
+
+    # -- helpers (call with the lock held) -----------------------------------
+    def _record_locked(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]) -> bool:
+        if entry.id in self._entry_ids:
+            return False
+        self._entry_ids.add(entry.id)
+        self._entries.append(entry)
+        self._total += cost_nanos
+        self._by_model[entry.model] += cost_nanos
+        self._by_provider[entry.provider] += cost_nanos
+        if entry.user_id is not None:
+            self._by_user[entry.user_id] += cost_nanos
+            self._tiers.setdefault(entry.user_id, entry.user_tier)
+            if entry.user_tier is not None:
+                self._tiers[entry.user_id] = entry.user_tier
+            for period in periods:
+                self._spent[(entry.user_id, period.key)] += cost_nanos
+        return True
+
+    def _drop_lease_locked(self, reservation_id: str) -> bool:
+        lease = self._leases.pop(reservation_id, None)
+        if lease is None:
+            return False
+        self._user_leases[lease.user_id].discard(reservation_id)
+        return True
+
+    def _reserved_locked(self, user_id: str, now: float) -> int:
+        ids = self._user_leases.get(user_id)
+        if not ids:
+            return 0
+        reserved = 0
+        for reservation_id in list(ids):
+            lease = self._leases[reservation_id]
+            if lease.expires_at <= now:
+                self._drop_lease_locked(reservation_id)
+            else:
+                reserved += lease.amount_nanos
+        return reserved
+
+    # -- LedgerStore -----------------------------------------------------------
+    def record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]) -> bool:
+        with self._lock:
+            return self._record_locked(entry, cost_nanos, periods)
+
+    def reserve(
+        self,
+        reservation_id: str,
+        user_id: str,
+        amount_nanos: int,
+        limits: Sequence[PeriodLimit],
+        *,
+        now: float,
+        expires_at: float,
+    ) -> ReserveOutcome:
+        with self._lock:
+            reserved = self._reserved_locked(user_id, now)
+            spent = {item.period_key.key: self._spent.get((user_id, item.period_key.key), 0)
+                     for item in limits}
+            refused = refusal(limits, spent, reserved, amount_nanos)
+            if refused is not None:
+                return refused
+            self._leases[reservation_id] = _Lease(user_id, amount_nanos, expires_at)
+            self._user_leases[user_id].add(reservation_id)
+            return ReserveOutcome(granted=True)
+
+    def settle(
+        self,
+        reservation_id: str,
+        entry: CostEntry,
+        cost_nanos: int,
+        periods: Sequence[PeriodKey],
+    ) -> bool:
+        with self._lock:
+            self._drop_lease_locked(reservation_id)
+            return self._record_locked(entry, cost_nanos, periods)
+
+    def release(self, reservation_id: str) -> bool:
+        with self._lock:
+            return self._drop_lease_locked(reservation_id)
+
+    def set_user_tier(self, user_id: str, tier: str | None) -> None:
+        with self._lock:
+            self._tiers[user_id] = tier
+
+    def reset(self) -> None:
+        with self._lock:
+            self._init_state()
+
+    def usage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
+        with self._lock:
+            return Usage(
+                spent_nanos={p.key: self._spent.get((user_id, p.key), 0) for p in periods},
+                reserved_nanos=self._reserved_locked(user_id, now),
+            )
+
+    def user_tiers(self) -> dict[str, str | None]:
+        with self._lock:
+            return dict(self._tiers)
+
+    def totals(self) -> Totals:
+        with self._lock:
+            return Totals(
+                total_nanos=self._total,
+                entry_count=len(self._entries),
+                by_model=dict(self._by_model),
+                by_provider=dict(self._by_provider),
+                by_user=dict(self._by_user),
+            )
+
+    def entries(
+        self,
+        *,
+        user_id: str | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+        last: int | None = None,
+    ) -> list[CostEntry]:
+        with self._lock:
+            if user_id is None and model is None and provider is None:
+                if last is None:
+                    return list(self._entries)
+                return self._entries[-last:] if last > 0 else []
+            selected = [
+                e for e in self._entries
+                if (user_id is None or e.user_id == user_id)
+                and (model is None or e.model == model)
+                and (provider is None or e.provider == provider)
+            ]
+        if last is not None:
+            return selected[-last:] if last > 0 else []
+        return selected
+
+    # Memory operations never wait on I/O: the async twins run inline.
+    async def arecord(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]) -> bool:
+        return self.record(entry, cost_nanos, periods)
+
+    async def areserve(
+        self,
+        reservation_id: str,
+        user_id: str,
+        amount_nanos: int,
+        limits: Sequence[PeriodLimit],
+        *,
+        now: float,
+        expires_at: float,
+    ) -> ReserveOutcome:
+        return self.reserve(reservation_id, user_id, amount_nanos, limits, now=now,
+                            expires_at=expires_at)
+
+    async def asettle(
+        self, reservation_id: str, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+    ) -> bool:
+        return self.settle(reservation_id, entry, cost_nanos, periods)
+
+    async def arelease(self, reservation_id: str) -> bool:
+        return self.release(reservation_id)
+
+    async def ausage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
+        return self.usage(user_id, periods, now=now)
