@@ -1,0 +1,61 @@
+"""The ledger: per-user costs, calendar budgets, reservations, enforcement and degradation.
+
+Example:
+    >>> from cascadeflow.telemetry import BudgetConfig, CostTracker
+    >>> tracker = CostTracker(user_budgets={"free": BudgetConfig(daily=0.10)})
+    >>> tracker.can_afford("u1", 0.01, user_tier="free")
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cascadeflow._entry import CostEntry
+from cascadeflow._exceptions import BudgetExceededError
+from cascadeflow.telemetry._budget import PERIODS, BudgetConfig
+from cascadeflow.telemetry._enforcement import (
+    EnforcementAction,
+    EnforcementCallback,
+    EnforcementCallbacks,
+    EnforcementContext,
+    EnforcementResult,
+    graceful_degradation,
+    strict_budget_enforcement,
+    tier_based_enforcement,
+)
+from cascadeflow.telemetry._reservation import Reservation
+from cascadeflow.telemetry._tracker import CostTracker
+
+__all__ = [
+    "DEFAULT_DEGRADATION_MAP",
+    "PERIODS",
+    "BudgetConfig",
+    "BudgetExceededError",
+    "CostEntry",
+    "CostTracker",
+    "EnforcementAction",
+    "EnforcementCallback",
+    "EnforcementCallbacks",
+    "EnforcementContext",
+    "EnforcementResult",
+    "Reservation",
+    "estimate_cost_savings",
+    "get_cheaper_model",
+    "get_degradation_chain",
+    "graceful_degradation",
+    "strict_budget_enforcement",
+    "tier_based_enforcement",
+]
+
+_DEGRADATION_NAMES = {"DEFAULT_DEGRADATION_MAP", "get_cheaper_model", "get_degradation_chain",
+                      "estimate_cost_savings"}
+
+
+def __getattr__(name: str) -> Any:
+    # Degradation reads the price book; load it only when asked for.
+    if name in _DEGRADATION_NAMES:
+        from cascadeflow.telemetry import _degradation
+
+        return getattr(_degradation, name)
+    raise AttributeError(f"module 'cascadeflow.telemetry' has no attribute {name!r}")

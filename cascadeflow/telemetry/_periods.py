@@ -1,0 +1,71 @@
+"""Calendar periods in a timezone, addressed by keys so that a reset is simply a new key."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+
+from cascadeflow.storage import PeriodKey
+
+
+def _midnight(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0, fold=0)
+
+
+def _next_local_midnight(start: datetime, days: int) -> datetime:
+    # Wall-clock arithmetic: re-attach the zone so DST days are 23 or 25 hours long.
+    wall = start.replace(tzinfo=None) + timedelta(days=days)
+    return wall.replace(tzinfo=start.tzinfo)
+
+
+def period_keys_at(moment: datetime, zone: tzinfo) -> tuple[PeriodKey, ...]:
+    """The daily, weekly, monthly and total keys for ``moment`` seen in ``zone``.
+
+    Example:
+        >>> from zoneinfo import ZoneInfo
+        >>> [k.key for k in period_keys_at(datetime(2026, 11, 24, 9, tzinfo=ZoneInfo("UTC")),
+        ...                                ZoneInfo("UTC"))]
+        ['daily:2026-11-24', 'weekly:2026-W48', 'monthly:2026-11', 'total']
+    """
+    local = moment.astimezone(zone)
+    day_start = _midnight(local)
+    day_end = _next_local_midnight(day_start, 1)
+    week_start = _next_local_midnight(day_start, -local.weekday())
+    week_end = _next_local_midnight(week_start, 7)
+    month_start = day_start.replace(day=1)
+    if month_start.month == 12:
+        month_end = month_start.replace(year=month_start.year + 1, month=1)
+    else:
+        month_end = month_start.replace(month=month_start.month + 1)
+    iso_year, iso_week, _ = local.isocalendar()
+    return (
+        PeriodKey("daily", f"daily:{local:%Y-%m-%d}", day_end.timestamp()),
+        PeriodKey("weekly", f"weekly:{iso_year:04d}-W{iso_week:02d}", week_end.timestamp()),
+        PeriodKey("monthly", f"monthly:{local:%Y-%m}", month_end.timestamp()),
+        PeriodKey("total", "total", None),
+    )
+
+
+class PeriodClock:
+    """Caches the current period keys until the next day boundary (hot-path helper)."""
+
+    __slots__ = ("_keys", "_valid_from", "_valid_until", "_zone")
+
+    def __init__(self, zone: tzinfo) -> None:
+        self._zone = zone
+        self._keys: tuple[PeriodKey, ...] = ()
+        self._valid_until = float("-inf")
+        self._valid_from = float("inf")
+
+    def keys(self, moment: datetime) -> tuple[PeriodKey, ...]:
+        """The period keys for ``moment``; recomputed only when it leaves the cached day."""
+        stamp = moment.timestamp()
+        if self._valid_from <= stamp < self._valid_until:
+            return self._keys
+        keys = period_keys_at(moment, self._zone)
+        self._keys = keys
+        daily_end = keys[0].ends_at
+        assert daily_end is not None
+        self._valid_until = daily_end
+        start = _midnight(moment.astimezone(self._zone))
+        self._valid_from = start.timestamp()
+        return keys

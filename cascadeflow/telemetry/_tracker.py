@@ -1,0 +1,561 @@
+"""CostTracker: the per-user ledger with calendar budgets, reservations and enforcement.
+
+Spend lives in a store (memory, SQLite or Redis) as integer nano-dollar counters per user
+and period key, so every check is O(1) in the size of the history.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cascadeflow._entry import CostEntry, new_entry_id
+from cascadeflow._exceptions import BudgetExceededError
+from cascadeflow._money import to_nanos, to_usd
+from cascadeflow.storage import LedgerStore, MemoryStore, PeriodKey, PeriodLimit, Usage
+from cascadeflow.telemetry._budget import BudgetConfig
+from cascadeflow.telemetry._enforcement import (
+    EnforcementAction,
+    EnforcementCallbacks,
+    EnforcementContext,
+    EnforcementResult,
+)
+from cascadeflow.telemetry._ledger_queries import LedgerQueries
+from cascadeflow.telemetry._periods import PeriodClock
+from cascadeflow.telemetry._reservation import Reservation
+
+if TYPE_CHECKING:
+    from cascadeflow.pricing import PriceBook
+
+logger = logging.getLogger("cascadeflow.tracker")
+
+_MODES = ("warn", "block", "degrade")
+
+
+def _check_tokens(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an int number of tokens, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return value
+
+
+class CostTracker(LedgerQueries):
+    """Records LLM spend per user and enforces calendar budgets before work is done.
+
+    Compatible with cascadeflow 1.2.0's ``CostTracker`` calls (``add_cost``,
+    ``can_afford``, ``get_user_summary``, exports, ...) and adds reservations, enforcement
+    with degradation, persistent stores and calendar periods in ``timezone``.
+
+    Args:
+        budget_limit: optional overall USD limit across all users (warnings only, as in 1.2.0).
+        warn_threshold: fraction of a limit at which a warning is logged and WARN starts.
+        verbose: log every recorded cost at INFO.
+        user_budgets: tier name -> :class:`BudgetConfig`.
+        enforcement_mode: ``"warn"`` (never blocks), ``"block"`` or ``"degrade"``.
+        store: where the ledger lives (default :class:`~cascadeflow.storage.MemoryStore`).
+        timezone: IANA name of the zone periods are computed in.
+        clock: returns the current aware datetime (injectable for tests).
+        enforcement_callbacks: run by :meth:`enforce` instead of ``enforcement_mode``.
+        degradation_map: model -> cheaper model (default ``DEFAULT_DEGRADATION_MAP``).
+        pricing: the price book for estimates (default: ``pricing/pricing.json``).
+
+    Example:
+        >>> tracker = CostTracker(user_budgets={"free": BudgetConfig(daily=0.10)},
+        ...                       enforcement_mode="block")
+        >>> tracker.add_cost("gpt-4o-mini", "openai", 900, 0.0004, user_id="u1", user_tier="free")
+        >>> tracker.can_afford("u1", 0.05)
+        True
+    """
+
+    def __init__(
+        self,
+        budget_limit: float | None = None,
+        warn_threshold: float = 0.8,
+        verbose: bool = False,
+        user_budgets: Mapping[str, BudgetConfig] | None = None,
+        enforcement_mode: str = "warn",
+        *,
+        store: LedgerStore | None = None,
+        timezone: str = "UTC",
+        clock: Callable[[], datetime] | None = None,
+        enforcement_callbacks: EnforcementCallbacks | None = None,
+        degradation_map: Mapping[str, str | None] | None = None,
+        pricing: PriceBook | None = None,
+    ) -> None:
+        if enforcement_mode not in _MODES:
+            raise ValueError(f"enforcement_mode must be one of {_MODES}, got {enforcement_mode!r}")
+        if budget_limit is not None:
+            to_nanos(budget_limit, field="budget_limit")
+            if budget_limit < 0:
+                raise ValueError(f"budget_limit must not be negative, got {budget_limit!r}")
+        if not (isinstance(warn_threshold, (int, float)) and 0.0 <= warn_threshold <= 1.0):
+            raise ValueError(f"warn_threshold must be between 0 and 1, got {warn_threshold!r}")
+        for tier, config in (user_budgets or {}).items():
+            if not isinstance(config, BudgetConfig):
+                raise ValueError(f"user_budgets[{tier!r}] must be a BudgetConfig, got {config!r}")
+        try:
+            self._zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"timezone must be an IANA zone name, got {timezone!r}") from exc
+        self.budget_limit = budget_limit
+        self.warn_threshold = float(warn_threshold)
+        self.verbose = verbose
+        self.enforcement_mode = enforcement_mode
+        self.user_budgets: dict[str, BudgetConfig] = dict(user_budgets or {})
+        self.store: LedgerStore = store if store is not None else MemoryStore()
+        self.timezone = timezone
+        self.enforcement_callbacks = enforcement_callbacks
+        self.degradation_map = dict(degradation_map) if degradation_map is not None else None
+        self._pricing = pricing
+        self._clock = clock
+        self._periods = PeriodClock(self._zone)
+        self._lock = threading.RLock()
+        self._own_budgets: dict[str, BudgetConfig] = {}
+        self._tiers: dict[str, str | None] = dict(self.store.user_tiers())
+        self._warned: set[tuple[str, str]] = set()
+        self.budget_warned = False
+        self.budget_exceeded = False
+
+    # -- time and budgets -----------------------------------------------------
+    def now(self) -> datetime:
+        """The tracker's current time (its clock, else the system clock), aware."""
+        if self._clock is None:
+            return datetime.now(self._zone)
+        moment = self._clock()
+        if moment.tzinfo is None:
+            raise ValueError("the tracker's clock must return an aware datetime")
+        return moment
+
+    def period_keys(self, moment: datetime | None = None) -> tuple[PeriodKey, ...]:
+        """The daily, weekly, monthly and total period keys at ``moment`` (default now)."""
+        return self._periods.keys(moment if moment is not None else self.now())
+
+    @property
+    def pricing(self) -> PriceBook:
+        """The price book used for estimates (loaded on first use)."""
+        if self._pricing is None:
+            from cascadeflow.pricing import default_price_book
+
+            self._pricing = default_price_book()
+        return self._pricing
+
+    def set_user_budget(self, user_id: str, budget: BudgetConfig | None) -> None:
+        """Give ``user_id`` its own limits, which win over its tier's; ``None`` removes them."""
+        if budget is not None and not isinstance(budget, BudgetConfig):
+            raise ValueError(f"budget must be a BudgetConfig or None, got {budget!r}")
+        with self._lock:
+            if budget is None:
+                self._own_budgets.pop(user_id, None)
+            else:
+                self._own_budgets[user_id] = budget
+
+    def get_user_budget(self, user_id: str, user_tier: str | None = None) -> BudgetConfig | None:
+        """The limits that apply to ``user_id``: its own, else its tier's, else ``None``."""
+        own = self._own_budgets.get(user_id)
+        if own is not None:
+            return own
+        tier = user_tier if user_tier is not None else self._tiers.get(user_id)
+        return self.user_budgets.get(tier) if tier is not None else None
+
+    def set_user_tier(self, user_id: str, tier: str | None) -> None:
+        """Remember ``tier`` for ``user_id`` (persisted in the store)."""
+        with self._lock:
+            if self._tiers.get(user_id, "\0") == tier:
+                return
+            self._tiers[user_id] = tier
+        self.store.set_user_tier(user_id, tier)
+
+    def get_user_tier(self, user_id: str) -> str | None:
+        """The tier remembered for ``user_id``, if any."""
+        return self._tiers.get(user_id)
+
+    def _remember_tier(self, user_id: str, tier: str | None) -> None:
+        if tier is not None and self._tiers.get(user_id) != tier:
+            self.set_user_tier(user_id, tier)
+
+    def _limits(self, budget: BudgetConfig, keys: tuple[PeriodKey, ...]) -> list[PeriodLimit]:
+        by_period = {key.period: key for key in keys}
+        return [PeriodLimit(by_period[name], nanos) for name, nanos in budget.limits_nanos()]
+
+    # -- recording ------------------------------------------------------------
+    def _make_entry(
+        self,
+        entry_id: str,
+        model: str,
+        provider: str,
+        tokens: int,
+        cost: float,
+        query_id: str | None,
+        metadata: Mapping[str, Any] | None,
+        user_id: str | None,
+        user_tier: str | None,
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+    ) -> tuple[CostEntry, int]:
+        cost_nanos = to_nanos(cost, field="cost")
+        _check_tokens(tokens, "tokens")
+        if prompt_tokens is not None:
+            _check_tokens(prompt_tokens, "prompt_tokens")
+        if completion_tokens is not None:
+            _check_tokens(completion_tokens, "completion_tokens")
+        if not isinstance(model, str) or not model:
+            raise ValueError(f"model must be a non-empty string, got {model!r}")
+        if user_id is not None and not isinstance(user_id, str):
+            raise ValueError(f"user_id must be a string or None, got {user_id!r}")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise ValueError(f"metadata must be a mapping, got {type(metadata).__name__}")
+        entry = CostEntry(
+            timestamp=self.now(),
+            model=model,
+            provider=provider,
+            tokens=tokens,
+            cost=float(cost),
+            query_id=query_id,
+            metadata=dict(metadata) if metadata else {},
+            user_id=user_id,
+            user_tier=user_tier if user_tier is not None else (
+                self._tiers.get(user_id) if user_id is not None else None
+            ),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            id=entry_id,
+        )
+        return entry, cost_nanos
+
+    def add_cost(
+        self,
+        model: str,
+        provider: str,
+        tokens: int,
+        cost: float,
+        query_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        user_id: str | None = None,
+        user_tier: str | None = None,
+        *,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> CostEntry:
+        """Record one completion's cost (USD; negative for a refund) and return its entry.
+
+        O(1) in the size of the history. NaN, infinite or non-numeric costs and negative
+        token counts raise ``ValueError`` and record nothing. When this returns, the entry
+        is in the store (committed, for SQLite).
+
+        Example:
+            >>> entry = tracker.add_cost("gpt-4o", "openai", 1500, 0.0125, user_id="u1")
+        """
+        entry, cost_nanos = self._make_entry(
+            new_entry_id(), model, provider, tokens, cost, query_id, metadata, user_id,
+            user_tier, prompt_tokens, completion_tokens,
+        )
+        if user_id is not None:
+            self._remember_tier(user_id, user_tier)
+        keys = self._periods.keys(entry.timestamp)
+        self.store.record(entry, cost_nanos, keys)
+        self._after_record(entry, keys)
+        return entry
+
+    async def aadd_cost(
+        self,
+        model: str,
+        provider: str,
+        tokens: int,
+        cost: float,
+        query_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        user_id: str | None = None,
+        user_tier: str | None = None,
+        *,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> CostEntry:
+        """Async :meth:`add_cost`; the store call does not block the event loop."""
+        entry, cost_nanos = self._make_entry(
+            new_entry_id(), model, provider, tokens, cost, query_id, metadata, user_id,
+            user_tier, prompt_tokens, completion_tokens,
+        )
+        if user_id is not None:
+            self._remember_tier(user_id, user_tier)
+        keys = self._periods.keys(entry.timestamp)
+        await self.store.arecord(entry, cost_nanos, keys)
+        self._after_record(entry, keys)
+        return entry
+
+    def _after_record(self, entry: CostEntry, keys: tuple[PeriodKey, ...]) -> None:
+        if self.verbose:
+            logger.info("recorded $%.6f for %s (%s, user=%s)", entry.cost, entry.model,
+                        entry.provider, entry.user_id)
+        if self.budget_limit is not None and not self.budget_exceeded:
+            self._check_global_budget()
+        if entry.user_id is not None and entry.cost > 0:
+            budget = self.get_user_budget(entry.user_id, entry.user_tier)
+            if budget is not None and budget.has_any_limit():
+                usage = self.store.usage(entry.user_id, keys, now=entry.timestamp.timestamp())
+                self._warn_user(entry.user_id, budget, keys, usage)
+
+    def _check_global_budget(self) -> None:
+        assert self.budget_limit is not None
+        total = to_usd(self.store.totals().total_nanos)
+        if total >= self.budget_limit and not self.budget_exceeded:
+            self.budget_exceeded = True
+            logger.warning("overall budget exceeded: $%.6f of $%.6f", total, self.budget_limit)
+        elif total >= self.budget_limit * self.warn_threshold and not self.budget_warned:
+            self.budget_warned = True
+            logger.warning("overall budget %.0f%% used: $%.6f of $%.6f",
+                           100 * total / self.budget_limit if self.budget_limit else 100.0,
+                           total, self.budget_limit)
+
+    def _warn_user(self, user_id: str, budget: BudgetConfig, keys: tuple[PeriodKey, ...],
+                   usage: Usage) -> None:
+        by_period = {key.period: key for key in keys}
+        for period, limit in budget.limits_nanos():
+            key = by_period[period].key
+            spent = usage.spent_nanos.get(key, 0)
+            if spent >= limit:
+                marker = (user_id, f"exceeded:{key}")
+                message = "user %s exceeded the %s budget: $%.6f of $%.6f"
+            elif spent >= limit * self.warn_threshold:
+                marker = (user_id, f"warned:{key}")
+                message = "user %s used most of the %s budget: $%.6f of $%.6f"
+            else:
+                continue
+            with self._lock:
+                if marker in self._warned:
+                    continue
+                self._warned.add(marker)
+            logger.warning(message, user_id, period, to_usd(spent), to_usd(limit))
+
+    # -- checks ---------------------------------------------------------------
+    def _budget_state(
+        self, user_id: str, user_tier: str | None
+    ) -> tuple[BudgetConfig | None, tuple[PeriodKey, ...], datetime]:
+        if user_tier is not None:
+            self._remember_tier(user_id, user_tier)
+        moment = self.now()
+        return self.get_user_budget(user_id, user_tier), self._periods.keys(moment), moment
+
+    @staticmethod
+    def _fits(budget: BudgetConfig, keys: tuple[PeriodKey, ...], usage: Usage,
+              amount_nanos: int) -> bool:
+        spent = usage.spent_nanos
+        reserved = usage.reserved_nanos
+        for (period, limit), key in zip(budget.limits_nanos(), _keys_for(budget, keys)):
+            used = spent.get(key.key, 0) + reserved
+            if used >= limit or used + amount_nanos > limit:
+                return False
+        return True
+
+    def can_afford(self, user_id: str, estimated_cost: float = 0.0,
+                   user_tier: str | None = None) -> bool:
+        """True when ``estimated_cost`` fits in every configured period of the user.
+
+        False as soon as any period has ``spent + reserved >= limit`` or
+        ``spent + reserved + estimated_cost > limit``. A user without limits can always
+        afford. Reads the same counters reservations use (one store round trip).
+
+        Example:
+            >>> tracker.can_afford("u1", 0.02, user_tier="free")
+            True
+        """
+        amount = to_nanos(estimated_cost, field="estimated_cost")
+        budget, keys, moment = self._budget_state(user_id, user_tier)
+        if budget is None or not budget.has_any_limit():
+            return True
+        usage = self.store.usage(user_id, keys, now=moment.timestamp())
+        return self._fits(budget, keys, usage, amount)
+
+    async def acan_afford(self, user_id: str, estimated_cost: float = 0.0,
+                          user_tier: str | None = None) -> bool:
+        """Async :meth:`can_afford`."""
+        amount = to_nanos(estimated_cost, field="estimated_cost")
+        budget, keys, moment = self._budget_state(user_id, user_tier)
+        if budget is None or not budget.has_any_limit():
+            return True
+        usage = await self.store.ausage(user_id, keys, now=moment.timestamp())
+        return self._fits(budget, keys, usage, amount)
+
+    def remaining(self, user_id: str, user_tier: str | None = None) -> dict[str, float]:
+        """USD left per configured period (limit - spent - reserved, never below 0)."""
+        budget, keys, moment = self._budget_state(user_id, user_tier)
+        if budget is None:
+            return {}
+        usage = self.store.usage(user_id, keys, now=moment.timestamp())
+        return _remaining(budget, keys, usage)
+
+    async def aremaining(self, user_id: str, user_tier: str | None = None) -> dict[str, float]:
+        """Async :meth:`remaining`."""
+        budget, keys, moment = self._budget_state(user_id, user_tier)
+        if budget is None:
+            return {}
+        usage = await self.store.ausage(user_id, keys, now=moment.timestamp())
+        return _remaining(budget, keys, usage)
+
+    # -- reservations ---------------------------------------------------------
+    def _reservation_args(
+        self, user_id: str, estimated_cost: float, user_tier: str | None, ttl: float
+    ) -> tuple[str, int, list[PeriodLimit], float, float]:
+        if not isinstance(user_id, str) or not user_id:
+            raise ValueError(f"user_id must be a non-empty string, got {user_id!r}")
+        amount = to_nanos(estimated_cost, field="estimated_cost")
+        if amount < 0:
+            raise ValueError(f"estimated_cost must not be negative, got {estimated_cost!r}")
+        if not (isinstance(ttl, (int, float)) and math.isfinite(ttl) and ttl > 0):
+            raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+        budget, keys, moment = self._budget_state(user_id, user_tier)
+        limits = self._limits(budget, keys) if budget is not None else []
+        now = moment.timestamp()
+        return uuid.uuid4().hex, amount, limits, now, now + float(ttl)
+
+    def _refused(self, user_id: str, estimated_cost: float, outcome: Any) -> BudgetExceededError:
+        return BudgetExceededError(
+            user_id=user_id,
+            period=outcome.period or "total",
+            limit=to_usd(outcome.limit_nanos),
+            spent=to_usd(outcome.spent_nanos + outcome.reserved_nanos),
+            requested=float(estimated_cost),
+        )
+
+    def reserve(self, user_id: str, estimated_cost: float, *, model: str | None = None,
+                user_tier: str | None = None, ttl: float = 300.0) -> Reservation:
+        """Check and hold ``estimated_cost`` of the user's budget in one atomic step.
+
+        Raises :class:`BudgetExceededError` (with the period, limit, spent and requested
+        amounts) when it does not fit. Concurrent reservations can never together pass a
+        limit, in any store.
+
+        Example:
+            >>> with tracker.reserve("u1", 0.02, model="gpt-4o") as held:
+            ...     held.settle(0.013, provider="openai", tokens=420)
+        """
+        reservation_id, amount, limits, now, expires_at = self._reservation_args(
+            user_id, estimated_cost, user_tier, ttl)
+        outcome = self.store.reserve(reservation_id, user_id, amount, limits, now=now,
+                                     expires_at=expires_at)
+        if not outcome.granted:
+            raise self._refused(user_id, estimated_cost, outcome)
+        return Reservation(self, reservation_id, user_id, float(estimated_cost), amount,
+                           model=model, user_tier=user_tier or self._tiers.get(user_id),
+                           expires_at=expires_at)
+
+    async def areserve(self, user_id: str, estimated_cost: float, *, model: str | None = None,
+                       user_tier: str | None = None, ttl: float = 300.0) -> Reservation:
+        """Async :meth:`reserve`."""
+        reservation_id, amount, limits, now, expires_at = self._reservation_args(
+            user_id, estimated_cost, user_tier, ttl)
+        outcome = await self.store.areserve(reservation_id, user_id, amount, limits, now=now,
+                                            expires_at=expires_at)
+        if not outcome.granted:
+            raise self._refused(user_id, estimated_cost, outcome)
+        return Reservation(self, reservation_id, user_id, float(estimated_cost), amount,
+                           model=model, user_tier=user_tier or self._tiers.get(user_id),
+                           expires_at=expires_at)
+
+    def _settlement_entry(self, reservation: Reservation, actual_cost: float,
+                          fields: dict[str, Any]) -> tuple[CostEntry, int]:
+        unknown = set(fields) - {"model", "provider", "tokens", "prompt_tokens",
+                                 "completion_tokens", "query_id", "metadata", "user_tier"}
+        if unknown:
+            raise ValueError(f"unknown entry field(s) for settle: {sorted(unknown)}")
+        prompt = fields.get("prompt_tokens")
+        completion = fields.get("completion_tokens")
+        tokens = fields.get("tokens")
+        if tokens is None:
+            tokens = (prompt or 0) + (completion or 0)
+        return self._make_entry(
+            reservation.id,
+            fields.get("model") or reservation.model or "unknown",
+            fields.get("provider") or "unknown",
+            tokens, actual_cost, fields.get("query_id"), fields.get("metadata"),
+            reservation.user_id, fields.get("user_tier") or reservation.user_tier,
+            prompt, completion,
+        )
+
+    def _settle(self, reservation: Reservation, actual_cost: float,
+                fields: dict[str, Any]) -> CostEntry:
+        entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
+        keys = self._periods.keys(entry.timestamp)
+        self.store.settle(reservation.id, entry, cost_nanos, keys)
+        self._after_record(entry, keys)
+        return entry
+
+    async def _asettle(self, reservation: Reservation, actual_cost: float,
+                       fields: dict[str, Any]) -> CostEntry:
+        entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
+        keys = self._periods.keys(entry.timestamp)
+        await self.store.asettle(reservation.id, entry, cost_nanos, keys)
+        self._after_record(entry, keys)
+        return entry
+
+    # -- enforcement ----------------------------------------------------------
+    def enforce(self, user_id: str, model: str, estimated_cost: float | None = None, *,
+                prompt_tokens: int | None = None, max_output_tokens: int | None = None,
+                user_tier: str | None = None) -> EnforcementResult:
+        """Decide what to do with a request for ``model``: ALLOW, WARN, BLOCK or DEGRADE.
+
+        Builds an :class:`EnforcementContext` from the tightest period, runs the
+        registered enforcement callbacks (else ``enforcement_mode``) and, for DEGRADE,
+        walks the degradation chain to the first model whose estimate fits.
+        ``result.model`` is the model to call.
+
+        Example:
+            >>> result = tracker.enforce("u1", "gpt-4o", prompt_tokens=800, max_output_tokens=400)
+            >>> result.action, result.model
+            (<EnforcementAction.DEGRADE: 'degrade'>, 'gpt-4o-mini')
+        """
+        budget, keys, moment = self._budget_state(user_id, user_tier)
+        usage = (self.store.usage(user_id, keys, now=moment.timestamp())
+                 if budget is not None else Usage({}, 0))
+        return self._decide(user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
+                            user_tier, budget, keys, usage)
+
+    async def aenforce(self, user_id: str, model: str, estimated_cost: float | None = None, *,
+                       prompt_tokens: int | None = None, max_output_tokens: int | None = None,
+                       user_tier: str | None = None) -> EnforcementResult:
+        """Async :meth:`enforce`."""
+        budget, keys, moment = self._budget_state(user_id, user_tier)
+        usage = (await self.store.ausage(user_id, keys, now=moment.timestamp())
+                 if budget is not None else Usage({}, 0))
+        return self._decide(user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
+                            user_tier, budget, keys, usage)
+
+    def _decide(self, user_id: str, model: str, estimated_cost: float | None,
+                prompt_tokens: int | None, max_output_tokens: int | None,
+                user_tier: str | None, budget: BudgetConfig | None,
+                keys: tuple[PeriodKey, ...], usage: Usage) -> EnforcementResult:
+        from cascadeflow.telemetry._decision import decide
+
+        return decide(self, user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
+                      user_tier or self._tiers.get(user_id), budget, keys, usage)
+
+    # -- housekeeping ---------------------------------------------------------
+    def reset(self) -> None:
+        """Forget every entry, counter, reservation and remembered tier."""
+        self.store.reset()
+        with self._lock:
+            self._tiers.clear()
+            self._warned.clear()
+            self.budget_warned = False
+            self.budget_exceeded = False
+
+
+def _keys_for(budget: BudgetConfig, keys: tuple[PeriodKey, ...]) -> list[PeriodKey]:
+    by_period = {key.period: key for key in keys}
+    return [by_period[name] for name, _ in budget.limits_nanos()]
+
+
+def _remaining(budget: BudgetConfig, keys: tuple[PeriodKey, ...], usage: Usage) -> dict[str, float]:
+    left: dict[str, float] = {}
+    for (period, limit), key in zip(budget.limits_nanos(), _keys_for(budget, keys)):
+        used = usage.spent_nanos.get(key.key, 0) + usage.reserved_nanos
+        left[period] = to_usd(max(0, limit - used))
+    return left
+
+
