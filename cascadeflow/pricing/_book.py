@@ -25,10 +25,25 @@ SCHEMA_VERSION = 1
 #: Environment variable naming a pricing file that replaces the default one.
 PRICING_FILE_ENV = "CASCADEFLOW_PRICING_FILE"
 
-# LiteLLM routing prefixes that are not themselves a ``litellm_provider`` value in the map
-# but are used in model strings ("hosted_vllm/...", "huggingface/...").
-_EXTRA_ROUTING_PREFIXES = frozenset(
-    {"azure", "hosted_vllm", "vllm", "huggingface", "ollama_chat", "vertex_ai", "together_ai"}
+# LiteLLM routing prefixes that may be missing from a (small) map's provider values but are
+# used in model strings ("hosted_vllm/...", "anthropic/..."); always treated as prefixes.
+_KNOWN_ROUTING_PREFIXES = frozenset(
+    {
+        "anthropic",
+        "azure",
+        "deepseek",
+        "gemini",
+        "groq",
+        "hosted_vllm",
+        "huggingface",
+        "mistral",
+        "ollama",
+        "ollama_chat",
+        "openai",
+        "together_ai",
+        "vertex_ai",
+        "vllm",
+    }
 )
 
 _NANOS_PER_USD = Decimal(1_000_000_000)
@@ -308,7 +323,7 @@ class PriceBook:
             for name, p in self._prices.items()
             if "/" in name and p.provider.startswith(name.split("/", 1)[0])
         }
-        return frozenset(providers | prefixed | _EXTRA_ROUTING_PREFIXES)
+        return frozenset(providers | prefixed | _KNOWN_ROUTING_PREFIXES)
 
     def _prefix_aliases(self) -> dict[str, str]:
         # Map "rest" to "provider/rest" for names the map lists only with a prefix. A name
