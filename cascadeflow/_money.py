@@ -15,6 +15,13 @@ def to_nanos(usd: float, *, field: str = "cost") -> int:
         >>> to_nanos(0.0015)
         1500000
     """
+    kind = type(usd)
+    if kind is float:
+        if usd - usd == 0.0:  # finite: inf - inf and nan - nan are nan
+            return round(usd * NANOS_PER_USD)
+        raise ValueError(f"{field} must be a finite number of USD, got {usd!r}")
+    if kind is int:
+        return usd * NANOS_PER_USD
     if isinstance(usd, bool) or not isinstance(usd, Real):
         raise ValueError(f"{field} must be a number of USD, got {type(usd).__name__} {usd!r}")
     value = float(usd)

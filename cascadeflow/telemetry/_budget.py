@@ -32,6 +32,9 @@ class BudgetConfig:
     _limits_nanos: tuple[tuple[str, int], ...] = field(
         init=False, repr=False, compare=False, default=()
     )
+    _indexed_limits: tuple[tuple[int, int], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
 
     def __post_init__(self) -> None:
         limits: list[tuple[str, int]] = []
@@ -49,6 +52,8 @@ class BudgetConfig:
             object.__setattr__(self, name, float(value))
             limits.append((name, to_nanos(float(value), field=f"BudgetConfig.{name}")))
         object.__setattr__(self, "_limits_nanos", tuple(limits))
+        object.__setattr__(self, "_indexed_limits",
+                           tuple((PERIODS.index(name), nanos) for name, nanos in limits))
 
     def has_any_limit(self) -> bool:
         """True when at least one period has a limit (``0.0`` counts as a limit)."""
@@ -61,6 +66,10 @@ class BudgetConfig:
     def limits_nanos(self) -> tuple[tuple[str, int], ...]:
         """The configured limits as ``(period, nano-dollars)`` pairs, in period order."""
         return self._limits_nanos
+
+    def indexed_limits(self) -> tuple[tuple[int, int], ...]:
+        """``(index in PERIODS, nano-dollars)`` pairs: the hot path's view of the limits."""
+        return self._indexed_limits
 
     def __repr__(self) -> str:
         parts = [f"{name}=${getattr(self, name):.2f}" for name, _ in self._limits_nanos]

@@ -61,6 +61,15 @@ class PeriodClock:
         stamp = moment.timestamp()
         if self._valid_from <= stamp < self._valid_until:
             return self._keys
+        return self._compute(moment)
+
+    def keys_at(self, stamp: float) -> tuple[PeriodKey, ...]:
+        """The period keys at POSIX time ``stamp`` (no datetime needed while cached)."""
+        if self._valid_from <= stamp < self._valid_until:
+            return self._keys
+        return self._compute(datetime.fromtimestamp(stamp, self._zone))
+
+    def _compute(self, moment: datetime) -> tuple[PeriodKey, ...]:
         keys = period_keys_at(moment, self._zone)
         self._keys = keys
         daily_end = keys[0].ends_at

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -120,6 +121,7 @@ class CostTracker(LedgerQueries):
         self._own_budgets: dict[str, BudgetConfig] = {}
         self._tiers: dict[str, str | None] = dict(self.store.user_tiers())
         self._warned: set[tuple[str, str]] = set()
+        self._headroom: dict[str, tuple[tuple[PeriodKey, ...], BudgetConfig, int]] = {}
         self.budget_warned = False
         self.budget_exceeded = False
 
@@ -260,7 +262,7 @@ class CostTracker(LedgerQueries):
             self._remember_tier(user_id, user_tier)
         keys = self._periods.keys(entry.timestamp)
         self.store.record(entry, cost_nanos, keys)
-        self._after_record(entry, keys)
+        self._after_record(entry, cost_nanos, keys)
         return entry
 
     async def aadd_cost(
@@ -286,20 +288,31 @@ class CostTracker(LedgerQueries):
             self._remember_tier(user_id, user_tier)
         keys = self._periods.keys(entry.timestamp)
         await self.store.arecord(entry, cost_nanos, keys)
-        self._after_record(entry, keys)
+        self._after_record(entry, cost_nanos, keys)
         return entry
 
-    def _after_record(self, entry: CostEntry, keys: tuple[PeriodKey, ...]) -> None:
+    def _after_record(self, entry: CostEntry, cost_nanos: int,
+                      keys: tuple[PeriodKey, ...]) -> None:
         if self.verbose:
             logger.info("recorded $%.6f for %s (%s, user=%s)", entry.cost, entry.model,
                         entry.provider, entry.user_id)
         if self.budget_limit is not None and not self.budget_exceeded:
             self._check_global_budget()
-        if entry.user_id is not None and entry.cost > 0:
-            budget = self.get_user_budget(entry.user_id, entry.user_tier)
-            if budget is not None and budget.has_any_limit():
-                usage = self.store.usage(entry.user_id, keys, now=entry.timestamp.timestamp())
-                self._warn_user(entry.user_id, budget, keys, usage)
+        user_id = entry.user_id
+        if user_id is None or cost_nanos <= 0:
+            return
+        budget = self.get_user_budget(user_id, entry.user_tier)
+        if budget is None or not budget.has_any_limit():
+            return
+        # Warnings are advisory: re-read the counters only once this process's own spend
+        # could have crossed a threshold since the last read (enforcement never uses this).
+        cached = self._headroom.get(user_id)
+        if cached is not None and cached[0] is keys and cached[1] is budget:
+            if cached[2] > cost_nanos:
+                self._headroom[user_id] = (keys, budget, cached[2] - cost_nanos)
+                return
+        usage = self.store.usage(user_id, keys, now=entry.timestamp.timestamp())
+        self._headroom[user_id] = (keys, budget, self._warn_user(user_id, budget, keys, usage))
 
     def _check_global_budget(self) -> None:
         assert self.budget_limit is not None
@@ -314,11 +327,16 @@ class CostTracker(LedgerQueries):
                            total, self.budget_limit)
 
     def _warn_user(self, user_id: str, budget: BudgetConfig, keys: tuple[PeriodKey, ...],
-                   usage: Usage) -> None:
-        by_period = {key.period: key for key in keys}
-        for period, limit in budget.limits_nanos():
-            key = by_period[period].key
+                   usage: Usage) -> int:
+        """Log threshold crossings once per period key; return nanos until the next one."""
+        headroom = 1 << 62
+        for index, limit in budget.indexed_limits():
+            period, key = keys[index].period, keys[index].key
             spent = usage.spent_nanos.get(key, 0)
+            threshold = int(limit * self.warn_threshold)
+            for edge in (threshold, limit):
+                if edge > spent:
+                    headroom = min(headroom, edge - spent)
             if spent >= limit:
                 marker = (user_id, f"exceeded:{key}")
                 message = "user %s exceeded the %s budget: $%.6f of $%.6f"
@@ -332,23 +350,27 @@ class CostTracker(LedgerQueries):
                     continue
                 self._warned.add(marker)
             logger.warning(message, user_id, period, to_usd(spent), to_usd(limit))
+        return headroom
 
     # -- checks ---------------------------------------------------------------
+    def _timestamp(self) -> float:
+        return time.time() if self._clock is None else self.now().timestamp()
+
     def _budget_state(
         self, user_id: str, user_tier: str | None
-    ) -> tuple[BudgetConfig | None, tuple[PeriodKey, ...], datetime]:
-        if user_tier is not None:
+    ) -> tuple[BudgetConfig | None, tuple[PeriodKey, ...], float]:
+        if user_tier is not None and self._tiers.get(user_id) != user_tier:
             self._remember_tier(user_id, user_tier)
-        moment = self.now()
-        return self.get_user_budget(user_id, user_tier), self._periods.keys(moment), moment
+        stamp = self._timestamp()
+        return self.get_user_budget(user_id, user_tier), self._periods.keys_at(stamp), stamp
 
     @staticmethod
     def _fits(budget: BudgetConfig, keys: tuple[PeriodKey, ...], usage: Usage,
               amount_nanos: int) -> bool:
         spent = usage.spent_nanos
         reserved = usage.reserved_nanos
-        for (period, limit), key in zip(budget.limits_nanos(), _keys_for(budget, keys)):
-            used = spent.get(key.key, 0) + reserved
+        for index, limit in budget.indexed_limits():
+            used = spent.get(keys[index].key, 0) + reserved
             if used >= limit or used + amount_nanos > limit:
                 return False
         return True
@@ -366,36 +388,36 @@ class CostTracker(LedgerQueries):
             True
         """
         amount = to_nanos(estimated_cost, field="estimated_cost")
-        budget, keys, moment = self._budget_state(user_id, user_tier)
+        budget, keys, stamp = self._budget_state(user_id, user_tier)
         if budget is None or not budget.has_any_limit():
             return True
-        usage = self.store.usage(user_id, keys, now=moment.timestamp())
+        usage = self.store.usage(user_id, keys, now=stamp)
         return self._fits(budget, keys, usage, amount)
 
     async def acan_afford(self, user_id: str, estimated_cost: float = 0.0,
                           user_tier: str | None = None) -> bool:
         """Async :meth:`can_afford`."""
         amount = to_nanos(estimated_cost, field="estimated_cost")
-        budget, keys, moment = self._budget_state(user_id, user_tier)
+        budget, keys, stamp = self._budget_state(user_id, user_tier)
         if budget is None or not budget.has_any_limit():
             return True
-        usage = await self.store.ausage(user_id, keys, now=moment.timestamp())
+        usage = await self.store.ausage(user_id, keys, now=stamp)
         return self._fits(budget, keys, usage, amount)
 
     def remaining(self, user_id: str, user_tier: str | None = None) -> dict[str, float]:
         """USD left per configured period (limit - spent - reserved, never below 0)."""
-        budget, keys, moment = self._budget_state(user_id, user_tier)
+        budget, keys, stamp = self._budget_state(user_id, user_tier)
         if budget is None:
             return {}
-        usage = self.store.usage(user_id, keys, now=moment.timestamp())
+        usage = self.store.usage(user_id, keys, now=stamp)
         return _remaining(budget, keys, usage)
 
     async def aremaining(self, user_id: str, user_tier: str | None = None) -> dict[str, float]:
         """Async :meth:`remaining`."""
-        budget, keys, moment = self._budget_state(user_id, user_tier)
+        budget, keys, stamp = self._budget_state(user_id, user_tier)
         if budget is None:
             return {}
-        usage = await self.store.ausage(user_id, keys, now=moment.timestamp())
+        usage = await self.store.ausage(user_id, keys, now=stamp)
         return _remaining(budget, keys, usage)
 
     # -- reservations ---------------------------------------------------------
@@ -409,9 +431,9 @@ class CostTracker(LedgerQueries):
             raise ValueError(f"estimated_cost must not be negative, got {estimated_cost!r}")
         if not (isinstance(ttl, (int, float)) and math.isfinite(ttl) and ttl > 0):
             raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
-        budget, keys, moment = self._budget_state(user_id, user_tier)
+        budget, keys, stamp = self._budget_state(user_id, user_tier)
         limits = self._limits(budget, keys) if budget is not None else []
-        now = moment.timestamp()
+        now = stamp
         return uuid.uuid4().hex, amount, limits, now, now + float(ttl)
 
     def _refused(self, user_id: str, estimated_cost: float, outcome: Any) -> BudgetExceededError:
@@ -483,7 +505,7 @@ class CostTracker(LedgerQueries):
         entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
         keys = self._periods.keys(entry.timestamp)
         self.store.settle(reservation.id, entry, cost_nanos, keys)
-        self._after_record(entry, keys)
+        self._after_record(entry, cost_nanos, keys)
         return entry
 
     async def _asettle(self, reservation: Reservation, actual_cost: float,
@@ -491,7 +513,7 @@ class CostTracker(LedgerQueries):
         entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
         keys = self._periods.keys(entry.timestamp)
         await self.store.asettle(reservation.id, entry, cost_nanos, keys)
-        self._after_record(entry, keys)
+        self._after_record(entry, cost_nanos, keys)
         return entry
 
     # -- enforcement ----------------------------------------------------------
@@ -510,8 +532,8 @@ class CostTracker(LedgerQueries):
             >>> result.action, result.model
             (<EnforcementAction.DEGRADE: 'degrade'>, 'gpt-4o-mini')
         """
-        budget, keys, moment = self._budget_state(user_id, user_tier)
-        usage = (self.store.usage(user_id, keys, now=moment.timestamp())
+        budget, keys, stamp = self._budget_state(user_id, user_tier)
+        usage = (self.store.usage(user_id, keys, now=stamp)
                  if budget is not None else Usage({}, 0))
         return self._decide(user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
                             user_tier, budget, keys, usage)
@@ -520,8 +542,8 @@ class CostTracker(LedgerQueries):
                        prompt_tokens: int | None = None, max_output_tokens: int | None = None,
                        user_tier: str | None = None) -> EnforcementResult:
         """Async :meth:`enforce`."""
-        budget, keys, moment = self._budget_state(user_id, user_tier)
-        usage = (await self.store.ausage(user_id, keys, now=moment.timestamp())
+        budget, keys, stamp = self._budget_state(user_id, user_tier)
+        usage = (await self.store.ausage(user_id, keys, now=stamp)
                  if budget is not None else Usage({}, 0))
         return self._decide(user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
                             user_tier, budget, keys, usage)
@@ -542,6 +564,7 @@ class CostTracker(LedgerQueries):
         with self._lock:
             self._tiers.clear()
             self._warned.clear()
+            self._headroom.clear()
             self.budget_warned = False
             self.budget_exceeded = False
 
