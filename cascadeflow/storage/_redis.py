@@ -1,0 +1,593 @@
+"""The shared store: one budget per user across processes and hosts, kept in Redis.
+
+Every check-and-reserve, settle, release and record is one Lua script (see
+``_redis_scripts``) over integer nano-dollar counters, so racing workers never overspend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
+
+import redis
+import redis.asyncio
+import redis.asyncio.retry
+from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript, Script
+from redis.retry import Retry
+
+from cascadeflow._entry import CostEntry
+from cascadeflow._exceptions import StoreUnavailableError
+from cascadeflow.storage._base import (
+    LedgerStore,
+    PeriodKey,
+    PeriodLimit,
+    ReserveOutcome,
+    Totals,
+    Usage,
+)
+from cascadeflow.storage._redis_layout import RedisLayout, decode_entry, decode_tier, new_nonce
+from cascadeflow.storage._redis_outage import (
+    UNAVAILABLE,
+    OnUnavailable,
+    OutageState,
+    RedisDown,
+    RedisRetryPolicy,
+    safe_url,
+)
+from cascadeflow.storage._redis_scripts import SCRIPTS
+
+T = TypeVar("T")
+SyncRedis = redis.Redis
+AsyncRedis = redis.asyncio.Redis
+_DAY = 86400.0
+_PAGE = 1000
+# Connection settings that mean the same to redis-py's sync and asyncio connections.
+_PORTABLE_KWARGS = (
+    "host", "port", "db", "username", "password", "socket_timeout", "socket_connect_timeout",
+    "socket_keepalive", "client_name", "path", "health_check_interval", "decode_responses",
+)
+
+
+class RedisStore(LedgerStore):
+    """A ledger store in Redis, shared by every process and host that points at it.
+
+    Counters (the source of truth for enforcement) are integer nano-dollars, one key per
+    user and period; daily, weekly and monthly keys expire ``period_margin`` seconds after
+    their period ends, ``total`` never. Reservations are leases that stop counting at their
+    expiry even if the worker holding them died. Writes are idempotent by entry id for
+    ``marker_ttl`` seconds (default 8 days), so a retried settle counts once. The history
+    (``entries()``) is a bounded Redis stream per day: at most ``history_max_per_day``
+    entries per day (approximately), kept ``history_days`` days; use :meth:`drain_to` to
+    copy it into a durable store.
+
+    When Redis cannot be reached, ``on_unavailable="fail_closed"`` (the default) raises
+    :class:`~cascadeflow.StoreUnavailableError` naming the URL. ``"fail_open"`` is an
+    explicit opt-in: requests are allowed *without any budget check*, the failure is logged
+    once per outage, and writes are journaled in this process and replayed when Redis is
+    back. Reports (``totals``, ``entries``, ``user_tiers``) always raise during an outage.
+
+    Args:
+        url_or_client: a ``redis://`` URL, a ``redis.Redis`` or a ``redis.asyncio.Redis``.
+            From a URL the store creates a sync and an asyncio client (lazily); from one
+            client it derives the other from its connection settings, or asks for a URL.
+        prefix: the first part of every key, so several ledgers can share one Redis.
+        on_unavailable: ``"fail_closed"`` or ``"fail_open"``.
+        retry: retries, backoff and timeouts (:class:`RedisRetryPolicy`).
+
+    Example:
+        >>> from cascadeflow import CostTracker, BudgetConfig
+        >>> from cascadeflow.storage import RedisStore
+        >>> tracker = CostTracker(user_budgets={"free": BudgetConfig(daily=1.0)},
+        ...                       store=RedisStore("redis://localhost:6379/0"))
+
+    .. versionadded:: 0.1.0
+    """
+
+    shared = True
+
+    def __init__(
+        self,
+        url_or_client: str | SyncRedis | AsyncRedis,
+        *,
+        prefix: str = "cascadeflow",
+        on_unavailable: OnUnavailable = "fail_closed",
+        retry: RedisRetryPolicy | None = None,
+        period_margin: float = 2 * _DAY,
+        marker_ttl: float = 8 * _DAY,
+        history_max_per_day: int = 100_000,
+        history_days: int = 31,
+    ) -> None:
+        if on_unavailable not in ("fail_closed", "fail_open"):
+            raise ValueError(
+                f"on_unavailable must be 'fail_closed' or 'fail_open', got {on_unavailable!r}"
+            )
+        if not prefix:
+            raise ValueError("prefix must not be empty")
+        if history_max_per_day < 0 or history_days < 1:
+            raise ValueError("history_max_per_day must be >= 0 and history_days >= 1")
+        self.policy = retry or RedisRetryPolicy()
+        self.on_unavailable: OnUnavailable = on_unavailable
+        self.layout = RedisLayout(
+            prefix=prefix, period_margin=period_margin, marker_ttl=marker_ttl,
+            history_max_per_day=history_max_per_day, history_days=history_days,
+        )
+        self._url: str | None = None
+        self._sync: SyncRedis | None = None
+        self._given_async: AsyncRedis | None = None
+        if isinstance(url_or_client, str):
+            self._url = url_or_client
+        elif isinstance(url_or_client, AsyncRedis):
+            self._given_async = url_or_client
+        elif isinstance(url_or_client, SyncRedis):
+            self._sync = url_or_client
+        else:
+            raise TypeError(
+                "RedisStore needs a redis:// URL, a redis.Redis or a redis.asyncio.Redis, "
+                f"got {type(url_or_client).__name__}"
+            )
+        if self._url is not None:
+            self.url = safe_url(self._url)
+        else:
+            given = self._sync if self._sync is not None else self._given_async
+            assert given is not None
+            self.url = _describe(given)
+        self._sync_scripts: dict[str, Script] | None = None
+        self._async: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[AsyncRedis, dict[str, AsyncScript]]
+        ] = weakref.WeakKeyDictionary()
+        self._outage = OutageState(self.url, self.policy, on_unavailable)
+
+    def __repr__(self) -> str:
+        return (f"RedisStore({self.url!r}, prefix={self.layout.prefix!r}, "
+                f"on_unavailable={self.on_unavailable!r})")
+
+    # -- clients ---------------------------------------------------------------------
+    def _sync_client(self) -> SyncRedis:
+        if self._sync is None:
+            if self._url is not None:
+                self._sync = SyncRedis.from_url(self._url, **self._client_options(sync=True))
+            else:
+                assert self._given_async is not None
+                kwargs = _portable_kwargs(self._given_async)
+                self._sync = SyncRedis(**kwargs, **self._client_options(sync=True))
+        return self._sync
+
+    def _async_client(self) -> tuple[AsyncRedis, dict[str, AsyncScript]]:
+        # asyncio connections belong to one event loop, so each loop gets its own client.
+        loop = asyncio.get_running_loop()
+        found = self._async.get(loop)
+        if found is None:
+            if self._given_async is not None:
+                client = self._given_async
+            elif self._url is not None:
+                client = AsyncRedis.from_url(self._url, **self._client_options(sync=False))
+            else:
+                assert self._sync is not None
+                client = AsyncRedis(**_portable_kwargs(self._sync),
+                                    **self._client_options(sync=False))
+            found = (client, {name: client.register_script(src) for name, src in SCRIPTS.items()})
+            self._async[loop] = found
+        return found
+
+    def _client_options(self, *, sync: bool) -> dict[str, Any]:
+        # tenacity is the one retry layer; redis-py's own retries are switched off.
+        retry: Any = (Retry(NoBackoff(), 0) if sync
+                      else redis.asyncio.retry.Retry(NoBackoff(), 0))
+        return {
+            "retry": retry,
+            "socket_connect_timeout": self.policy.connect_timeout,
+            "socket_timeout": self.policy.socket_timeout,
+        }
+
+    def _scripts(self) -> dict[str, Script]:
+        if self._sync_scripts is None:
+            client = self._sync_client()
+            self._sync_scripts = {name: client.register_script(src)
+                                  for name, src in SCRIPTS.items()}
+        return self._sync_scripts
+
+    # -- running scripts, with retry, outage handling and journal replay ----------------
+    def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        self._outage.check_probe()
+
+        def attempt() -> Any:
+            if self._outage.pending:
+                self._replay()
+            return self._scripts()[script](keys=keys, args=args)
+
+        try:
+            result = self.policy.call(attempt)
+        except UNAVAILABLE as exc:
+            raise self._outage.went_down(exc) from exc
+        self._outage.came_back()
+        return result
+
+    async def _arun(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        self._outage.check_probe()
+
+        async def attempt() -> Any:
+            if self._outage.pending:
+                await self._areplay()
+            return await self._async_client()[1][script](keys=keys, args=args)
+
+        try:
+            result = await self.policy.acall(attempt)
+        except UNAVAILABLE as exc:
+            raise self._outage.went_down(exc) from exc
+        self._outage.came_back()
+        return result
+
+    def _replay(self) -> int:
+        scripts = self._scripts()
+        items = self._outage.pending_items()
+        for item in items:
+            scripts[item.script](keys=item.keys, args=item.args)
+            self._outage.applied(item)
+        return len(items)
+
+    async def _areplay(self) -> int:
+        scripts = self._async_client()[1]
+        items = self._outage.pending_items()
+        for item in items:
+            await scripts[item.script](keys=item.keys, args=item.args)
+            self._outage.applied(item)
+        return len(items)
+
+    def _read(self, fn: Callable[[SyncRedis], T]) -> T:
+        # Reports have no fail-open answer: an outage always raises.
+        try:
+            self._outage.check_probe()
+            try:
+                result = self.policy.call(lambda: fn(self._sync_client()))
+            except UNAVAILABLE as exc:
+                raise self._outage.went_down(exc) from exc
+        except RedisDown as down:
+            raise self._unavailable(down) from down.cause
+        self._outage.came_back()
+        return result
+
+    def _unavailable(self, down: RedisDown) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            f"Redis at {self.url} is unavailable ({down}); the store fails "
+            f"{'closed' if self.on_unavailable == 'fail_closed' else 'open for requests'}"
+        )
+
+    def _fallback(self, down: RedisDown, value: T) -> T:
+        if self.on_unavailable == "fail_closed":
+            raise self._unavailable(down) from down.cause
+        return value
+
+    def _journal(self, down: RedisDown, script: str, keys: list[str], args: list[Any],
+                 entry_id: str | None = None) -> bool:
+        # fail_open: keep the write for replay; False only for an entry id kept already.
+        if self.on_unavailable == "fail_closed":
+            raise self._unavailable(down) from down.cause
+        return self._outage.journal(script, keys, args, entry_id)
+
+    # -- LedgerStore: writes ------------------------------------------------------------
+    def record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]) -> bool:
+        keys, args = self.layout.record_call(entry, cost_nanos, periods, nonce=new_nonce())
+        try:
+            return bool(self._run("record", keys, args))
+        except RedisDown as down:
+            return self._journal(down, "record", keys, args, entry.id)
+
+    async def arecord(
+        self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+    ) -> bool:
+        keys, args = self.layout.record_call(entry, cost_nanos, periods, nonce=new_nonce())
+        try:
+            return bool(await self._arun("record", keys, args))
+        except RedisDown as down:
+            return self._journal(down, "record", keys, args, entry.id)
+
+    def reserve(
+        self,
+        reservation_id: str,
+        user_id: str,
+        amount_nanos: int,
+        limits: Sequence[PeriodLimit],
+        *,
+        now: float,
+        expires_at: float,
+    ) -> ReserveOutcome:
+        keys, args = self.layout.reserve_call(
+            reservation_id, user_id, amount_nanos, limits, now, expires_at)
+        try:
+            return _outcome(self._run("reserve", keys, args), limits)
+        except RedisDown as down:
+            return self._fallback(down, ReserveOutcome(granted=True))
+
+    async def areserve(
+        self,
+        reservation_id: str,
+        user_id: str,
+        amount_nanos: int,
+        limits: Sequence[PeriodLimit],
+        *,
+        now: float,
+        expires_at: float,
+    ) -> ReserveOutcome:
+        keys, args = self.layout.reserve_call(
+            reservation_id, user_id, amount_nanos, limits, now, expires_at)
+        try:
+            return _outcome(await self._arun("reserve", keys, args), limits)
+        except RedisDown as down:
+            return self._fallback(down, ReserveOutcome(granted=True))
+
+    def settle(
+        self, reservation_id: str, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+    ) -> bool:
+        keys, args = self.layout.record_call(
+            entry, cost_nanos, periods, reservation_id=reservation_id, nonce=new_nonce())
+        try:
+            return bool(self._run("record", keys, args))
+        except RedisDown as down:
+            return self._journal(down, "record", keys, args, entry.id)
+
+    async def asettle(
+        self, reservation_id: str, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+    ) -> bool:
+        keys, args = self.layout.record_call(
+            entry, cost_nanos, periods, reservation_id=reservation_id, nonce=new_nonce())
+        try:
+            return bool(await self._arun("record", keys, args))
+        except RedisDown as down:
+            return self._journal(down, "record", keys, args, entry.id)
+
+    def release(self, reservation_id: str) -> bool:
+        keys, args = self.layout.release_call(reservation_id)
+        try:
+            return bool(self._run("release", keys, args))
+        except RedisDown as down:
+            return self._journal(down, "release", keys, args)
+
+    async def arelease(self, reservation_id: str) -> bool:
+        keys, args = self.layout.release_call(reservation_id)
+        try:
+            return bool(await self._arun("release", keys, args))
+        except RedisDown as down:
+            return self._journal(down, "release", keys, args)
+
+    def set_user_tier(self, user_id: str, tier: str | None) -> None:
+        keys, args = self.layout.tier_call(user_id, tier)
+        try:
+            self._run("tier", keys, args)
+        except RedisDown as down:
+            self._journal(down, "tier", keys, args)
+
+    def reset(self) -> None:
+        pattern = self.layout.pattern
+
+        def wipe(client: SyncRedis) -> None:
+            batch: list[Any] = []
+            for key in client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                client.unlink(*batch)
+
+        self._read(wipe)
+
+    # -- LedgerStore: reads -------------------------------------------------------------
+    def usage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
+        keys, args = self.layout.usage_call(user_id, periods, now)
+        try:
+            return _usage(self._run("usage", keys, args), periods)
+        except RedisDown as down:
+            return self._fallback(down, _open_usage(periods))
+
+    async def ausage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
+        keys, args = self.layout.usage_call(user_id, periods, now)
+        try:
+            return _usage(await self._arun("usage", keys, args), periods)
+        except RedisDown as down:
+            return self._fallback(down, _open_usage(periods))
+
+    def user_tiers(self) -> dict[str, str | None]:
+        raw = self._read(lambda client: client.hgetall(self.layout.tiers))
+        return {_text(user): decode_tier(tier) for user, tier in raw.items()}
+
+    def totals(self) -> Totals:
+        layout = self.layout
+
+        def snapshot(client: SyncRedis) -> list[Any]:
+            pipe = client.pipeline(transaction=True)
+            for key in (layout.totals, layout.by_model, layout.by_provider, layout.by_user):
+                pipe.hgetall(key)
+            return pipe.execute()
+
+        totals, by_model, by_provider, by_user = self._read(snapshot)
+        return Totals(
+            total_nanos=int(totals.get(b"total", totals.get("total", 0))),
+            entry_count=int(totals.get(b"count", totals.get("count", 0))),
+            by_model=_int_map(by_model),
+            by_provider=_int_map(by_provider),
+            by_user=_int_map(by_user),
+        )
+
+    def entries(
+        self,
+        *,
+        user_id: str | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+        last: int | None = None,
+    ) -> list[CostEntry]:
+        if last is not None and last <= 0:
+            return []
+        filtered = not (user_id is None and model is None and provider is None)
+        # Without filters, `last` reads only the newest days backwards.
+        newest_only = last if not filtered else None
+        raw = self._read(lambda client: self._read_history(client, newest_only))
+        selected = [
+            e for e in (decode_entry(item) for item in raw)
+            if (user_id is None or e.user_id == user_id)
+            and (model is None or e.model == model)
+            and (provider is None or e.provider == provider)
+        ]
+        return selected[-last:] if last is not None else selected
+
+    def _read_history(self, client: SyncRedis, newest: int | None) -> list[bytes | str]:
+        days = [_text(d) for d in cast("list[Any]", client.zrange(self.layout.days, 0, -1))]
+        if newest is None:
+            out: list[bytes | str] = []
+            for day in days:
+                start = "-"
+                while True:
+                    page = cast("list[Any]", client.xrange(
+                        self.layout.stream(day), min=start, count=_PAGE))
+                    out += [_entry_json(fields) for _, fields in page]
+                    if len(page) < _PAGE:
+                        break
+                    start = "(" + _text(page[-1][0])
+            return out
+        backwards: list[bytes | str] = []
+        for day in reversed(days):
+            want = newest - len(backwards)
+            if want <= 0:
+                break
+            page = cast("list[Any]", client.xrevrange(self.layout.stream(day), count=want))
+            backwards += [_entry_json(fields) for _, fields in page]
+        return list(reversed(backwards))
+
+    # -- beyond the interface -----------------------------------------------------------
+    @property
+    def pending_writes(self) -> int:
+        """Writes journaled in this process during an outage (fail-open), not yet in Redis."""
+        return self._outage.pending
+
+    def reconcile(self) -> int:
+        """Replay the fail-open journal into Redis now; returns how many writes it replayed.
+
+        Replaying is idempotent by entry id, so an entry that reached Redis before the outage
+        is not counted twice. Raises :class:`~cascadeflow.StoreUnavailableError` if Redis is
+        still unreachable. Any successful operation also reconciles first.
+        """
+        try:
+            self._outage.check_probe()
+            try:
+                count = self.policy.call(self._replay)
+            except UNAVAILABLE as exc:
+                raise self._outage.went_down(exc) from exc
+        except RedisDown as down:
+            raise self._unavailable(down) from down.cause
+        self._outage.came_back()
+        return count
+
+    async def areconcile(self) -> int:
+        """Async :meth:`reconcile`."""
+        try:
+            self._outage.check_probe()
+            try:
+                count = await self.policy.acall(self._areplay)
+            except UNAVAILABLE as exc:
+                raise self._outage.went_down(exc) from exc
+        except RedisDown as down:
+            raise self._unavailable(down) from down.cause
+        self._outage.came_back()
+        return count
+
+    def drain_to(
+        self,
+        store: LedgerStore,
+        *,
+        periods: Callable[[CostEntry], Sequence[PeriodKey]] | None = None,
+    ) -> int:
+        """Copy the history kept in Redis into ``store`` (e.g. a ``SQLiteStore``).
+
+        Idempotent: entries already in ``store`` (same id) are skipped, so draining every
+        night copies each entry once. ``periods`` maps an entry to the period keys whose
+        counters the target should update (``None``: history and totals only). Returns the
+        number of entries newly copied.
+
+        Example:
+            >>> copied = redis_store.drain_to(SQLiteStore("archive.db"))
+        """
+        from cascadeflow._money import to_nanos
+
+        copied = 0
+        for entry in self.entries():
+            keys = periods(entry) if periods is not None else ()
+            if store.record(entry, to_nanos(entry.cost), keys):
+                copied += 1
+        return copied
+
+    def close(self) -> None:
+        """Close the sync connections; asyncio clients are dropped (use :meth:`aclose`)."""
+        if self._sync is not None:
+            self._sync.close()
+        self._async = weakref.WeakKeyDictionary()
+
+    async def aclose(self) -> None:
+        """Close the connections of the running event loop's client and the sync client."""
+        found = self._async.pop(asyncio.get_running_loop(), None)
+        if found is not None and found[0] is not self._given_async:
+            await found[0].aclose()
+        self.close()
+
+
+# -- decoding script replies ------------------------------------------------------------
+def _outcome(raw: list[Any], limits: Sequence[PeriodLimit]) -> ReserveOutcome:
+    if int(raw[0]) == 1:
+        return ReserveOutcome(granted=True)
+    limit = limits[int(raw[1]) - 1]
+    return ReserveOutcome(
+        granted=False,
+        period=limit.period_key.period,
+        limit_nanos=limit.limit_nanos,
+        spent_nanos=int(raw[2]),
+        reserved_nanos=int(raw[3]),
+    )
+
+
+def _usage(raw: list[Any], periods: Sequence[PeriodKey]) -> Usage:
+    return Usage(
+        spent_nanos={p.key: int(v) for p, v in zip(periods, raw[1:], strict=True)},
+        reserved_nanos=int(raw[0]),
+    )
+
+
+def _open_usage(periods: Sequence[PeriodKey]) -> Usage:
+    # fail_open during an outage: nothing is known to be spent, every check allows.
+    return Usage(spent_nanos={p.key: 0 for p in periods}, reserved_nanos=0)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _entry_json(fields: dict[Any, Any]) -> bytes | str:
+    value: bytes | str = fields[b"e"] if b"e" in fields else fields["e"]
+    return value
+
+
+def _int_map(raw: dict[Any, Any]) -> dict[str, int]:
+    return {_text(k): int(v) for k, v in raw.items()}
+
+
+def _portable_kwargs(client: SyncRedis | AsyncRedis) -> dict[str, Any]:
+    pool = client.connection_pool
+    kwargs = pool.connection_kwargs
+    name = pool.connection_class.__name__
+    if "SSL" in name or kwargs.get("credential_provider") is not None:
+        other = "redis.asyncio.Redis" if isinstance(client, SyncRedis) else "redis.Redis"
+        raise ValueError(
+            f"RedisStore cannot derive a {other} from a {type(client).__module__} client using "
+            f"{name}: pass a redis:// or rediss:// URL instead of the client"
+        )
+    return {k: kwargs[k] for k in _PORTABLE_KWARGS if k in kwargs}
+
+
+def _describe(client: SyncRedis | AsyncRedis) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
+    host, port = kwargs.get("host", "localhost"), kwargs.get("port", 6379)
+    return f"redis://{host}:{port}/{kwargs.get('db', 0)}"
+

@@ -1,0 +1,209 @@
+"""Where the Redis store keeps things: key names, and the argument lists of its scripts.
+
+Building keys and arguments is pure (no I/O), so the sync and async paths, and the replay
+of the fail-open journal, share it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+import orjson
+
+from cascadeflow._entry import CostEntry
+from cascadeflow.storage._base import PeriodKey, PeriodLimit
+
+#: Stored in the tiers hash for "a user whose tier is not known".
+NO_TIER = "\x00"
+_EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class RedisLayout:
+    """Key names under one prefix, and how long each kind of key lives.
+
+    ``{user}`` sits in braces (a Redis hash tag) so a user's keys read as one group.
+    """
+
+    prefix: str
+    period_margin: float = 2 * 86400.0
+    marker_ttl: float = 8 * 86400.0
+    lease_margin: float = 60.0
+    history_max_per_day: int = 100_000
+    history_days: int = 31
+
+    def spent(self, user_id: str, period_key: str) -> str:
+        return f"{self.prefix}:spent:{{{user_id}}}:{period_key}"
+
+    def leases(self, user_id: str) -> str:
+        return f"{self.prefix}:leases:{{{user_id}}}"
+
+    def lease_amounts(self, user_id: str) -> str:
+        return f"{self.prefix}:lease_amounts:{{{user_id}}}"
+
+    def lease_owner(self, reservation_id: str) -> str:
+        return f"{self.prefix}:lease:{reservation_id}"
+
+    def done(self, entry_id: str) -> str:
+        return f"{self.prefix}:done:{entry_id}"
+
+    def stream(self, day: str) -> str:
+        return f"{self.prefix}:entries:{day}"
+
+    @property
+    def days(self) -> str:
+        return f"{self.prefix}:entry_days"
+
+    @property
+    def totals(self) -> str:
+        return f"{self.prefix}:totals"
+
+    @property
+    def by_model(self) -> str:
+        return f"{self.prefix}:by_model"
+
+    @property
+    def by_provider(self) -> str:
+        return f"{self.prefix}:by_provider"
+
+    @property
+    def by_user(self) -> str:
+        return f"{self.prefix}:by_user"
+
+    @property
+    def tiers(self) -> str:
+        return f"{self.prefix}:tiers"
+
+    @property
+    def pattern(self) -> str:
+        """A SCAN pattern matching every key of this ledger (glob characters escaped)."""
+        escaped = "".join("\\" + c if c in "*?[]\\" else c for c in self.prefix)
+        return f"{escaped}:*"
+
+    # -- script arguments ---------------------------------------------------
+    def reserve_call(
+        self,
+        reservation_id: str,
+        user_id: str,
+        amount_nanos: int,
+        limits: Sequence[PeriodLimit],
+        now: float,
+        expires_at: float,
+    ) -> tuple[list[str], list[Any]]:
+        keys = [self.leases(user_id), self.lease_amounts(user_id), self.lease_owner(reservation_id)]
+        keys += [self.spent(user_id, item.period_key.key) for item in limits]
+        lease_ttl_ms = max(1, int((expires_at - now + self.lease_margin) * 1000))
+        args: list[Any] = [self.prefix, repr(now), repr(expires_at), amount_nanos,
+                           reservation_id, user_id, lease_ttl_ms]
+        args += [item.limit_nanos for item in limits]
+        return keys, args
+
+    def record_call(
+        self,
+        entry: CostEntry,
+        cost_nanos: int,
+        periods: Sequence[PeriodKey],
+        *,
+        reservation_id: str = "",
+        nonce: str,
+    ) -> tuple[list[str], list[Any]]:
+        day = entry.timestamp.astimezone(timezone.utc).date()
+        day_score = (day - _EPOCH).days
+        user = entry.user_id
+        keys = [
+            self.lease_owner(reservation_id or entry.id),
+            self.done(entry.id),
+            self.totals,
+            self.by_model,
+            self.by_provider,
+            self.by_user,
+            self.tiers,
+            self.stream(day.isoformat()),
+            self.days,
+        ]
+        ref = entry.timestamp.timestamp()
+        ttls: list[int] = []
+        if user is not None:
+            keys += [self.spent(user, period.key) for period in periods]
+            ttls = [self._period_ttl_ms(period, ref) for period in periods]
+        stream_ttl_ms = int(((self.history_days + 1) * 86400.0) * 1000)
+        args: list[Any] = [
+            self.prefix,
+            reservation_id,
+            nonce,
+            int(self.marker_ttl),
+            cost_nanos,
+            entry.model,
+            entry.provider,
+            user or "",
+            "1" if user is not None else "0",
+            entry.user_tier if entry.user_tier is not None else NO_TIER,
+            "1" if entry.user_tier is not None else "0",
+            encode_entry(entry),
+            self.history_max_per_day,
+            day_score,
+            stream_ttl_ms,
+            day.isoformat(),
+            day_score - self.history_days,
+            *ttls,
+        ]
+        return keys, args
+
+    def release_call(self, reservation_id: str) -> tuple[list[str], list[Any]]:
+        return [self.lease_owner(reservation_id)], [self.prefix, reservation_id]
+
+    def tier_call(self, user_id: str, tier: str | None) -> tuple[list[str], list[Any]]:
+        return [self.tiers], [user_id, tier if tier is not None else NO_TIER]
+
+    def usage_call(
+        self, user_id: str, periods: Sequence[PeriodKey], now: float
+    ) -> tuple[list[str], list[Any]]:
+        keys = [self.leases(user_id), self.lease_amounts(user_id)]
+        keys += [self.spent(user_id, period.key) for period in periods]
+        return keys, [self.prefix, repr(now)]
+
+    def _period_ttl_ms(self, period: PeriodKey, ref: float) -> int:
+        # Relative to the entry's own clock, so a tracker with a simulated clock still keeps
+        # its counters until its period ends; with a real clock this equals
+        # EXPIREAT(ends_at + margin).
+        if period.ends_at is None:
+            return -1
+        return max(1000, int((period.ends_at + self.period_margin - ref) * 1000))
+
+
+def new_nonce() -> str:
+    """A token that tells a retried write its own earlier attempt from someone else's."""
+    return uuid.uuid4().hex
+
+
+def encode_entry(entry: CostEntry) -> bytes:
+    """The entry as JSON (metadata values that JSON cannot hold are written as text)."""
+    return orjson.dumps(entry.to_dict(), default=str)
+
+
+def decode_entry(raw: bytes | str) -> CostEntry:
+    """The entry back from :func:`encode_entry`'s JSON."""
+    data = orjson.loads(raw)
+    return CostEntry(
+        id=data["id"],
+        timestamp=datetime.fromisoformat(data["timestamp"]),
+        model=data["model"],
+        provider=data["provider"],
+        tokens=data["tokens"],
+        cost=data["cost"],
+        query_id=data.get("query_id"),
+        metadata=data.get("metadata") or {},
+        user_id=data.get("user_id"),
+        user_tier=data.get("user_tier"),
+        prompt_tokens=data.get("prompt_tokens"),
+        completion_tokens=data.get("completion_tokens"),
+    )
+
+
+def decode_tier(raw: bytes | str) -> str | None:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    return None if text == NO_TIER else text

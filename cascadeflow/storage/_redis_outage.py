@@ -1,0 +1,223 @@
+"""What the Redis store does when Redis cannot be reached: retry policy, outage state, journal.
+
+``fail_closed`` refuses with :class:`~cascadeflow.StoreUnavailableError`. ``fail_open``
+allows requests, logs once per outage, and keeps a journal of the writes it could not apply,
+replayed (idempotently, by entry id) as soon as Redis answers again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.exceptions
+from tenacity import (
+    AsyncRetrying,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+logger = logging.getLogger("cascadeflow.storage.redis")
+
+OnUnavailable = Literal["fail_closed", "fail_open"]
+
+#: The errors that mean "Redis cannot be reached right now" (not "the command was wrong").
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RedisRetryPolicy:
+    """How the Redis store retries and reconnects when Redis does not answer.
+
+    Attributes:
+        attempts: tries per operation, the first included (``1`` = no retry).
+        initial_wait: seconds before the first retry; doubles each retry (tenacity backoff).
+        max_wait: the longest wait between two tries.
+        probe_interval: after an operation found Redis unreachable, operations during the
+            next ``probe_interval`` seconds do not wait on Redis again; they fail closed (or
+            open) at once. The first one after it probes Redis.
+        connect_timeout: seconds to wait for a TCP connection (clients the store creates).
+        socket_timeout: seconds to wait for a reply (clients the store creates).
+
+    Example:
+        >>> from cascadeflow.storage import RedisStore, RedisRetryPolicy
+        >>> store = RedisStore("redis://localhost:6379/0",
+        ...                    retry=RedisRetryPolicy(attempts=5, max_wait=2.0))
+
+    .. versionadded:: 0.1.0
+    """
+
+    attempts: int = 3
+    initial_wait: float = 0.05
+    max_wait: float = 1.0
+    probe_interval: float = 0.5
+    connect_timeout: float = 2.0
+    socket_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"attempts must be at least 1, got {self.attempts}")
+        for name in ("initial_wait", "max_wait", "probe_interval"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        for name in ("connect_timeout", "socket_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {
+            # The first try already failed when these run, so one fewer.
+            "stop": stop_after_attempt(max(1, self.attempts - 1)),
+            "wait": wait_exponential(multiplier=self.initial_wait, max=self.max_wait),
+            "retry": retry_if_exception_type(UNAVAILABLE),
+            "reraise": True,
+        }
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn``; on an unavailable error, retry with backoff (no overhead on success)."""
+        try:
+            return fn()
+        except UNAVAILABLE:
+            if self.attempts == 1:
+                raise
+        if self.initial_wait:
+            time.sleep(self.initial_wait)
+        return Retrying(**self._kwargs())(fn)
+
+    async def acall(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """Async :meth:`call`; waits with ``asyncio.sleep`` so the loop keeps running."""
+        try:
+            return await fn()
+        except UNAVAILABLE:
+            if self.attempts == 1:
+                raise
+        import asyncio
+
+        if self.initial_wait:
+            await asyncio.sleep(self.initial_wait)
+        result: T = await AsyncRetrying(**self._kwargs())(fn)
+        return result
+
+
+class RedisDown(Exception):
+    """Internal: Redis did not answer (after retries); carries the last error."""
+
+    def __init__(self, cause: BaseException | None) -> None:
+        super().__init__(str(cause) if cause else "in probe cool-down after an outage")
+        self.cause = cause
+
+
+def safe_url(url: str) -> str:
+    """``url`` without its password, fit for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+@dataclass(slots=True, eq=False)
+class _JournalItem:
+    script: str
+    keys: list[str]
+    args: list[Any]
+    entry_id: str | None
+
+
+@dataclass
+class OutageState:
+    """Whether Redis is down, since when, and the writes kept for replay (fail-open)."""
+
+    url: str
+    policy: RedisRetryPolicy
+    on_unavailable: OnUnavailable
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _down_since: float | None = None
+    _next_probe: float = 0.0
+    _journal: list[_JournalItem] = field(default_factory=list)
+    _journal_ids: set[str] = field(default_factory=set)
+    outages: int = 0
+
+    # -- health ------------------------------------------------------------------
+    def check_probe(self) -> None:
+        """Raise :class:`RedisDown` without touching Redis while in the probe cool-down."""
+        if self._down_since is not None and time.monotonic() < self._next_probe:
+            raise RedisDown(None)
+
+    def went_down(self, error: BaseException) -> RedisDown:
+        with self._lock:
+            self._next_probe = time.monotonic() + self.policy.probe_interval
+            if self._down_since is not None:
+                return RedisDown(error)
+            self._down_since = time.monotonic()
+            self.outages += 1
+        if self.on_unavailable == "fail_open":
+            logger.warning(
+                "Redis at %s is unreachable (%s); fail_open: allowing requests without "
+                "budget checks and journaling writes locally until it is back",
+                self.url, error,
+            )
+        else:
+            logger.error("Redis at %s is unreachable (%s); fail_closed: refusing requests",
+                         self.url, error)
+        return RedisDown(error)
+
+    def came_back(self) -> None:
+        if self._down_since is None:
+            return
+        with self._lock:
+            if self._down_since is None:
+                return
+            seconds = time.monotonic() - self._down_since
+            self._down_since = None
+        logger.warning("Redis at %s is reachable again after %.1f s", self.url, seconds)
+
+    @property
+    def is_down(self) -> bool:
+        return self._down_since is not None
+
+    # -- journal -------------------------------------------------------------------
+    def journal(self, script: str, keys: list[str], args: list[Any],
+                entry_id: str | None = None) -> bool:
+        """Keep a write for replay; False when an entry with this id is already kept."""
+        with self._lock:
+            if entry_id is not None:
+                if entry_id in self._journal_ids:
+                    return False
+                self._journal_ids.add(entry_id)
+            self._journal.append(_JournalItem(script, keys, args, entry_id))
+            return True
+
+    @property
+    def pending(self) -> int:
+        return len(self._journal)
+
+    def pending_items(self) -> list[_JournalItem]:
+        with self._lock:
+            return list(self._journal)
+
+    def applied(self, item: _JournalItem) -> None:
+        with self._lock:
+            try:
+                self._journal.remove(item)
+            except ValueError:
+                return  # another thread replayed it first
+            if item.entry_id is not None:
+                self._journal_ids.discard(item.entry_id)
