@@ -99,11 +99,41 @@ class L0ExhaustedError(L0Error):
         return (L0ExhaustedError, (self.errors, str(self)))
 
 
+
+
+class L0StreamError(L0Error):
+    """The provider reported an error inside the stream (an error chunk or error event).
+
+    ``status_code`` and ``error_type`` carry what the provider said, when it said it, so the
+    retry policy can classify the error (``overloaded_error`` and 5xx retry, 4xx do not).
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None,
+                 error_type: str | None = None) -> None:
+        self.status_code = status_code
+        self.error_type = error_type
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, tuple[object, ...]]:
+        return (_rebuild_stream_error, (str(self), self.status_code, self.error_type))
+
+
+class L0StateError(L0Error):
+    """The runtime state machine was asked for a transition it does not allow."""
+
+
+def _rebuild_stream_error(message: str, status_code: int | None,
+                          error_type: str | None) -> L0StreamError:
+    return L0StreamError(message, status_code=status_code, error_type=error_type)
+
+
 __all__ = [
     "L0AbortedError",
     "L0DriftError",
     "L0Error",
     "L0ExhaustedError",
     "L0GuardrailError",
+    "L0StateError",
+    "L0StreamError",
     "L0TimeoutError",
 ]

@@ -1,0 +1,161 @@
+"""The values that cross the L0 runtime's boundary: events, configuration and telemetry.
+
+Everything here is a plain, typed value; behaviour lives in the runtime, retry and adapter
+modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Literal
+
+L0EventType = Literal["token", "message", "data", "progress", "tool_call", "error", "complete"]
+
+
+@dataclass(slots=True)
+class L0Event:
+    """One event of a normalised stream, whatever the provider.
+
+    ``type`` says which fields matter: ``token`` carries text in ``value``; ``message`` a
+    whole message in ``value`` with its ``role``; ``data`` and ``tool_call`` a dict in
+    ``data`` (a tool call has ``id``, ``name``, ``arguments`` and ``index``); ``progress`` a
+    dict in ``progress``; ``error`` an exception in ``error``; ``complete`` the ``usage``
+    dict when the provider reported one. ``timestamp`` is the ``time.monotonic()`` reading
+    at which the runtime received the event (``None`` before that).
+
+    Inside ``result.stream`` an ``error`` event means a failed attempt is being replaced:
+    ``data["discard_from"]`` is the number of characters of this run's text the consumer
+    should keep (0 for a clean retry, the checkpoint length when continuing).
+
+    Example:
+        >>> L0Event("token", "Hello").value
+        'Hello'
+    """
+
+    type: L0EventType
+    value: str | None = None
+    role: str | None = None
+    data: dict[str, Any] | None = None
+    progress: dict[str, Any] | None = None
+    error: BaseException | None = None
+    usage: dict[str, Any] | None = None
+    timestamp: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIntervals:
+    """How many tokens pass between guardrail checks, drift checks and checkpoints.
+
+    Example:
+        >>> CheckIntervals(guardrails=1).guardrails
+        1
+    """
+
+    guardrails: int = 5
+    drift: int = 10
+    checkpoint: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("guardrails", "drift", "checkpoint"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"CheckIntervals.{name} must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutConfig:
+    """Deadlines, in seconds, for the first token and for the gap between tokens.
+
+    Both are on by default; ``None`` switches one off. A timeout is a transient error: the
+    runtime retries it without counting it toward ``RetryConfig.attempts``. The initial
+    deadline covers the factory call too (opening the HTTP stream).
+
+    Example:
+        >>> TimeoutConfig(initial_token=10.0, inter_token=None).inter_token is None
+        True
+    """
+
+    initial_token: float | None = 30.0
+    inter_token: float | None = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("initial_token", "inter_token"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"TimeoutConfig.{name} must be positive or None")
+
+
+class ErrorCategory(str, Enum):
+    """What kind of failure an error is, which decides whether and how it is retried.
+
+    ``network`` and ``transient`` retry without counting toward ``attempts``; ``model``,
+    ``content`` and ``provider`` retry and count; ``fatal`` and ``internal`` never retry.
+    """
+
+    NETWORK = "network"
+    TRANSIENT = "transient"
+    MODEL = "model"
+    CONTENT = "content"
+    PROVIDER = "provider"
+    FATAL = "fatal"
+    INTERNAL = "internal"
+
+
+class RetryReason(str, Enum):
+    """Why the runtime retried (the key of ``L0Telemetry.retries``)."""
+
+    NETWORK_ERROR = "network_error"
+    TIMEOUT = "timeout"
+    RATE_LIMIT = "rate_limit"
+    SERVER_ERROR = "server_error"
+    MODEL_ERROR = "model_error"
+    PROVIDER_ERROR = "provider_error"
+    GUARDRAIL_VIOLATION = "guardrail_violation"
+    DRIFT = "drift"
+    UNKNOWN = "unknown"
+
+
+class BackoffStrategy(str, Enum):
+    """How the delay grows between retries (see :func:`cascadeflow.l0.calculate_backoff`)."""
+
+    EXPONENTIAL = "exponential"
+    LINEAR = "linear"
+    FIXED = "fixed"
+    FIXED_JITTER = "fixed_jitter"
+    FULL_JITTER = "full_jitter"
+
+
+@dataclass(slots=True)
+class L0Telemetry:
+    """Measurements of one run.
+
+    ``attempts`` counts factory calls (primary and fallbacks); ``retries`` counts retries by
+    :class:`RetryReason` value; times are in seconds.
+
+    Example:
+        >>> result = await l0(factory)
+        >>> await result.text()
+        >>> result.telemetry.attempts, result.telemetry.retries
+        (1, {})
+    """
+
+    attempts: int = 0
+    retries: dict[str, int] = field(default_factory=dict)
+    fallbacks: int = 0
+    time_to_first_token: float | None = None
+    tokens_per_second: float | None = None
+    duration: float | None = None
+    token_count: int = 0
+    usage: dict[str, Any] | None = None
+
+
+__all__ = [
+    "BackoffStrategy",
+    "CheckIntervals",
+    "ErrorCategory",
+    "L0Event",
+    "L0EventType",
+    "L0Telemetry",
+    "RetryReason",
+    "TimeoutConfig",
+]
