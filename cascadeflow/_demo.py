@@ -1,0 +1,128 @@
+"""``cascadeflow demo``: a simulated day of traffic from free, pro and enterprise users.
+
+Every request goes through enforcement (tier-based: free users are blocked, pro users are
+moved to cheaper models, enterprise users only warned), a reservation, the model call and
+a settlement, against a SQLite ledger in the working directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from cascadeflow._exceptions import BudgetExceededError
+from cascadeflow.storage._sqlite import SQLiteStore
+from cascadeflow.telemetry import (
+    BudgetConfig,
+    CostTracker,
+    EnforcementAction,
+    EnforcementCallbacks,
+    tier_based_enforcement,
+)
+
+ZONE = ZoneInfo("UTC")
+TIERS = {
+    "free": BudgetConfig(daily=0.02),
+    "pro": BudgetConfig(daily=0.25, monthly=5.0),
+    "enterprise": BudgetConfig(daily=2.0),
+}
+USERS = {
+    "ana": "free", "bo": "free", "chen": "free",
+    "dara": "pro", "eli": "pro",
+    "fay": "enterprise",
+}
+MODELS = ("gpt-4o", "claude-sonnet-4-20250514", "gpt-4o-mini")
+
+
+@dataclass
+class DemoClock:
+    """The simulated time of day; every request moves it forward."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def build_tracker(db: str, clock: DemoClock, keep: bool) -> CostTracker:
+    """A tracker on a SQLite ledger with tier budgets and tier-based enforcement."""
+    if not keep:
+        for suffix in ("", "-wal", "-shm"):
+            Path(db + suffix).unlink(missing_ok=True)
+    callbacks = EnforcementCallbacks()
+    callbacks.register(tier_based_enforcement)
+    tracker = CostTracker(user_budgets=TIERS, store=SQLiteStore(db), clock=clock,
+                          enforcement_callbacks=callbacks)
+    for user, tier in USERS.items():
+        tracker.set_user_tier(user, tier)
+    return tracker
+
+
+def run_demo(*, db: str, requests: int, seed: int, keep: bool = False) -> int:
+    """Simulate ``requests`` requests over one day and print a per-user report."""
+    rng = random.Random(seed)
+    console = Console(width=max(100, Console().width))
+    # Threshold warnings are the table's business here, not the log's.
+    logging.getLogger("cascadeflow").setLevel(logging.ERROR)
+    clock = DemoClock(datetime(2026, 11, 24, 0, 0, tzinfo=ZONE))
+    tracker = build_tracker(db, clock, keep)
+    book = tracker.pricing
+    blocked: Counter[str] = Counter()
+    degraded: Counter[str] = Counter()
+    served: Counter[str] = Counter()
+    step = timedelta(seconds=86_399 / requests)
+    users = list(USERS)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("simulating a day of traffic", total=requests)
+        for _ in range(requests):
+            clock.now += step
+            user = rng.choice(users)
+            model = rng.choice(MODELS)
+            prompt_tokens = rng.randint(200, 3000)
+            max_output = rng.randint(100, 1200)
+            decision = tracker.enforce(user, model, prompt_tokens=prompt_tokens,
+                                       max_output_tokens=max_output)
+            if decision.action is EnforcementAction.BLOCK:
+                blocked[user] += 1
+                progress.advance(task)
+                continue
+            if decision.action is EnforcementAction.DEGRADE:
+                degraded[user] += 1
+            try:
+                reservation = tracker.reserve(user, decision.estimated_cost, model=decision.model)
+            except BudgetExceededError:
+                blocked[user] += 1
+                progress.advance(task)
+                continue
+            completion_tokens = rng.randint(max_output // 4, max_output)
+            cost = book.estimate_cost(decision.model, prompt_tokens, completion_tokens)
+            price = book.get(decision.model)
+            reservation.settle(cost, model=decision.model, provider=price.provider,
+                               prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+            served[user] += 1
+            progress.advance(task)
+    table = Table(title=f"cascadeflow demo: one day, {requests} requests, ledger {db}")
+    for column in ("user", "tier", "spent", "daily limit", "remaining", "served", "degraded",
+                   "blocked"):
+        table.add_column(column, justify="left" if column in ("user", "tier") else "right")
+    for user, tier in USERS.items():
+        summary = tracker.get_user_summary(user)
+        daily = summary["period_costs"]["daily"]
+        table.add_row(user, tier, f"${daily['cost']:.4f}", f"${daily['limit']:.2f}",
+                      f"${daily['remaining']:.4f}", str(served[user]), str(degraded[user]),
+                      str(blocked[user]))
+    console.print(table)
+    console.print(f"total spend ${tracker.total_cost:.4f} across {len(tracker.entries)} "
+                  f"entries; by model: "
+                  + ", ".join(f"{m} ${c:.4f}" for m, c in sorted(tracker.by_model.items())))
+    tracker.store.close()
+    return 0

@@ -1,0 +1,49 @@
+"""The ``cascadeflow`` command: ``demo`` (a simulated day of traffic) and ``sync-pricing``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cascadeflow",
+                                     description="Per-user LLM budgets on top of LiteLLM.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="simulate a day of traffic against a SQLite ledger")
+    demo.add_argument("--db", default="cascadeflow-demo.db",
+                      help="SQLite ledger file (default: ./cascadeflow-demo.db, recreated)")
+    demo.add_argument("--requests", type=int, default=240, help="requests to simulate")
+    demo.add_argument("--seed", type=int, default=7, help="random seed")
+    demo.add_argument("--keep", action="store_true", help="keep spend already in --db")
+    sync = commands.add_parser("sync-pricing", help="export LiteLLM's prices to pricing.json",
+                               add_help=False)
+    sync.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cascadeflow`` console script and ``python -m cascadeflow``."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["sync-pricing"]:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        from cascadeflow.pricing._sync import main as sync_main
+
+        return sync_main(arguments[1:])
+    options = _parser().parse_args(arguments)
+    if options.command == "demo":
+        if options.requests <= 0:
+            print("cascadeflow demo: --requests must be positive", file=sys.stderr)
+            return 2
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        from cascadeflow._demo import run_demo
+
+        return run_demo(db=options.db, requests=options.requests, seed=options.seed,
+                        keep=options.keep)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
