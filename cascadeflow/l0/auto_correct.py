@@ -1,0 +1,218 @@
+"""Repairing the JSON models produce: fences, prose, comments, quotes, commas, truncation.
+
+:func:`auto_correct_json` returns valid JSON text, or says plainly that there is none.
+Valid JSON is returned untouched, and string contents are never changed except that raw
+control characters are escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from cascadeflow.l0._json_repair import NotCorrectable, repair
+
+__all__ = [
+    "CorrectionResult",
+    "auto_correct_json",
+    "balance_braces",
+    "extract_json_from_markdown",
+    "remove_trailing_commas",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectionResult:
+    """The outcome of :func:`auto_correct_json`.
+
+    Attributes:
+        text: valid JSON when ``valid`` is true; otherwise the input, unchanged.
+        corrected: whether ``text`` differs from the input (a repair was made).
+        corrections: names of the repairs made, e.g. ``"removed_trailing_commas"``,
+            ``"closed_brackets"``, ``"single_quotes"``, ``"extracted_from_markdown"``.
+        valid: whether ``text`` parses as JSON. ``False`` means the input is not
+            correctable (no JSON value could be recovered); ``error`` says why.
+        error: why the input is not correctable, else ``None``.
+
+    Example:
+        >>> auto_correct_json('{"a": 1,}')
+        CorrectionResult(text='{"a":1}', corrected=True, corrections=('removed_trailing_commas',), valid=True, error=None)
+    """  # noqa: E501
+
+    text: str
+    corrected: bool
+    corrections: tuple[str, ...] = ()
+    valid: bool = True
+    error: str | None = None
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:^[ \t]*\1[ \t]*$|\Z)",
+                    re.DOTALL | re.MULTILINE)
+
+
+def extract_json_from_markdown(text: str) -> str:
+    """Return the JSON inside the first fitting fenced code block, else ``text`` unchanged.
+
+    A block labelled ``json`` (or ``json5``, ``jsonc``) wins, then the first block whose
+    content starts with ``{`` or ``[``, then the first block. A fence that is never closed
+    (a truncated answer) runs to the end of the text. Text that itself starts with ``{``
+    or ``[`` is returned unchanged (a fence there is inside the JSON).
+
+    Example:
+        >>> extract_json_from_markdown('Here:\\n```json\\n{"a": 1}\\n```\\nBye')
+        '{"a": 1}'
+    """
+    stripped = text.lstrip()
+    if not stripped or stripped[0] in "{[" or ("```" not in text and "~~~" not in text):
+        return text
+    blocks = [(m.group(2).lower(), m.group(3)) for m in _FENCE.finditer(text)]
+    if not blocks:
+        return text
+    for language, body in blocks:
+        if language in ("json", "json5", "jsonc"):
+            return body.strip()
+    for _, body in blocks:
+        if body.lstrip()[:1] in ("{", "["):
+            return body.strip()
+    return blocks[0][1].strip()
+
+
+_STRING_OR_TRAILING_COMMA = re.compile(r'"(?:[^"\\]|\\.)*"|,(?=\s*[}\]])', re.DOTALL)
+
+
+def remove_trailing_commas(text: str) -> str:
+    """Remove commas that directly precede a ``}`` or ``]``, outside strings only.
+
+    Example:
+        >>> remove_trailing_commas('{"a": [1, 2,], "b": "x,]",}')
+        '{"a": [1, 2], "b": "x,]"}'
+    """
+    return _STRING_OR_TRAILING_COMMA.sub(
+        lambda match: match.group() if match.group() != "," else "", text)
+
+
+_STRUCTURE = re.compile(r'["\\{}\[\]]')
+
+
+def balance_braces(text: str) -> str:
+    """Close an unterminated string and every open bracket, innermost first.
+
+    ``{"a": [1, 2`` becomes ``{"a": [1, 2]}``; ``{"a": "hel`` becomes ``{"a": "hel"}``.
+    A backslash cut off at the very end of a string is dropped. Closers already present are
+    left as they are; for a full repair use :func:`auto_correct_json`.
+
+    Example:
+        >>> balance_braces('{"a": [1, {"b": "x')
+        '{"a": [1, {"b": "x"}]}'
+    """
+    stack: list[str] = []
+    in_string = False
+    position = 0
+    size = len(text)
+    while True:
+        match = _STRUCTURE.search(text, position)
+        if match is None:
+            break
+        char = match.group()
+        position = match.end()
+        if in_string:
+            if char == "\\":
+                if position >= size:
+                    text = text[:-1]
+                    break
+                position += 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "{":
+            stack.append("}")
+        elif char == "[":
+            stack.append("]")
+        elif char == "\\":
+            continue
+        elif stack and stack[-1] == char:
+            stack.pop()
+    return text + ('"' if in_string else "") + "".join(reversed(stack))
+
+
+_NUMBER_PREFIX = re.compile(r"-?\d*\.?\d*(?:[eE][+-]?\d*)?")
+_LITERAL_WORDS = ("true", "false", "null", "True", "False", "None")
+_PLAUSIBLE_START = re.compile(
+    r"""[{\[](?=\s*(?:["'{\[\]}\-\d]|[A-Za-z_$][\w$-]*\s*:|true\b|false\b|null\b|$))""")
+
+
+def _find_start(body: str) -> int | None:
+    """Where the JSON value in ``body`` starts, skipping any prose before it."""
+    stripped = body.strip()
+    if not stripped:
+        return None
+    first = len(body) - len(body.lstrip())
+    char = stripped[0]
+    if char in "{[\"'":
+        return first
+    if _NUMBER_PREFIX.fullmatch(stripped) or any(
+            word.startswith(stripped) for word in _LITERAL_WORDS):
+        return first
+    plausible = _PLAUSIBLE_START.search(body)
+    if plausible is not None:
+        return plausible.start()
+    fallback = min((i for i in (body.find("{"), body.find("[")) if i != -1), default=-1)
+    return fallback if fallback != -1 else None
+
+
+def auto_correct_json(text: str) -> CorrectionResult:
+    """Repair the JSON in a model's answer; return valid JSON text or say it is not correctable.
+
+    Valid JSON comes back untouched (``corrected=False``). Otherwise this extracts JSON from
+    a Markdown fence or from surrounding prose, removes ``//``, ``/* */`` and ``#``
+    comments outside strings, converts single-quoted strings, quotes unquoted keys and
+    bare values, maps Python literals (``True``, ``None``) and ``undefined``/``NaN`` to
+    JSON, removes trailing and extra commas, inserts missing commas, fixes misordered
+    closers, escapes raw control characters inside strings, and closes a truncated
+    document (an unterminated string, then the open brackets, innermost first; a key cut
+    off before its value is dropped). Nothing inside a string is changed otherwise:
+    ``"http://x.com"`` survives.
+
+    When no JSON value can be recovered the result has ``valid=False``, ``text`` is the
+    input and ``error`` says why; this function does not raise for bad input.
+
+    Example:
+        >>> auto_correct_json("```json\\n{'a': [1, 2\\n").text
+        '{"a":[1,2]}'
+        >>> auto_correct_json("no json here").valid
+        False
+    """
+    if _is_json(text):
+        return CorrectionResult(text, False)
+    corrections: list[str] = []
+    body = extract_json_from_markdown(text)
+    if body is not text and body != text:
+        corrections.append("extracted_from_markdown")
+        if _is_json(body):
+            return CorrectionResult(body, True, tuple(corrections))
+    start = _find_start(body)
+    if start is None:
+        return CorrectionResult(text, False, (), False, "no JSON value found")
+    if body[:start].strip():
+        corrections.append("removed_prose")
+    try:
+        repaired, end, fixes = repair(body, start)
+    except NotCorrectable as exc:
+        return CorrectionResult(text, False, (), False, str(exc))
+    rest = body[end:].strip()
+    if rest and not rest.startswith(("//", "/*", "#", "```")):
+        corrections.append("removed_trailing_text")
+    corrections.extend(sorted(fixes))
+    if not _is_json(repaired):  # a safety net: never hand back text that does not parse
+        return CorrectionResult(text, False, (), False, "repair did not produce valid JSON")
+    return CorrectionResult(repaired, repaired != text, tuple(corrections))
