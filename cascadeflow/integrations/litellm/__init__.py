@@ -1,0 +1,48 @@
+"""cascadeflow's LiteLLM integration: per-user metering and budgets for every completion.
+
+Three ways in:
+
+* :func:`register` a :class:`CascadeFlowLiteLLMCallback` and call LiteLLM as usual;
+* ask ``tracker.can_afford(user, estimate)`` before expensive work;
+* call the guarded :func:`completion` / :func:`acompletion` drop-ins, which enforce and
+  reserve before every attempt (sync calls included) and meter streams however they end.
+
+Inside LiteLLM's proxy the same callback refuses over-budget requests with HTTP 429.
+
+Example:
+    >>> from cascadeflow.integrations.litellm import register
+    >>> from cascadeflow.telemetry import BudgetConfig, CostTracker
+    >>> tracker = CostTracker(user_budgets={"free": BudgetConfig(daily=0.10)},
+    ...                       enforcement_mode="block")
+    >>> callback = register(tracker)
+"""
+
+from __future__ import annotations
+
+from ._budget_tracker import LiteLLMBudgetTracker
+from ._callback import CascadeFlowLiteLLMCallback
+from ._guard import acompletion, completion
+from ._logprobs import LogprobSummary, extract_logprobs
+from ._proxy import refusal_message
+from ._registry import register, unregister
+from ._retry import RetryPolicy, retry_after_seconds
+from ._stats import IntegrationStats
+from ._streams import AsyncGuardedStream, GuardedStream, StreamTally
+
+__all__ = [
+    "AsyncGuardedStream",
+    "CascadeFlowLiteLLMCallback",
+    "GuardedStream",
+    "IntegrationStats",
+    "LiteLLMBudgetTracker",
+    "LogprobSummary",
+    "RetryPolicy",
+    "StreamTally",
+    "acompletion",
+    "completion",
+    "extract_logprobs",
+    "refusal_message",
+    "register",
+    "retry_after_seconds",
+    "unregister",
+]

@@ -1,0 +1,348 @@
+"""The one path from a LiteLLM call to the ledger, shared by the callback, the guard and the proxy.
+
+Before a call: estimate it (prompt tokens + output limit), ask ``tracker.enforce`` and
+reserve the estimate. After it: price what was used (LiteLLM's ``response_cost``, else the
+price book) and settle the reservation, or record a plain entry when there was none.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import litellm
+
+from cascadeflow._entry import CostEntry
+from cascadeflow._exceptions import BudgetExceededError, PricingError
+from cascadeflow.telemetry import CostTracker, EnforcementAction, EnforcementResult, Reservation
+
+from ._logprobs import extract_logprobs
+from ._stats import StatsRecorder
+from ._usage import usage_tokens
+
+__all__ = ["Admission", "CallRequest", "Meter", "Usage"]
+
+logger = logging.getLogger("cascadeflow.integrations.litellm")
+
+#: Output tokens assumed for an estimate when the call sets no ``max_tokens`` (at most the
+#: model's own output limit): enough to cover a typical long answer without reserving a
+#: model's whole 64k-token ceiling for every call.
+DEFAULT_MAX_OUTPUT_ESTIMATE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """What a call asks for, read before it is sent."""
+
+    user_id: str | None
+    user_tier: str | None
+    model: str
+    prompt_tokens: int
+    max_output_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """Enforcement's answer for one call: the model to call and the reservation held."""
+
+    model: str
+    action: EnforcementAction
+    reservation: Reservation | None
+    estimated_cost: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one finished call used and cost, ready to become a ``CostEntry``."""
+
+    user_id: str | None
+    user_tier: str | None
+    model: str
+    provider: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    call_id: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _limit_of(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        return None
+    return value
+
+
+class Meter:
+    """Estimates, enforces, reserves and records for one tracker.
+
+    Example:
+        >>> meter = Meter(tracker, StatsRecorder())
+        >>> request = meter.read_request("gpt-4o", messages, {"max_tokens": 200}, "u1", None)
+        >>> admission = meter.admit(request)
+    """
+
+    def __init__(
+        self,
+        tracker: CostTracker,
+        stats: StatsRecorder,
+        *,
+        enforce: bool = True,
+        max_output_estimate: int = DEFAULT_MAX_OUTPUT_ESTIMATE,
+    ) -> None:
+        self.tracker = tracker
+        self.stats = stats
+        self.enforce = enforce
+        self.max_output_estimate = max_output_estimate
+        self._unpriced: set[str] = set()
+
+    # -- before the call ------------------------------------------------------
+    def prompt_tokens(self, model: str, messages: object) -> int:
+        """The prompt's token count as LiteLLM's tokenizer for ``model`` sees it."""
+        if not isinstance(messages, Sequence) or isinstance(messages, str) or not messages:
+            return 0
+        try:
+            return int(litellm.token_counter(model=model, messages=list(messages)))
+        except Exception as exc:  # an odd message shape must not stop the call
+            self.stats.error("counting prompt tokens", exc)
+            return 0
+
+    def max_output_tokens(self, model: str, params: Mapping[str, Any]) -> int:
+        """``max_tokens`` (or ``max_completion_tokens``), else the model's limit, capped."""
+        for name in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+            asked = _limit_of(params.get(name))
+            if asked is not None:
+                return asked
+        price = self.tracker.pricing.find(model)
+        ceiling = price.max_output_tokens if price is not None else None
+        if ceiling is None:
+            return self.max_output_estimate
+        return min(ceiling, self.max_output_estimate)
+
+    def read_request(
+        self,
+        model: str,
+        messages: object,
+        params: Mapping[str, Any],
+        user_id: str | None,
+        user_tier: str | None,
+    ) -> CallRequest:
+        """Estimate a call from its model, messages and parameters."""
+        if user_tier is None and user_id is not None:
+            user_tier = self.tracker.get_user_tier(user_id)
+        return CallRequest(
+            user_id=user_id,
+            user_tier=user_tier,
+            model=model,
+            prompt_tokens=self.prompt_tokens(model, messages),
+            max_output_tokens=self.max_output_tokens(model, params),
+        )
+
+    def _judge(self, request: CallRequest, result: EnforcementResult) -> None:
+        action = result.action
+        if action is EnforcementAction.BLOCK:
+            self.stats.add("blocked")
+            context = result.context
+            raise BudgetExceededError(
+                user_id=request.user_id or "",
+                period=context.period_name,
+                limit=context.budget_limit if context.budget_limit is not None else 0.0,
+                spent=context.current_cost,
+                requested=result.estimated_cost,
+            )
+        if action is EnforcementAction.DEGRADE:
+            self.stats.add("degraded")
+            logger.info("cascadeflow: %s", result.reason)
+        elif action is EnforcementAction.WARN:
+            self.stats.add("warned")
+            logger.warning("cascadeflow: user %r: %s", request.user_id, result.reason)
+        else:
+            self.stats.add("allowed")
+
+    def _lenient(self) -> bool:
+        # In "warn" mode without callbacks the tracker never blocks, so a reservation
+        # that does not fit lets the call through unreserved instead of refusing it.
+        return (self.tracker.enforcement_mode == "warn"
+                and self.tracker.enforcement_callbacks is None)
+
+    def _unreserved(self, request: CallRequest, exc: BudgetExceededError) -> None:
+        if not self._lenient():
+            self.stats.add("blocked")
+            raise exc
+        self.stats.add("unreserved")
+        logger.warning("cascadeflow: user %r is over budget (%s); enforcement_mode='warn' "
+                       "lets the call through", request.user_id, exc)
+
+    def _pass(self, request: CallRequest) -> Admission | None:
+        if request.user_id is None or not self.enforce:
+            return Admission(request.model, EnforcementAction.ALLOW, None, 0.0,
+                             "no user" if request.user_id is None else "enforcement off")
+        return None
+
+    def admit(self, request: CallRequest) -> Admission:
+        """Enforce and reserve for ``request``; raises ``BudgetExceededError`` when blocked."""
+        passed = self._pass(request)
+        if passed is not None:
+            return passed
+        assert request.user_id is not None
+        result = self.tracker.enforce(
+            request.user_id, request.model, prompt_tokens=request.prompt_tokens,
+            max_output_tokens=request.max_output_tokens, user_tier=request.user_tier)
+        self._judge(request, result)
+        reservation: Reservation | None = None
+        try:
+            reservation = self.tracker.reserve(
+                request.user_id, result.estimated_cost, model=result.model,
+                user_tier=request.user_tier)
+        except BudgetExceededError as exc:
+            self._unreserved(request, exc)
+        return Admission(result.model, result.action, reservation, result.estimated_cost,
+                         result.reason)
+
+    async def aadmit(self, request: CallRequest) -> Admission:
+        """Async :meth:`admit`."""
+        passed = self._pass(request)
+        if passed is not None:
+            return passed
+        assert request.user_id is not None
+        result = await self.tracker.aenforce(
+            request.user_id, request.model, prompt_tokens=request.prompt_tokens,
+            max_output_tokens=request.max_output_tokens, user_tier=request.user_tier)
+        self._judge(request, result)
+        reservation: Reservation | None = None
+        try:
+            reservation = await self.tracker.areserve(
+                request.user_id, result.estimated_cost, model=result.model,
+                user_tier=request.user_tier)
+        except BudgetExceededError as exc:
+            self._unreserved(request, exc)
+        return Admission(result.model, result.action, reservation, result.estimated_cost,
+                         result.reason)
+
+    # -- after the call -------------------------------------------------------
+    def price(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
+        """The cost of the tokens on ``model``: price book, then LiteLLM's map, else 0 (logged)."""
+        try:
+            return self.tracker.pricing.estimate_cost(model, prompt_tokens, completion_tokens)
+        except PricingError:
+            pass
+        try:
+            prompt_cost, completion_cost = litellm.cost_per_token(
+                model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+            return float(prompt_cost) + float(completion_cost)
+        except Exception:  # LiteLLM raises plain Exception for unmapped models
+            if model not in self._unpriced:
+                self._unpriced.add(model)
+                logger.warning("cascadeflow: no price for model %r; its calls are recorded "
+                               "with their tokens at $0", model)
+            return 0.0
+
+    def provider(self, model: str, hint: object = None) -> str:
+        """The provider of ``model``: LiteLLM's own answer, else the price book, else a prefix."""
+        if isinstance(hint, str) and hint:
+            return hint
+        price = self.tracker.pricing.find(model)
+        if price is not None and price.provider:
+            return price.provider
+        if "/" in model:
+            return model.split("/", 1)[0]
+        return "unknown"
+
+    def completion_tokens(self, model: str, response: object) -> int:
+        """Count the tokens of a response's text when the provider reported no usage."""
+        texts: list[str] = []
+        for choice in getattr(response, "choices", None) or ():
+            message = getattr(choice, "message", None)
+            content = getattr(message, "content", None)
+            if isinstance(content, str):
+                texts.append(content)
+        text = "".join(texts)
+        if not text:
+            return 0
+        try:
+            return int(litellm.token_counter(model=model, text=text))
+        except Exception as exc:  # never let counting break recording
+            self.stats.error("counting completion tokens", exc)
+            return max(len(text) // 4, 1)
+
+    def usage_of(
+        self,
+        model: str,
+        messages: object,
+        response: object,
+        *,
+        response_cost: float | None,
+        user_id: str | None,
+        user_tier: str | None,
+        call_id: str | None,
+        provider_hint: object = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Usage:
+        """What ``response`` used and cost; tokens are counted when usage is missing or zero."""
+        found = usage_tokens(response)
+        if found is None or found == (0, 0):
+            prompt, completion = self.prompt_tokens(model, messages), 0
+            completion = self.completion_tokens(model, response)
+        else:
+            prompt, completion = found
+        cost = response_cost if response_cost is not None else self.price(
+            model, prompt, completion)
+        extra = dict(metadata or {})
+        summary = extract_logprobs(response)
+        if summary is not None:
+            extra.update(summary.as_metadata())
+        return Usage(user_id, user_tier, model, self.provider(model, provider_hint), prompt,
+                     completion, cost, call_id, extra)
+
+    @staticmethod
+    def _entry_fields(usage: Usage) -> dict[str, Any]:
+        return {
+            "model": usage.model,
+            "provider": usage.provider,
+            "tokens": usage.prompt_tokens + usage.completion_tokens,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "query_id": usage.call_id,
+            "metadata": dict(usage.metadata),
+            "user_tier": usage.user_tier,
+        }
+
+    def record(self, usage: Usage, reservation: Reservation | None) -> CostEntry:
+        """Settle ``reservation`` with ``usage`` (or add a plain entry without one)."""
+        if reservation is not None:
+            entry = reservation.settle(usage.cost, **self._entry_fields(usage))
+        else:
+            fields = self._entry_fields(usage)
+            entry = self.tracker.add_cost(
+                fields["model"], fields["provider"], fields["tokens"], usage.cost,
+                query_id=usage.call_id, metadata=fields["metadata"], user_id=usage.user_id,
+                user_tier=usage.user_tier, prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens)
+        self.stats.add("recorded")
+        return entry
+
+    async def arecord(self, usage: Usage, reservation: Reservation | None) -> CostEntry:
+        """Async :meth:`record`."""
+        if reservation is not None:
+            entry = await reservation.asettle(usage.cost, **self._entry_fields(usage))
+        else:
+            fields = self._entry_fields(usage)
+            entry = await self.tracker.aadd_cost(
+                fields["model"], fields["provider"], fields["tokens"], usage.cost,
+                query_id=usage.call_id, metadata=fields["metadata"], user_id=usage.user_id,
+                user_tier=usage.user_tier, prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens)
+        self.stats.add("recorded")
+        return entry
+
+    def release(self, reservation: Reservation | None) -> None:
+        """Free ``reservation`` after a failed call (idempotent)."""
+        if reservation is not None and reservation.release():
+            self.stats.add("released")
+
+    async def arelease(self, reservation: Reservation | None) -> None:
+        """Async :meth:`release`."""
+        if reservation is not None and await reservation.arelease():
+            self.stats.add("released")

@@ -1,0 +1,85 @@
+"""Budget enforcement inside LiteLLM's proxy: the ``async_pre_call_hook`` side of the callback.
+
+A request over budget is refused with HTTP 429 before the proxy routes it, with a message
+naming the user, the period and the limit; DEGRADE rewrites the requested model.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from cascadeflow._exceptions import BudgetExceededError
+
+from ._usage import call_id_of, user_of
+
+if TYPE_CHECKING:
+    from ._callback import CascadeFlowLiteLLMCallback
+
+__all__ = ["admit_proxy_request", "refusal_message"]
+
+_COMPLETION_CALLS = frozenset({"completion", "acompletion", "text_completion", "atext_completion"})
+
+
+def refusal_message(exc: BudgetExceededError) -> str:
+    """The 429 body: who is over which period's limit, and by how much."""
+    return (f"cascadeflow: user {exc.user_id!r} is over the {exc.period} budget: "
+            f"limit ${exc.limit:.6f}, spent ${exc.spent:.6f}, "
+            f"this request needs ~${exc.requested:.6f}")
+
+
+def _proxy_user(callback: CascadeFlowLiteLLMCallback, user_api_key_dict: Any,
+                data: dict[str, Any]) -> str | None:
+    user = user_of(data, callback.user_key)
+    if user is not None:
+        return user
+    for name in ("end_user_id", "user_id"):
+        value = getattr(user_api_key_dict, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+async def admit_proxy_request(
+    callback: CascadeFlowLiteLLMCallback,
+    user_api_key_dict: Any,
+    data: dict[str, Any],
+    call_type: Any,
+) -> dict[str, Any] | None:
+    """Enforce and reserve for one proxy request; raise HTTP 429 when it is over budget.
+
+    The user is the request's ``user`` field, else ``metadata[user_key]``, else the
+    end user or user of the API key. The reservation is keyed by LiteLLM's call id so the
+    success or failure event settles or releases it.
+    """
+    from fastapi import HTTPException
+
+    kind = str(getattr(call_type, "value", call_type))
+    model = data.get("model")
+    if not callback.enforce or kind not in _COMPLETION_CALLS or not isinstance(model, str):
+        return None
+    user = _proxy_user(callback, user_api_key_dict, data)
+    if user is None:
+        return None
+    if data.get("user") is None:
+        data["user"] = user  # so the success event is recorded against the same user
+    call_id = call_id_of(data)
+    if call_id is None:
+        call_id = str(uuid.uuid4())
+        data["litellm_call_id"] = call_id
+    meter = callback.meter
+    tier = data.get("metadata", {}).get(callback.tier_key) if isinstance(
+        data.get("metadata"), dict) else None
+    try:
+        request = meter.read_request(model, data.get("messages"), data, user,
+                                     str(tier) if tier is not None else None)
+        admission = await meter.aadmit(request)
+    except BudgetExceededError as exc:
+        raise HTTPException(status_code=429, detail=refusal_message(exc)) from exc
+    except Exception as exc:
+        meter.stats.error("proxy pre-call enforcement", exc)
+        return None
+    callback.hold(call_id, admission.reservation)
+    if admission.model != model:
+        data["model"] = admission.model
+    return data

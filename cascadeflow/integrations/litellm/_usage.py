@@ -1,0 +1,118 @@
+"""Reading who asked, what was used and what it cost out of LiteLLM's kwargs and responses.
+
+LiteLLM hands the same facts to different hooks in different places (``kwargs["metadata"]``
+before the call, ``kwargs["litellm_params"]["metadata"]`` in logging events, the proxy's
+``data``); these functions know where to look so the callback and the guard agree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "GUARD_MARKER",
+    "call_id_of",
+    "is_guarded",
+    "metadata_of",
+    "response_cost_of",
+    "tier_of",
+    "usage_tokens",
+    "user_of",
+]
+
+#: Metadata key the guarded completion sets so the callback leaves its calls alone
+#: (the guard meters them itself, including streams abandoned midway).
+GUARD_MARKER = "cascadeflow_guarded"
+
+
+def _field(obj: object, name: str) -> object:
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0
+    return max(int(value), 0)
+
+
+def usage_tokens(response: object) -> tuple[int, int] | None:
+    """``(prompt_tokens, completion_tokens)`` from a response's or chunk's usage, if any."""
+    usage = _field(response, "usage")
+    if usage is None:
+        return None
+    prompt = _count(_field(usage, "prompt_tokens") or _field(usage, "input_tokens"))
+    completion = _count(_field(usage, "completion_tokens") or _field(usage, "output_tokens"))
+    return prompt, completion
+
+
+def _finite_cost(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def response_cost_of(kwargs: Mapping[str, Any], response: object = None) -> float | None:
+    """The cost LiteLLM computed for the call (``response_cost``), if it computed one."""
+    cost = _finite_cost(kwargs.get("response_cost"))
+    if cost is not None:
+        return cost
+    hidden = getattr(response, "_hidden_params", None)
+    if isinstance(hidden, Mapping):
+        return _finite_cost(hidden.get("response_cost"))
+    return None
+
+
+def metadata_of(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The caller's metadata, wherever this hook's kwargs carry it."""
+    direct = kwargs.get("metadata")
+    if isinstance(direct, Mapping):
+        return direct
+    params = kwargs.get("litellm_params")
+    if isinstance(params, Mapping):
+        nested = params.get("metadata")
+        if isinstance(nested, Mapping):
+            return nested
+    return {}
+
+
+def user_of(kwargs: Mapping[str, Any], user_key: str) -> str | None:
+    """The user a call is for: ``kwargs["user"]``, else ``metadata[user_key]``."""
+    user = kwargs.get("user")
+    if user is None:
+        params = kwargs.get("litellm_params")
+        optional = kwargs.get("optional_params")
+        for source in (optional, params):
+            if isinstance(source, Mapping) and source.get("user") is not None:
+                user = source.get("user")
+                break
+    if user is None:
+        user = metadata_of(kwargs).get(user_key)
+    return str(user) if user is not None and user != "" else None
+
+
+def tier_of(kwargs: Mapping[str, Any], tier_key: str) -> str | None:
+    """The tier named in the call's metadata, if any."""
+    tier = metadata_of(kwargs).get(tier_key)
+    return str(tier) if tier is not None and tier != "" else None
+
+
+def call_id_of(kwargs: Mapping[str, Any]) -> str | None:
+    """LiteLLM's id for one call (``litellm_call_id``), the key that pairs pre-call and result."""
+    call_id = kwargs.get("litellm_call_id")
+    if call_id is None:
+        params = kwargs.get("litellm_params")
+        if isinstance(params, Mapping):
+            call_id = params.get("litellm_call_id")
+    return str(call_id) if call_id is not None else None
+
+
+def is_guarded(kwargs: Mapping[str, Any]) -> bool:
+    """True for calls made through the guarded ``completion``/``acompletion``."""
+    return bool(metadata_of(kwargs).get(GUARD_MARKER))
