@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import anyio.to_thread
 
@@ -58,9 +59,11 @@ class ReserveOutcome:
     reserved_nanos: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """A user's spend per period key and the sum of their open (unexpired) reservations."""
+class Usage(NamedTuple):
+    """A user's spend per period key and the sum of their open (unexpired) reservations.
+
+    A named tuple rather than a dataclass: it is built on every budget check.
+    """
 
     spent_nanos: dict[str, int]
     reserved_nanos: int

@@ -12,7 +12,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
+from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -102,7 +103,8 @@ class CostTracker(LedgerQueries):
             if not isinstance(config, BudgetConfig):
                 raise ValueError(f"user_budgets[{tier!r}] must be a BudgetConfig, got {config!r}")
         try:
-            self._zone = ZoneInfo(timezone)
+            # The stdlib's fixed UTC zone is several times faster than ZoneInfo("UTC").
+            self._zone: tzinfo = dt_timezone.utc if timezone == "UTC" else ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"timezone must be an IANA zone name, got {timezone!r}") from exc
         self.budget_limit = budget_limit
@@ -129,7 +131,7 @@ class CostTracker(LedgerQueries):
     def now(self) -> datetime:
         """The tracker's current time (its clock, else the system clock), aware."""
         if self._clock is None:
-            return datetime.now(self._zone)
+            return datetime.fromtimestamp(time.time(), self._zone)
         moment = self._clock()
         if moment.tzinfo is None:
             raise ValueError("the tracker's clock must return an aware datetime")
