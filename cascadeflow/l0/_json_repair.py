@@ -20,6 +20,7 @@ _BARE_VALUE = re.compile(r"[^,}\]\n\r/#]+")
 _SPACE = re.compile(r"\s+")
 _FOLLOWS_VALUE = re.compile(
     r"""\s*(?://|/\*|\#|["'{\[\]}\-\d]|true\b|false\b|null\b|[A-Za-z_$][\w$-]*\s*:|$)""")
+_KEY_AHEAD = re.compile(r"""(?:"[^"\n]*"|'[^'\n]*')\s*:""")
 _CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 _VALID_ESCAPES = frozenset('"\\/bfnrtu')
 _LITERALS = {"true": "true", "false": "false", "null": "null", "True": "true",
@@ -244,6 +245,8 @@ class JsonRepairer:
             return True
         if char == ",":
             return _FOLLOWS_VALUE.match(text, position + 1) is not None
+        if char in "\"'":  # a missing comma: the next line, or a key, follows
+            return "\n" in text[after:position] or _KEY_AHEAD.match(text, position) is not None
         return text.startswith(("//", "/*"), position)
 
     def number(self) -> None:
