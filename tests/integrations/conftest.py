@@ -1,0 +1,75 @@
+"""Fixtures for the LiteLLM integration tests: a clean LiteLLM, trackers, waiting for events."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+
+import litellm
+import pytest
+from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+
+from cascadeflow.integrations.litellm import _registry
+from cascadeflow.telemetry import CostTracker
+
+_LISTS = _registry._CALLBACK_LISTS
+MESSAGES = [{"role": "user", "content": "Say hello to the budget ledger"}]
+
+
+@pytest.fixture(autouse=True)
+def clean_litellm() -> Iterator[None]:
+    """Every test starts and ends with no LiteLLM callbacks and no default tracker."""
+    saved = {name: list(getattr(litellm, name)) for name in _LISTS}
+    for name in _LISTS:
+        getattr(litellm, name).clear()
+    _registry._default = None
+    yield
+    for name in _LISTS:
+        getattr(litellm, name)[:] = saved[name]
+    _registry._default = None
+
+
+@pytest.fixture
+def messages() -> list[dict[str, str]]:
+    return [dict(message) for message in MESSAGES]
+
+
+@pytest.fixture
+def tracker() -> CostTracker:
+    """A blocking in-memory tracker; give users budgets with ``tracker.set_user_budget``."""
+    return CostTracker(enforcement_mode="block")
+
+
+def _wait_until(condition: Callable[[], bool], *, timeout: float = 10.0) -> None:
+    """Wait (bounded) for LiteLLM's background success handlers to reach the ledger."""
+    tick = threading.Event()
+    for _ in range(int(timeout / 0.005)):
+        if condition():
+            return
+        tick.wait(0.005)
+    raise AssertionError("condition not met before the timeout")
+
+
+async def _await_until(condition: Callable[[], bool], *, timeout: float = 10.0) -> None:
+    """Async :func:`_wait_until`: flush LiteLLM's logging worker, then poll."""
+    for _ in range(int(timeout / 0.005)):
+        await GLOBAL_LOGGING_WORKER.flush()
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition not met before the timeout")
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., None]:
+    return _wait_until
+
+
+@pytest.fixture
+def await_until() -> Callable[..., object]:
+    return _await_until
