@@ -74,7 +74,8 @@ class ModelPrice:
     max_output_tokens: int | None
 
 
-def _require_tokens(value: object, name: str) -> int:
+def require_token_count(value: object, name: str) -> int:
+    """``value`` if it is a non-negative int (not a bool), else ``ValueError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     if value < 0:
@@ -134,6 +135,30 @@ def _parse_entry(model: str, entry: object) -> ModelPrice:
         max_input_tokens=_limit_field(entry, model, "max_input_tokens"),
         max_output_tokens=_limit_field(entry, model, "max_output_tokens"),
     )
+
+
+def _same_provider(prefix: str, provider: str) -> bool:
+    # LiteLLM spells one provider several ways: "vertex_ai/..." for "vertex_ai-language-models",
+    # "ollama_chat/..." for "ollama", "together/..." for "together_ai".
+    return (
+        prefix == provider
+        or provider.startswith(prefix + "-")
+        or prefix.startswith(provider + "_")
+        or provider.startswith(prefix + "_")
+    )
+
+
+def exact_cost_usd(*terms: tuple[float, int]) -> Decimal:
+    """The exact USD sum of ``price_per_token * tokens`` terms, prices read as written.
+
+    Example:
+        >>> float(exact_cost_usd((2.5e-06, 1000), (1e-05, 200)))
+        0.0045
+    """
+    total = Decimal(0)
+    for price, tokens in terms:
+        total = _EXACT.add(total, _EXACT.multiply(Decimal(str(price)), Decimal(tokens)))
+    return total
 
 
 def _nanos_per_token(price: float) -> Decimal:
@@ -304,8 +329,8 @@ class PriceBook:
         return float(_EXACT.divide(exact, _NANOS_PER_USD))
 
     def _exact_cost_nanos(self, model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:
-        prompt = _require_tokens(prompt_tokens, "prompt_tokens")
-        completion = _require_tokens(completion_tokens, "completion_tokens")
+        prompt = require_token_count(prompt_tokens, "prompt_tokens")
+        completion = require_token_count(completion_tokens, "completion_tokens")
         name = self.get(model).model
         input_nanos, output_nanos = self._nanos[name]
         return _EXACT.add(
@@ -348,13 +373,18 @@ class PriceBook:
         if model in self._prices:
             return model
         prefix, sep, rest = model.partition("/")
-        if sep and prefix in self._prefixes and rest in self._prices:
-            return rest
-        if model in self._aliases:
-            return self._aliases[model]
-        if sep and prefix in self._prefixes and rest in self._aliases:
-            return self._aliases[rest]
+        if not sep or prefix not in self._prefixes:
+            return self._aliases.get(model)
+        # "openai/gpt-4o" is "gpt-4o"; but "hosted_vllm/Qwen/x" is not deepinfra's "Qwen/x":
+        # a stripped prefix must name the provider of the entry it leads to.
+        name = rest if rest in self._prices else self._aliases.get(rest)
+        if name is not None and _same_provider(prefix, self._prices[name].provider):
+            return name
         return None
+
+    def providers(self) -> frozenset[str]:
+        """Every LiteLLM provider name (``litellm_provider``) that has a model in the book."""
+        return frozenset(p.provider for p in self._prices.values())
 
 
 def default_pricing_path() -> Path | None:

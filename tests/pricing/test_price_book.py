@@ -265,3 +265,17 @@ def test_importing_pricing_does_not_import_litellm() -> None:
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_stripped_prefix_must_name_the_provider_of_the_entry_it_finds() -> None:
+    book = default_price_book()
+    # A self-hosted vLLM model is not priced as some cloud reseller's model of the same name.
+    assert book.find("hosted_vllm/Qwen/Qwen2.5-7B-Instruct") is None
+    assert book.find("groq/gpt-4o") is None
+    assert book.get("vertex_ai/gemini-2.5-flash").model == "gemini-2.5-flash"
+    assert book.get("ollama_chat/llama3").model == "ollama/llama3"
+
+
+def test_providers_lists_the_litellm_provider_names_in_the_book() -> None:
+    providers = default_price_book().providers()
+    assert {"openai", "anthropic", "groq", "gemini", "together_ai"} <= providers
