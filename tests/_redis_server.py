@@ -29,14 +29,16 @@ def free_port() -> int:
 class RedisServer:
     """One ``redis-server`` process on 127.0.0.1, stopped on :meth:`stop` or context exit.
 
-    ``start()`` after ``stop()`` brings it back on the same port (for outage tests).
+    ``start()`` after ``stop()`` brings it back on the same port (for outage tests); with
+    ``persistent=True`` it also keeps its data across the restart.
 
     Example:
         >>> with RedisServer() as server:
         ...     client = redis.Redis.from_url(server.url)
     """
 
-    def __init__(self, *, password: str | None = None, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, *, password: str | None = None, persistent: bool = False,
+                 extra_args: tuple[str, ...] = ()) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(
@@ -46,6 +48,7 @@ class RedisServer:
         self.binary = binary
         self.port = free_port()
         self.password = password
+        self.persistent = persistent
         self.extra_args = extra_args
         self._dir = tempfile.TemporaryDirectory(prefix="cascadeflow-redis-")
         self._process: subprocess.Popen[bytes] | None = None
@@ -64,7 +67,9 @@ class RedisServer:
             return self
         args = [
             self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
-            "--dir", self._dir.name, "--save", "", "--appendonly", "no",
+            "--dir", self._dir.name, "--save", "",
+            # persistent: an append-only file synced on every write survives stop()/start().
+            "--appendonly", "yes" if self.persistent else "no", "--appendfsync", "always",
             "--daemonize", "no", "--loglevel", "warning",
             "--logfile", str(Path(self._dir.name) / "redis.log"),
         ]

@@ -67,7 +67,8 @@ class RedisStore(LedgerStore):
     :class:`~cascadeflow.StoreUnavailableError` naming the URL. ``"fail_open"`` is an
     explicit opt-in: requests are allowed *without any budget check*, the failure is logged
     once per outage, and writes are journaled in this process and replayed when Redis is
-    back. Reports (``totals``, ``entries``, ``user_tiers``) always raise during an outage.
+    back. Reports (``totals``, ``entries``) always raise during an outage; ``user_tiers``
+    answers ``{}`` in fail-open so a tracker can start.
 
     Args:
         url_or_client: a ``redis://`` URL, a ``redis.Redis`` or a ``redis.asyncio.Redis``.
@@ -390,7 +391,13 @@ class RedisStore(LedgerStore):
             return self._fallback(down, _open_usage(periods))
 
     def user_tiers(self) -> dict[str, str | None]:
-        raw = self._read(lambda client: client.hgetall(self.layout.tiers))
+        # A tracker reads the tiers when it is created; fail_open lets it start in an outage.
+        try:
+            raw = self._read(lambda client: client.hgetall(self.layout.tiers))
+        except StoreUnavailableError as error:
+            if self.on_unavailable == "fail_open":
+                return {}
+            raise error
         return {_text(user): decode_tier(tier) for user, tier in raw.items()}
 
     def totals(self) -> Totals:
