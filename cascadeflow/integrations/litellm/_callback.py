@@ -226,8 +226,14 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
             user_tier=tier, call_id=call_id_of(kwargs), provider_hint=_provider_hint(kwargs),
             metadata=extra)
 
+    def _guarded(self, kwargs: Mapping[str, Any]) -> bool:
+        if is_guarded(kwargs):
+            self._stats.add("left_to_guard")
+            return True
+        return False
+
     def _success_wanted(self, kwargs: Mapping[str, Any]) -> bool:
-        return not is_guarded(kwargs) and self._claim(call_id_of(kwargs))
+        return not self._guarded(kwargs) and self._claim(call_id_of(kwargs))
 
     def log_success_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
@@ -256,7 +262,7 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
     def _failure(self, kwargs: Mapping[str, Any]) -> tuple[Reservation | None, Usage | None]:
         """Count a failed call; return its reservation and any cost the provider billed."""
         call_id = call_id_of(kwargs)
-        if is_guarded(kwargs) or not self._claim(f"failed:{call_id}" if call_id else None):
+        if self._guarded(kwargs) or not self._claim(f"failed:{call_id}" if call_id else None):
             return None, None
         reservation = self._take(call_id)
         if isinstance(kwargs.get("exception"), BudgetExceededError):

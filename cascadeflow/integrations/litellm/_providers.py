@@ -198,9 +198,9 @@ def provider_of(model: str) -> str:
     """The provider that serves a LiteLLM model string.
 
     One of the :data:`SUPPORTED_PROVIDERS` names when the model belongs to one of them,
-    else LiteLLM's own provider name from the price book (``"mistral"``, ``"bedrock"``...),
-    else ``"unknown"``. The routing prefix decides first, then the price book, then the
-    model name's family (``gpt-``, ``claude-``...).
+    else LiteLLM's own provider name (``"mistral"``, ``"bedrock"``...), else ``"unknown"``.
+    A known routing prefix decides first, then the price book's ``provider`` of the model,
+    then a prefix that is a provider in the price book, then the name's family (``gpt-``...).
 
     Example:
         >>> provider_of("gpt-4o"), provider_of("groq/llama-3.1-8b-instant")
@@ -211,9 +211,12 @@ def provider_of(model: str) -> str:
     prefix, sep, _ = model.partition("/")
     if sep and prefix in _PREFIX_PROVIDERS:
         return _PREFIX_PROVIDERS[prefix]
-    price = default_price_book().find(model)
+    book = default_price_book()
+    price = book.find(model)
     if price is not None:
         return _provider_from_litellm_name(price.provider)
+    if sep and prefix in book.providers():
+        return _provider_from_litellm_name(prefix)
     for start, provider in _NAME_PROVIDERS:
         if model.startswith(start):
             return provider

@@ -30,6 +30,8 @@ class IntegrationStats:
         callback_errors: errors raised inside cascadeflow's own hooks; the caller's request
             went on and the error was logged once per kind.
         abandoned_streams: guarded streams settled after the caller stopped reading.
+        left_to_guard: callback events ignored because the guarded completion meters
+            that call itself.
 
     Example:
         >>> callback.stats.failures[("u1", "gpt-4o")]
@@ -47,11 +49,12 @@ class IntegrationStats:
     failures: dict[tuple[str, str], int] = field(default_factory=dict)
     callback_errors: int = 0
     abandoned_streams: int = 0
+    left_to_guard: int = 0
 
 
 _COUNTERS = (
     "recorded", "duplicates", "allowed", "warned", "degraded", "blocked", "released",
-    "unreserved", "callback_errors", "abandoned_streams",
+    "unreserved", "callback_errors", "abandoned_streams", "left_to_guard",
 )
 
 
