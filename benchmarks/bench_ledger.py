@@ -1,4 +1,4 @@
-"""Ledger hot path: add_cost and can_afford on a 100,000-entry history, against cascadeflow 1.2.0."""
+"""Ledger hot path: add_cost and can_afford on a 100,000-entry history vs cascadeflow 1.2.0."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ class BudgetExceededError(CascadeflowError):
 
 
 class StoreUnavailableError(CascadeflowError):
-    """The ledger's store cannot be reached (for example Redis is down and the store fails closed)."""
+    """The ledger's store cannot be reached (e.g. Redis is down and the store fails closed)."""
 
 
 class PricingError(CascadeflowError):

@@ -1,4 +1,4 @@
-"""Exact money: the ledger and the stores count integer nano-dollars; floats exist only at the edge."""
+"""Exact money: the ledger and stores count integer nano-dollars; floats only at the edge."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ def to_nanos(usd: float, *, field: str = "cost") -> int:
     kind = type(usd)
     if kind is float:
         if usd - usd == 0.0:  # finite: inf - inf and nan - nan are nan
-            return round(usd * NANOS_PER_USD)
+            return round(float(usd) * NANOS_PER_USD)
         raise ValueError(f"{field} must be a finite number of USD, got {usd!r}")
     if kind is int:
-        return usd * NANOS_PER_USD
+        return int(usd) * NANOS_PER_USD
     if isinstance(usd, bool) or not isinstance(usd, Real):
         raise ValueError(f"{field} must be a number of USD, got {type(usd).__name__} {usd!r}")
     value = float(usd)

@@ -193,7 +193,9 @@ class LedgerStore(abc.ABC):
         """Release connections or files; the store is not used afterwards."""
 
     # -- async twins ----------------------------------------------------------
-    async def arecord(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]) -> bool:
+    async def arecord(
+        self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+    ) -> bool:
         """Async :meth:`record`."""
         return await anyio.to_thread.run_sync(self.record, entry, cost_nanos, periods)
 
@@ -224,7 +226,9 @@ class LedgerStore(abc.ABC):
         periods: Sequence[PeriodKey],
     ) -> bool:
         """Async :meth:`settle`."""
-        return await anyio.to_thread.run_sync(self.settle, reservation_id, entry, cost_nanos, periods)
+        return await anyio.to_thread.run_sync(
+            self.settle, reservation_id, entry, cost_nanos, periods
+        )
 
     async def arelease(self, reservation_id: str) -> bool:
         """Async :meth:`release`."""

@@ -54,7 +54,9 @@ class MemoryStore(LedgerStore):
         self._by_user: dict[str, int] = defaultdict(int)
 
     # -- helpers (call with the lock held) -----------------------------------
-    def _record_locked(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]) -> bool:
+    def _record_locked(
+        self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+    ) -> bool:
         if entry.id in self._entry_ids:
             return False
         self._entry_ids.add(entry.id)
@@ -185,7 +187,9 @@ class MemoryStore(LedgerStore):
         return selected
 
     # Memory operations never wait on I/O: the async twins run inline.
-    async def arecord(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]) -> bool:
+    async def arecord(
+        self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+    ) -> bool:
         return self.record(entry, cost_nanos, periods)
 
     async def areserve(

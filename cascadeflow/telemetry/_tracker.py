@@ -23,9 +23,7 @@ from cascadeflow._money import to_nanos, to_usd
 from cascadeflow.storage import LedgerStore, MemoryStore, PeriodKey, PeriodLimit, Usage
 from cascadeflow.telemetry._budget import BudgetConfig
 from cascadeflow.telemetry._enforcement import (
-    EnforcementAction,
     EnforcementCallbacks,
-    EnforcementContext,
     EnforcementResult,
 )
 from cascadeflow.telemetry._ledger_queries import LedgerQueries
@@ -309,10 +307,10 @@ class CostTracker(LedgerQueries):
         # Warnings are advisory: re-read the counters only once this process's own spend
         # could have crossed a threshold since the last read (enforcement never uses this).
         cached = self._headroom.get(user_id)
-        if cached is not None and cached[0] is keys and cached[1] is budget:
-            if cached[2] > cost_nanos:
-                self._headroom[user_id] = (keys, budget, cached[2] - cost_nanos)
-                return
+        if (cached is not None and cached[0] is keys and cached[1] is budget
+                and cached[2] > cost_nanos):
+            self._headroom[user_id] = (keys, budget, cached[2] - cost_nanos)
+            return
         usage = self.store.usage(user_id, keys, now=entry.timestamp.timestamp())
         self._headroom[user_id] = (keys, budget, self._warn_user(user_id, budget, keys, usage))
 
@@ -571,16 +569,11 @@ class CostTracker(LedgerQueries):
             self.budget_exceeded = False
 
 
-def _keys_for(budget: BudgetConfig, keys: tuple[PeriodKey, ...]) -> list[PeriodKey]:
-    by_period = {key.period: key for key in keys}
-    return [by_period[name] for name, _ in budget.limits_nanos()]
-
-
-def _remaining(budget: BudgetConfig, keys: tuple[PeriodKey, ...], usage: Usage) -> dict[str, float]:
+def _remaining(budget: BudgetConfig, keys: tuple[PeriodKey, ...],
+               usage: Usage) -> dict[str, float]:
     left: dict[str, float] = {}
-    for (period, limit), key in zip(budget.limits_nanos(), _keys_for(budget, keys)):
+    for index, limit in budget.indexed_limits():
+        key = keys[index]
         used = usage.spent_nanos.get(key.key, 0) + usage.reserved_nanos
-        left[period] = to_usd(max(0, limit - used))
+        left[key.period] = to_usd(max(0, limit - used))
     return left
-
-
