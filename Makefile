@@ -6,10 +6,10 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 .PHONY: demo test bench lint typecheck install redis peers clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,bench]"
+	$(PY) -m pip install -q -e ".[dev,bench]" -c constraints.txt
 	touch $@
 
 install: $(VENV)/.installed
