@@ -137,7 +137,8 @@ def _parse_entry(model: str, entry: object) -> ModelPrice:
     )
 
 
-def _same_provider(prefix: str, provider: str) -> bool:
+def same_litellm_provider(prefix: str, provider: str) -> bool:
+    """Whether the routing prefix ``prefix`` ("vertex_ai") names LiteLLM provider ``provider``."""
     # LiteLLM spells one provider several ways: "vertex_ai/..." for "vertex_ai-language-models",
     # "ollama_chat/..." for "ollama", "together/..." for "together_ai".
     return (
@@ -378,7 +379,7 @@ class PriceBook:
         # "openai/gpt-4o" is "gpt-4o"; but "hosted_vllm/Qwen/x" is not deepinfra's "Qwen/x":
         # a stripped prefix must name the provider of the entry it leads to.
         name = rest if rest in self._prices else self._aliases.get(rest)
-        if name is not None and _same_provider(prefix, self._prices[name].provider):
+        if name is not None and same_litellm_provider(prefix, self._prices[name].provider):
             return name
         return None
 
