@@ -229,6 +229,8 @@ class CostTracker(LedgerQueries):
             completion_tokens=completion_tokens,
             id=entry_id,
         )
+        if user_id is not None and user_tier is not None:
+            self._remember_tier(user_id, user_tier)
         return entry, cost_nanos
 
     def add_cost(
@@ -258,8 +260,6 @@ class CostTracker(LedgerQueries):
             new_entry_id(), model, provider, tokens, cost, query_id, metadata, user_id,
             user_tier, prompt_tokens, completion_tokens,
         )
-        if user_id is not None:
-            self._remember_tier(user_id, user_tier)
         keys = self._periods.keys(entry.timestamp)
         self.store.record(entry, cost_nanos, keys)
         self._after_record(entry, cost_nanos, keys)
@@ -284,8 +284,6 @@ class CostTracker(LedgerQueries):
             new_entry_id(), model, provider, tokens, cost, query_id, metadata, user_id,
             user_tier, prompt_tokens, completion_tokens,
         )
-        if user_id is not None:
-            self._remember_tier(user_id, user_tier)
         keys = self._periods.keys(entry.timestamp)
         await self.store.arecord(entry, cost_nanos, keys)
         self._after_record(entry, cost_nanos, keys)
