@@ -180,6 +180,7 @@ def test_errors_inside_the_callback_never_break_the_call(messages, wait_until, c
 
 def test_unregister_leaves_other_callbacks_alone(tracker, messages):
     from litellm.integrations.custom_logger import CustomLogger
+
     from cascadeflow.integrations.litellm import unregister
 
     other = CustomLogger()

@@ -1,0 +1,34 @@
+"""The cascadeflow callback LiteLLM's proxy loads from config.yaml (``budget_hook.callback``).
+
+Configured from the environment so one config serves the example and the tests:
+
+* ``CASCADEFLOW_LEDGER``: the SQLite ledger file (default ``cascadeflow-proxy-ledger.db``);
+* ``CASCADEFLOW_USER_BUDGETS``: daily USD budgets, ``"alice=0.0005,bob=1.0"``;
+* ``CASCADEFLOW_ENFORCEMENT``: ``block`` (default), ``degrade`` or ``warn``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cascadeflow.integrations.litellm import CascadeFlowLiteLLMCallback
+from cascadeflow.storage import SQLiteStore
+from cascadeflow.telemetry import BudgetConfig, CostTracker
+
+
+def _budgets(spec: str) -> dict[str, BudgetConfig]:
+    budgets: dict[str, BudgetConfig] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        user, _, amount = item.partition("=")
+        budgets[user.strip()] = BudgetConfig(daily=float(amount))
+    return budgets
+
+
+tracker = CostTracker(
+    enforcement_mode=os.environ.get("CASCADEFLOW_ENFORCEMENT", "block"),
+    store=SQLiteStore(os.environ.get("CASCADEFLOW_LEDGER", "cascadeflow-proxy-ledger.db")),
+)
+for _user, _budget in _budgets(os.environ.get("CASCADEFLOW_USER_BUDGETS", "")).items():
+    tracker.set_user_budget(_user, _budget)
+
+callback = CascadeFlowLiteLLMCallback(tracker)
