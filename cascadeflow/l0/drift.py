@@ -33,7 +33,8 @@ _INFORMAL = re.compile(r"\b(?:gonna|wanna|gotta|yeah|yep|nope|lol|dude|kinda|sor
 _MARKDOWN = re.compile(r"```|^#{1,6}\s|\*\*[^*\n]+\*\*|\[[^\]\n]+\]\([^)\n]+\)|^\s*[-*]\s",
                        re.MULTILINE)
 _FORMAT_COLLAPSE = re.compile(
-    r"\s*(?:here is|here's|here are|below is|let me|i'll|i will)\b[^\n:]{0,60}:",
+    r"\s*(?:(?:sure|certainly|of course|okay|ok|absolutely)[!,.]?\s+)?"
+    r"(?:here is|here's|here are|below is|let me|i'll|i will)\b[^\n:]{0,60}:",
     re.IGNORECASE)
 
 
@@ -90,8 +91,8 @@ class DriftDetector:
         self._meta = PatternRule(["meta_commentary"], None, scan_every=32) \
             if meta_commentary else None
         self._repetition = RepetitionRule(
-            sentence_repeats=3, min_sentence_length=20, window=600, probe_length=32,
-            probe_repeats=5, severity="warning") if repetition else None
+            sentence_repeats=3, min_sentence_length=20, window=600, probe_length=16,
+            probe_repeats=4, severity="warning") if repetition else None
         self._hedging = PatternRule(["hedging"], None) if hedging else None
         self._tone_shift = tone_shift
         self._entropy_spike = entropy_spike
@@ -153,7 +154,7 @@ class DriftDetector:
         if len(history) >= 10:
             mean = sum(history) / len(history)
             deviation = math.sqrt(sum((value - mean) ** 2 for value in history) / len(history))
-            if entropy > mean + self.entropy_threshold * deviation and entropy - mean > 0.75:
+            if entropy > mean + self.entropy_threshold * deviation and entropy - mean > 0.4:
                 found["entropy_spike"] = (f"entropy {entropy:.2f} bits against a mean of "
                                           f"{mean:.2f}")
         history.append(entropy)

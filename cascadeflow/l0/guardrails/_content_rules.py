@@ -211,18 +211,27 @@ class RepetitionRule:
                 self.severity, True, start, "retry; the model is looping"))
 
     def _check_loop(self, content: str, found: list[GuardrailViolation]) -> None:
-        # The model is looping when the last few characters occur again and again in the
-        # recent window; str.count keeps this a constant-cost check per call.
-        probe = content[-self._probe_length:]
+        # Looping means the tail is periodic: find the previous occurrence of the last few
+        # characters, and see whether that period repeats back ``probe_repeats`` times.
+        # Every step looks at the last ``window`` characters only.
+        end = len(content)
+        probe = content[end - self._probe_length:]
         if len(set(probe.replace(" ", ""))) < 3:
             return
-        repeats = content.count(probe, len(content) - self._window)
-        if repeats >= self._probe_repeats:
+        previous = content.rfind(probe, end - self._window, end - 1)
+        if previous == -1:
+            return
+        period = end - self._probe_length - previous
+        span = period * self._probe_repeats
+        if span > self._window:
+            return
+        unit = content[end - period:]
+        if content[end - span:] == unit * self._probe_repeats:
             self._loop_reported = True
             found.append(GuardrailViolation(
-                self.name, f"the last {self._probe_length} characters repeat {repeats} times "
-                f"in the last {self._window}: {probe!r}", self.severity, True,
-                len(content) - self._probe_length, "retry; the model is looping"))
+                self.name, f"the output repeats the same {period} characters "
+                f"{self._probe_repeats} times: {unit[:60]!r}", self.severity, True,
+                end - span, "retry; the model is looping"))
 
 
 class StallRule:
@@ -308,14 +317,15 @@ def zero_output_rule(severity: Severity = "error") -> ZeroOutputRule:
 
 
 def repetition_rule(*, sentence_repeats: int = 3, min_sentence_length: int = 20,
-                    window: int = 600, probe_length: int = 32, probe_repeats: int = 5,
+                    window: int = 600, probe_length: int = 16, probe_repeats: int = 4,
                     severity: Severity = "error") -> RepetitionRule:
     """Detect a looping model.
 
     Reports a sentence (at least ``min_sentence_length`` characters, compared
-    case-insensitively) seen ``sentence_repeats`` times, and output whose last
-    ``probe_length`` characters occur ``probe_repeats`` times within the last ``window``
-    characters. Each sentence is read once; the loop check costs the same at any length.
+    case-insensitively) seen ``sentence_repeats`` times, and output whose tail is one piece
+    of text repeated ``probe_repeats`` times within the last ``window`` characters (found
+    from the last ``probe_length`` characters). Each sentence is read once; the loop check
+    costs the same at any length.
 
     Example:
         >>> from cascadeflow.l0.guardrails import GuardrailContext
