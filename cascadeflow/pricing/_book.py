@@ -83,6 +83,20 @@ def require_token_count(value: object, name: str) -> int:
     return value
 
 
+def as_price(value: object) -> float | None:
+    """``value`` as a per-token price if it is a finite number >= 0 (not a bool), else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def as_token_limit(value: object) -> int | None:
+    """``value`` as a token limit if it is a whole number >= 0 (``1e6`` counts), else ``None``."""
+    number = as_price(value)
+    return int(number) if number is not None and number.is_integer() else None
+
+
 def _price_field(
     entry: Mapping[str, Any], model: str, name: str, *, required: bool
 ) -> float | None:
@@ -91,23 +105,18 @@ def _price_field(
         if required:
             raise PricingError(f"pricing entry {model!r} has no {name}")
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise PricingError(f"pricing entry {model!r}: {name} must be a number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number) or number < 0:
-        raise PricingError(f"pricing entry {model!r}: {name} must be finite and >= 0")
-    return number
+    price = as_price(value)
+    if price is None:
+        raise PricingError(f"pricing entry {model!r}: {name} must be a number >= 0, got {value!r}")
+    return price
 
 
 def _limit_field(entry: Mapping[str, Any], model: str, name: str) -> int | None:
     value = entry.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    limit = as_token_limit(value)
+    if value is not None and limit is None:
         raise PricingError(f"pricing entry {model!r}: {name} must be a non-negative integer")
-    if isinstance(value, float) and not value.is_integer():
-        raise PricingError(f"pricing entry {model!r}: {name} must be a non-negative integer")
-    return int(value)
+    return limit
 
 
 def _parse_entry(model: str, entry: object) -> ModelPrice:

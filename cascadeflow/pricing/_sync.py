@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
-import math
 import os
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cascadeflow._exceptions import PricingError
-from cascadeflow.pricing._book import SCHEMA_VERSION
+from cascadeflow.pricing._book import SCHEMA_VERSION, as_price, as_token_limit
 
 #: The LiteLLM modes the pricing file keeps (images, audio, rerank... are priced otherwise).
 EXPORTED_MODES = frozenset({"chat", "completion", "embedding"})
@@ -57,15 +56,6 @@ class SyncDiff:
         )
 
 
-def _number(model: str, field: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SyncError(f"model {model!r}: {field} is not a number: {value!r}")
-    number = float(value)
-    if not math.isfinite(number) or number < 0:
-        raise SyncError(f"model {model!r}: {field} must be finite and >= 0, got {value!r}")
-    return number
-
-
 def _export_entry(model: str, entry: Mapping[str, Any]) -> dict[str, Any]:
     provider = entry.get("litellm_provider")
     if not isinstance(provider, str) or not provider:
@@ -75,16 +65,16 @@ def _export_entry(model: str, entry: Mapping[str, Any]) -> dict[str, Any]:
         value = entry.get(theirs)
         if value is None and ours == "output_cost_per_token":
             value = 0.0  # embeddings may omit it: they produce no output tokens
-        exported[ours] = None if value is None else _number(model, theirs, value)
+        price = as_price(value)
+        if value is not None and price is None:
+            raise SyncError(f"model {model!r}: {theirs} must be a number >= 0, got {value!r}")
+        exported[ours] = price
     for ours, theirs in _LIMIT_FIELDS.items():
         value = entry.get(theirs)
-        if value is None:
-            exported[ours] = None
-            continue
-        number = _number(model, theirs, value)
-        if not number.is_integer():
-            raise SyncError(f"model {model!r}: {theirs} is not an integer: {value!r}")
-        exported[ours] = int(number)
+        limit = as_token_limit(value)
+        if value is not None and limit is None:
+            raise SyncError(f"model {model!r}: {theirs} must be a whole number >= 0: {value!r}")
+        exported[ours] = limit
     return exported
 
 

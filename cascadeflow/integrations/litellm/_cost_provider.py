@@ -7,7 +7,6 @@ first lookup, not on import.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from typing import Any
 from cascadeflow._exceptions import UnknownModelError
 from cascadeflow.pricing import PriceBook, default_price_book
 from cascadeflow.pricing._book import (
+    as_price,
+    as_token_limit,
     exact_cost_usd,
     require_token_count,
     same_litellm_provider,
@@ -46,30 +47,17 @@ class _Rates:
     source: str
 
 
-def _price(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) and number >= 0 else None
-
-
-def _limit(value: object) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        return None
-    return int(value)
-
-
 def _rates_from_litellm_entry(entry: Mapping[str, Any]) -> _Rates | None:
-    input_cost = _price(entry.get("input_cost_per_token"))
+    input_cost = as_price(entry.get("input_cost_per_token"))
     if input_cost is None:
         return None  # priced per second / per image / not at all: not a per-token price
-    output_cost = _price(entry.get("output_cost_per_token"))
+    output_cost = as_price(entry.get("output_cost_per_token"))
     return _Rates(
         input_cost_per_token=input_cost,
         output_cost_per_token=0.0 if output_cost is None else output_cost,
-        cache_read_cost_per_token=_price(entry.get("cache_read_input_token_cost")),
-        cache_write_cost_per_token=_price(entry.get("cache_creation_input_token_cost")),
-        max_tokens=_limit(entry.get("max_output_tokens", entry.get("max_tokens"))),
+        cache_read_cost_per_token=as_price(entry.get("cache_read_input_token_cost")),
+        cache_write_cost_per_token=as_price(entry.get("cache_creation_input_token_cost")),
+        max_tokens=as_token_limit(entry.get("max_output_tokens", entry.get("max_tokens"))),
         supports_streaming=entry.get("supports_streaming") is not False,
         source="litellm",
     )
