@@ -1,0 +1,150 @@
+"""The SQLite ledger's schema, its version, and opening a connection ready to use it.
+
+The version lives in ``PRAGMA user_version`` so that a later release can migrate a file
+written by this one, and so that this release refuses a file written by a newer one.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+
+from cascadeflow._exceptions import StoreUnavailableError
+
+#: The schema version this module creates and understands.
+SCHEMA_VERSION = 1
+
+# seq is the rowid: it gives the recording order, also across processes sharing the file.
+# entries has no index on user_id, model or provider on purpose: every index is one more
+# page written by every commit (measured: about a third of record()'s throughput for the
+# three), while the queries filtering on them are reports that may scan. Spend per user
+# and period, the hot read, lives in `counters`.
+_TABLES = (
+    """
+    CREATE TABLE IF NOT EXISTS entries (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        ts REAL NOT NULL,
+        timestamp TEXT NOT NULL,
+        user_id TEXT,
+        user_tier TEXT,
+        model TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        tokens INTEGER NOT NULL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        cost REAL NOT NULL,
+        cost_nanos INTEGER NOT NULL,
+        query_id TEXT,
+        metadata TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS counters (
+        user_id TEXT NOT NULL,
+        period_key TEXT NOT NULL,
+        spent_nanos INTEGER NOT NULL,
+        PRIMARY KEY (user_id, period_key)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS leases (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        amount_nanos INTEGER NOT NULL,
+        expires_at REAL NOT NULL
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS leases_user_id ON leases (user_id, expires_at)",
+    """
+    CREATE TABLE IF NOT EXISTS users (
+        user_id TEXT PRIMARY KEY,
+        tier TEXT
+    ) WITHOUT ROWID
+    """,
+)
+
+#: Tables cleared by a reset, in an order that needs no foreign keys.
+TABLE_NAMES = ("entries", "counters", "leases", "users")
+
+SYNCHRONOUS_MODES = ("NORMAL", "FULL")
+PAGE_SIZE = 1024
+WAL_AUTOCHECKPOINT_PAGES = 8000
+WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
+
+
+def connect(
+    path: str | os.PathLike[str], *, timeout: float, synchronous: str
+) -> sqlite3.Connection:
+    """Open ``path`` in WAL mode with the ledger's schema in place.
+
+    The connection runs in autocommit mode (``isolation_level=None``): the store issues
+    ``BEGIN IMMEDIATE`` / ``COMMIT`` itself, so a returned call is a committed one.
+    """
+    if synchronous not in SYNCHRONOUS_MODES:
+        raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, got {synchronous!r}")
+    conn = sqlite3.connect(
+        path, timeout=timeout, isolation_level=None, check_same_thread=False,
+        cached_statements=256,
+    )
+    try:
+        # Only takes effect on a fresh file. Small pages make each commit's WAL frames
+        # cheaper to write; a commit touches a few pages, each rewritten whole.
+        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+        _retry_while_locked(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone(), timeout)
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        # Checkpoint less often than the default 1,000 pages: a checkpoint writes each
+        # distinct page once, so a longer WAL folds many commits of the same hot pages.
+        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
+        _ensure_schema(conn, timeout)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _ensure_schema(conn: sqlite3.Connection, timeout: float) -> None:
+    version = _user_version(conn)
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise StoreUnavailableError(
+            f"the ledger file has schema version {version}, newer than the {SCHEMA_VERSION} "
+            "this cascadeflow understands; upgrade cascadeflow to open it"
+        )
+    # Several processes may open a fresh file at once: the first one to get the write
+    # lock creates the schema, the others find it done.
+    _retry_while_locked(lambda: conn.execute("BEGIN IMMEDIATE"), timeout)
+    try:
+        if _user_version(conn) < SCHEMA_VERSION:
+            for statement in _TABLES:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def _retry_while_locked(step: Callable[[], object], timeout: float) -> None:
+    # Switching a fresh file to WAL can report "locked" without consulting the busy
+    # handler while another process does the same; retry for as long as the timeout.
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
