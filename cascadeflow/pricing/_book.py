@@ -202,13 +202,8 @@ class PriceBook:
         self.schema_version = schema_version
         self.litellm_version = litellm_version
         self._prices: dict[str, ModelPrice] = dict(prices)
-        self._nanos: dict[str, tuple[Decimal, Decimal]] = {
-            name: (
-                _nanos_per_token(p.input_cost_per_token),
-                _nanos_per_token(p.output_cost_per_token),
-            )
-            for name, p in self._prices.items()
-        }
+        # Exact per-token prices in nano-dollars, computed on a model's first estimate.
+        self._nanos: dict[str, tuple[Decimal, Decimal]] = {}
         self._prefixes = self._routing_prefixes()
         self._aliases = self._prefix_aliases()
 
@@ -342,7 +337,15 @@ class PriceBook:
         prompt = require_token_count(prompt_tokens, "prompt_tokens")
         completion = require_token_count(completion_tokens, "completion_tokens")
         name = self.get(model).model
-        input_nanos, output_nanos = self._nanos[name]
+        nanos = self._nanos.get(name)
+        if nanos is None:
+            price = self._prices[name]
+            nanos = (
+                _nanos_per_token(price.input_cost_per_token),
+                _nanos_per_token(price.output_cost_per_token),
+            )
+            self._nanos[name] = nanos
+        input_nanos, output_nanos = nanos
         return _EXACT.add(
             _EXACT.multiply(input_nanos, Decimal(prompt)),
             _EXACT.multiply(output_nanos, Decimal(completion)),
@@ -373,11 +376,16 @@ class PriceBook:
             if rest.partition("/")[0] in self._prefixes:
                 continue
             candidates.setdefault(rest, []).append(name)
-        aliases: dict[str, str] = {}
-        for rest, names in candidates.items():
-            if len({self._nanos[name] for name in names}) == 1:
-                aliases[rest] = names[0]
-        return aliases
+
+        def rates(name: str) -> tuple[float, float]:
+            price = self._prices[name]
+            return price.input_cost_per_token, price.output_cost_per_token
+
+        return {
+            rest: names[0]
+            for rest, names in candidates.items()
+            if len({rates(name) for name in names}) == 1
+        }
 
     def _resolve(self, model: str) -> str | None:
         if model in self._prices:
