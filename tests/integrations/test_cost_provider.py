@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import logging
 import uuid
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ import litellm
 import pytest
 
 from cascadeflow._exceptions import UnknownModelError
+from cascadeflow.integrations.litellm import _cost_provider
 from cascadeflow.integrations.litellm._cost_provider import (
     DEFAULT_INPUT_COST_PER_TOKEN,
     DEFAULT_MAX_TOKENS,
@@ -226,3 +228,9 @@ def test_module_level_functions_use_a_fallback_enabled_provider(unpriced_model: 
     assert calculate_cost("gpt-4o", input_tokens=1000, output_tokens=200) == 0.0045
     assert get_model_cost("gpt-4o-mini")["input_cost_per_token"] == 1.5e-07
     assert get_model_cost(unpriced_model)["source"] == "default"
+
+
+def test_docstring_examples_hold() -> None:
+    results = doctest.testmod(_cost_provider)
+    assert results.attempted > 0
+    assert results.failed == 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import doctest
 import logging
 
 import pytest
 
+from cascadeflow.integrations.litellm import _providers
 from cascadeflow.integrations.litellm._providers import (
     SUPPORTED_PROVIDERS,
     ProviderInfo,
@@ -127,3 +129,9 @@ def test_get_provider_info_is_case_insensitive_and_none_for_unknown() -> None:
     info = get_provider_info("Groq")
     assert info is SUPPORTED_PROVIDERS["groq"]
     assert get_provider_info("acme-llm") is None
+
+
+def test_docstring_examples_hold() -> None:
+    results = doctest.testmod(_providers)
+    assert results.attempted > 0
+    assert results.failed == 0

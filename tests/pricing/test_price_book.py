@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import json
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from cascadeflow.pricing import (
     ModelPrice,
     PriceBook,
     _book,
+    _sync,
     default_price_book,
     default_pricing_path,
     estimate_cost,
@@ -279,3 +281,12 @@ def test_a_stripped_prefix_must_name_the_provider_of_the_entry_it_finds() -> Non
 def test_providers_lists_the_litellm_provider_names_in_the_book() -> None:
     providers = default_price_book().providers()
     assert {"openai", "anthropic", "groq", "gemini", "together_ai"} <= providers
+
+
+@pytest.mark.parametrize("module", [_book, _sync], ids=["_book", "_sync"])
+def test_docstring_examples_hold(module: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO_ROOT)  # examples read "pricing/pricing.json" relative to the checkout
+    monkeypatch.delenv(PRICING_FILE_ENV, raising=False)
+    results = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
+    assert results.attempted > 0
+    assert results.failed == 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import doctest
 import itertools
 import logging
 
 import pytest
 
 from cascadeflow.pricing import PriceBook, default_price_book
+from cascadeflow.telemetry import _degradation
 from cascadeflow.telemetry._degradation import (
     DEFAULT_DEGRADATION_MAP,
     estimate_cost_savings,
@@ -149,3 +151,9 @@ def test_a_given_price_book_is_used_instead_of_the_default() -> None:
     assert estimate_cost_savings("gpt-4o", "gpt-4o-mini", price_book=book) is None
     custom: dict[str, str | None] = {"x/large": "x/small"}
     assert get_cheaper_model("large", custom, price_book=book) == "x/small"
+
+
+def test_docstring_examples_hold() -> None:
+    results = doctest.testmod(_degradation)
+    assert results.attempted > 0
+    assert results.failed == 0
