@@ -10,7 +10,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
@@ -30,8 +30,11 @@ from cascadeflow.storage._base import (
 )
 from cascadeflow.storage._sqlite_schema import TABLE_NAMES, connect
 
+_UTC = timezone.utc
+_SECOND = timedelta(seconds=1)
+
 _INSERT_ENTRY = (
-    "INSERT INTO entries (id, ts, timestamp, user_id, user_tier, model, provider, tokens,"
+    "INSERT INTO entries (id, ts, utc_offset, user_id, user_tier, model, provider, tokens,"
     " prompt_tokens, completion_tokens, cost, cost_nanos, query_id, metadata)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
 )
@@ -51,13 +54,12 @@ _SET_TIER = (
     " DO UPDATE SET tier = excluded.tier"
 )
 _PURGE_EXPIRED = "DELETE FROM leases WHERE user_id = ? AND expires_at <= ?"
-_RESERVED = "SELECT COALESCE(SUM(amount_nanos), 0) FROM leases WHERE user_id = ?"
 _INSERT_LEASE = (
     "INSERT OR REPLACE INTO leases (id, user_id, amount_nanos, expires_at) VALUES (?, ?, ?, ?)"
 )
 _DROP_LEASE = "DELETE FROM leases WHERE id = ?"
 _ENTRY_COLUMNS = (
-    "id, timestamp, model, provider, tokens, cost, query_id, metadata, user_id, user_tier,"
+    "id, ts, utc_offset, model, provider, tokens, cost, query_id, metadata, user_id, user_tier,"
     " prompt_tokens, completion_tokens"
 )
 
@@ -74,22 +76,20 @@ def _add_to_counters_sql(count: int) -> str:
 
 
 @lru_cache(maxsize=16)
-def _read_counters_sql(count: int) -> str:
-    marks = ", ".join(["?"] * count)
-    return (
-        "SELECT period_key, spent_nanos FROM counters"
-        f" WHERE user_id = ? AND period_key IN ({marks})"
-    )
-
-
-@lru_cache(maxsize=16)
 def _usage_sql(count: int) -> str:
-    # Counters and open reservations in one statement, hence one consistent snapshot.
-    open_leases = (
-        "SELECT NULL, COALESCE(SUM(amount_nanos), 0) FROM leases"
-        " WHERE user_id = ? AND expires_at > ?"
+    # Counters and the user's leases in one statement, hence one snapshot and one step:
+    # rows (period_key, spent_nanos, NULL), then (NULL, open lease nanos, expired leases).
+    leases = (
+        "SELECT NULL, COALESCE(SUM(amount_nanos) FILTER (WHERE expires_at > ?1), 0),"
+        " COUNT(*) FILTER (WHERE expires_at <= ?1) FROM leases WHERE user_id = ?2"
     )
-    return f"{_read_counters_sql(count)} UNION ALL {open_leases}" if count else open_leases
+    if not count:
+        return leases
+    marks = ", ".join(f"?{number}" for number in range(3, count + 3))
+    return (
+        "SELECT period_key, spent_nanos, NULL FROM counters"
+        f" WHERE user_id = ?2 AND period_key IN ({marks}) UNION ALL {leases}"
+    )
 
 
 def _metadata_json(metadata: dict[str, Any]) -> str:
@@ -101,8 +101,10 @@ def _metadata_json(metadata: dict[str, Any]) -> str:
 
 def _entry_row(entry: CostEntry, cost_nanos: int) -> tuple[Any, ...]:
     stamp = entry.timestamp
+    offset = stamp.utcoffset()
     return (
-        entry.id, stamp.timestamp(), stamp.isoformat(), entry.user_id, entry.user_tier,
+        entry.id, stamp.timestamp(), 0 if not offset else offset // _SECOND, entry.user_id,
+        entry.user_tier,
         entry.model, entry.provider, entry.tokens, entry.prompt_tokens,
         entry.completion_tokens, entry.cost, cost_nanos, entry.query_id,
         _metadata_json(entry.metadata),
@@ -110,10 +112,11 @@ def _entry_row(entry: CostEntry, cost_nanos: int) -> tuple[Any, ...]:
 
 
 def _entry_from_row(row: tuple[Any, ...]) -> CostEntry:
-    (entry_id, stamp, model, provider, tokens, cost, query_id, metadata, user_id, user_tier,
-     prompt_tokens, completion_tokens) = row
+    (entry_id, stamp, offset, model, provider, tokens, cost, query_id, metadata, user_id,
+     user_tier, prompt_tokens, completion_tokens) = row
+    zone = _UTC if offset == 0 else timezone(timedelta(seconds=offset))
     return CostEntry(
-        timestamp=datetime.fromisoformat(stamp), model=model, provider=provider,
+        timestamp=datetime.fromtimestamp(stamp, zone), model=model, provider=provider,
         tokens=tokens, cost=cost, query_id=query_id, metadata=orjson.loads(metadata),
         user_id=user_id, user_tier=user_tier, prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens, id=entry_id,
@@ -239,12 +242,9 @@ class SQLiteStore(LedgerStore):
         with self._lock:
             conn = self._begin()
             try:
-                conn.execute(_PURGE_EXPIRED, (user_id, now))
-                reserved: int = conn.execute(_RESERVED, (user_id,)).fetchone()[0]
-                spent: dict[str, int] = (
-                    dict(conn.execute(_read_counters_sql(len(keys)), (user_id, *keys)).fetchall())
-                    if keys else {}
-                )
+                spent, reserved, expired = self._read_usage(conn, user_id, keys, now)
+                if expired:
+                    conn.execute(_PURGE_EXPIRED, (user_id, now))
                 outcome = refusal(limits, spent, reserved, amount_nanos)
                 if outcome is None:
                     conn.execute(_INSERT_LEASE, (reservation_id, user_id, amount_nanos, expires_at))
@@ -300,16 +300,26 @@ class SQLiteStore(LedgerStore):
     def usage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
         keys = [period.key for period in periods]
         with self._lock:
-            params = (user_id, *keys, user_id, now) if keys else (user_id, now)
-            rows = self._conn.execute(_usage_sql(len(keys)), params).fetchall()
-        spent = dict.fromkeys(keys, 0)
-        reserved = 0
-        for key, nanos in rows:
+            spent, reserved, _ = self._read_usage(self._conn, user_id, keys, now)
+        for key in keys:
+            spent.setdefault(key, 0)
+        return Usage(spent_nanos=spent, reserved_nanos=reserved)
+
+    @staticmethod
+    def _read_usage(
+        conn: sqlite3.Connection, user_id: str, keys: list[str], now: float
+    ) -> tuple[dict[str, int], int, int]:
+        """Spend per known key, open lease nanos, and how many of the user's leases expired."""
+        spent: dict[str, int] = {}
+        reserved = expired = 0
+        for key, nanos, expired_count in conn.execute(
+            _usage_sql(len(keys)), (now, user_id, *keys)
+        ):
             if key is None:
-                reserved = nanos
+                reserved, expired = nanos, expired_count
             else:
                 spent[key] = nanos
-        return Usage(spent_nanos=spent, reserved_nanos=reserved)
+        return spent, reserved, expired
 
     def user_tiers(self) -> dict[str, str | None]:
         with self._lock:

@@ -21,13 +21,17 @@ SCHEMA_VERSION = 1
 # page written by every commit (measured: about a third of record()'s throughput for the
 # three), while the queries filtering on them are reports that may scan. Spend per user
 # and period, the hot read, lives in `counters`.
+# The instant is POSIX seconds (exact to the microsecond in a double) plus the UTC offset it
+# was written with; `timestamp` is computed on read, for people looking at the file.
 _TABLES = (
     """
     CREATE TABLE IF NOT EXISTS entries (
         seq INTEGER PRIMARY KEY,
         id TEXT NOT NULL UNIQUE,
         ts REAL NOT NULL,
-        timestamp TEXT NOT NULL,
+        utc_offset INTEGER NOT NULL,
+        timestamp TEXT GENERATED ALWAYS AS
+            (strftime('%Y-%m-%dT%H:%M:%fZ', ts, 'unixepoch')) VIRTUAL,
         user_id TEXT,
         user_tier TEXT,
         model TEXT NOT NULL,
