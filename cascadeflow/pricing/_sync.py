@@ -82,7 +82,8 @@ def export_model_map(model_map: object) -> ExportedModels:
     """Select the chat/completion/embedding models with per-token prices from a model map.
 
     Models priced otherwise (per second, per character, commitments) have no
-    ``input_cost_per_token`` and are left out, so nothing is ever priced as zero by omission.
+    ``input_cost_per_token`` and are left out, as are chat and completion models without an
+    ``output_cost_per_token``, so nothing is ever priced as zero by omission.
 
     Example:
         >>> export_model_map({"m": {"litellm_provider": "openai", "mode": "chat",
@@ -95,8 +96,11 @@ def export_model_map(model_map: object) -> ExportedModels:
     for model, entry in model_map.items():
         if not isinstance(model, str) or not isinstance(entry, Mapping):
             continue
-        if entry.get("mode") not in EXPORTED_MODES or entry.get("input_cost_per_token") is None:
+        mode = entry.get("mode")
+        if mode not in EXPORTED_MODES or entry.get("input_cost_per_token") is None:
             continue
+        if mode != "embedding" and entry.get("output_cost_per_token") is None:
+            continue  # output priced otherwise: exporting it would bill output as free
         exported[model] = _export_entry(model, entry)
     if not exported:
         raise SyncError("the model map has no chat, completion or embedding model with prices")

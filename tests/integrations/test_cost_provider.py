@@ -123,10 +123,15 @@ def test_a_given_model_map_and_price_book_replace_the_defaults() -> None:
     )
     provider = LiteLLMCostProvider(
         fallback_enabled=False,
-        model_map={"map-model": {"litellm_provider": "x", "input_cost_per_token": 2e-06}},
+        model_map={
+            "map-model": {"mode": "embedding", "input_cost_per_token": 2e-06},
+            "half-priced": {"mode": "chat", "input_cost_per_token": 2e-06},
+        },
         price_book=book,
     )
-    assert provider.calculate_cost("map-model", 10, 10) == 2e-05  # output missing: free
+    assert provider.calculate_cost("map-model", 10, 0) == 2e-05  # an embedding: no output
+    with pytest.raises(UnknownModelError):  # a chat model without output price is not free
+        provider.calculate_cost("half-priced", 10, 10)
     assert provider.get_model_cost("book-model")["max_tokens"] == 99
     with pytest.raises(UnknownModelError):
         provider.calculate_cost("gpt-4o", 1, 1)

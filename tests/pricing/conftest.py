@@ -50,6 +50,11 @@ def model_map() -> dict[str, Any]:
         },
         "dall-e-3": {"litellm_provider": "openai", "mode": "image_generation"},
         "per-second-model": {"litellm_provider": "replicate", "mode": "chat"},
+        "input-only-chat": {
+            "litellm_provider": "openai",
+            "mode": "chat",
+            "input_cost_per_token": 1e-06,
+        },
     }
 
 

@@ -52,9 +52,13 @@ def _rates_from_litellm_entry(entry: Mapping[str, Any]) -> _Rates | None:
     if input_cost is None:
         return None  # priced per second / per image / not at all: not a per-token price
     output_cost = as_price(entry.get("output_cost_per_token"))
+    if output_cost is None:
+        if entry.get("mode") != "embedding":
+            return None  # output priced otherwise: never bill it as free
+        output_cost = 0.0  # embeddings produce no output tokens
     return _Rates(
         input_cost_per_token=input_cost,
-        output_cost_per_token=0.0 if output_cost is None else output_cost,
+        output_cost_per_token=output_cost,
         cache_read_cost_per_token=as_price(entry.get("cache_read_input_token_cost")),
         cache_write_cost_per_token=as_price(entry.get("cache_creation_input_token_cost")),
         max_tokens=as_token_limit(entry.get("max_output_tokens", entry.get("max_tokens"))),
