@@ -6,7 +6,10 @@ To add a kind, write a fixture that yields a fresh, empty store and name it in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,3 +45,31 @@ def store(request: pytest.FixtureRequest) -> LedgerStore:
     made = request.getfixturevalue(STORE_FIXTURES[request.param])
     assert isinstance(made, LedgerStore)
     return made
+
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER = Path(__file__).with_name("sqlite_worker.py")
+
+
+@pytest.fixture
+def start_worker() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start ``sqlite_worker.py`` in its own process; whatever is still running is killed."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        process = subprocess.Popen(
+            [sys.executable, str(WORKER), *args], cwd=ROOT, env=env, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                stream.close()
