@@ -13,12 +13,26 @@ from collections.abc import Callable, Iterator
 import litellm
 import pytest
 from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+from litellm.litellm_core_utils.thread_pool_executor import executor
 
 from cascadeflow.integrations.litellm import _registry
 from cascadeflow.telemetry import CostTracker
 
 _LISTS = _registry._CALLBACK_LISTS
 MESSAGES = [{"role": "user", "content": "Say hello to the budget ledger"}]
+
+
+def _drain_litellm_threads() -> None:
+    """Wait until LiteLLM's logging thread pool has run every event already submitted.
+
+    One task per worker, all meeting at a barrier: they can only all start once every
+    worker is free, so no earlier success event can reach the next test's callback.
+    """
+    workers = executor._max_workers
+    barrier = threading.Barrier(workers)
+    tasks = [executor.submit(barrier.wait, 10.0) for _ in range(workers)]
+    for task in tasks:
+        task.result(timeout=15.0)
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +43,7 @@ def clean_litellm() -> Iterator[None]:
         getattr(litellm, name).clear()
     _registry._default = None
     yield
+    _drain_litellm_threads()
     for name in _LISTS:
         getattr(litellm, name)[:] = saved[name]
     _registry._default = None
@@ -45,14 +60,15 @@ def tracker() -> CostTracker:
     return CostTracker(enforcement_mode="block")
 
 
-def _wait_until(condition: Callable[[], bool], *, timeout: float = 10.0) -> None:
+def _wait_until(condition: Callable[[], bool], *, timeout: float = 10.0,
+                message: Callable[[], str] = lambda: "") -> None:
     """Wait (bounded) for LiteLLM's background success handlers to reach the ledger."""
     tick = threading.Event()
     for _ in range(int(timeout / 0.005)):
         if condition():
             return
         tick.wait(0.005)
-    raise AssertionError("condition not met before the timeout")
+    raise AssertionError(f"condition not met before the timeout {message()}")
 
 
 async def _await_until(condition: Callable[[], bool], *, timeout: float = 10.0) -> None:

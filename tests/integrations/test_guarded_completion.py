@@ -35,7 +35,7 @@ def test_guarded_call_is_not_counted_again_by_the_registered_callback(tracker, m
     callback = register(tracker)
     completion(model="gpt-4o-mini", messages=messages, user="bob", mock_response="Hi")
     completion(model="gpt-4o-mini", messages=messages, user="bob", mock_response="Hi")
-    wait_until(lambda: callback.stats.left_to_guard == 2)
+    wait_until(lambda: callback.stats.left_to_guard == 2, message=lambda: repr(callback.stats))
     assert len(tracker.get_entries_by_user("bob")) == 2
     assert callback.stats.recorded == 2 and callback.stats.duplicates == 0
 

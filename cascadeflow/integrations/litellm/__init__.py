@@ -21,8 +21,16 @@ from __future__ import annotations
 
 from ._budget_tracker import LiteLLMBudgetTracker
 from ._callback import CascadeFlowLiteLLMCallback
+from ._cost_provider import LiteLLMCostProvider, calculate_cost, get_model_cost
 from ._guard import acompletion, completion
 from ._logprobs import LogprobSummary, extract_logprobs
+from ._providers import (
+    SUPPORTED_PROVIDERS,
+    ProviderInfo,
+    get_provider_info,
+    provider_of,
+    validate_provider,
+)
 from ._proxy import refusal_message
 from ._registry import register, unregister
 from ._retry import RetryPolicy, retry_after_seconds
@@ -30,19 +38,27 @@ from ._stats import IntegrationStats
 from ._streams import AsyncGuardedStream, GuardedStream, StreamTally
 
 __all__ = [
+    "SUPPORTED_PROVIDERS",
     "AsyncGuardedStream",
     "CascadeFlowLiteLLMCallback",
     "GuardedStream",
     "IntegrationStats",
     "LiteLLMBudgetTracker",
+    "LiteLLMCostProvider",
     "LogprobSummary",
+    "ProviderInfo",
     "RetryPolicy",
     "StreamTally",
     "acompletion",
+    "calculate_cost",
     "completion",
     "extract_logprobs",
+    "get_model_cost",
+    "get_provider_info",
+    "provider_of",
     "refusal_message",
     "register",
     "retry_after_seconds",
     "unregister",
+    "validate_provider",
 ]

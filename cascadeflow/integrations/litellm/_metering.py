@@ -18,7 +18,9 @@ from cascadeflow._entry import CostEntry
 from cascadeflow._exceptions import BudgetExceededError, PricingError
 from cascadeflow.telemetry import CostTracker, EnforcementAction, EnforcementResult, Reservation
 
+from ._cost_provider import calculate_cost
 from ._logprobs import extract_logprobs
+from ._providers import provider_of
 from ._stats import StatsRecorder
 from ._usage import usage_tokens
 
@@ -96,7 +98,6 @@ class Meter:
         self.stats = stats
         self.enforce = enforce
         self.max_output_estimate = max_output_estimate
-        self._unpriced: set[str] = set()
 
     # -- before the call ------------------------------------------------------
     def prompt_tokens(self, model: str, messages: object) -> int:
@@ -223,32 +224,20 @@ class Meter:
 
     # -- after the call -------------------------------------------------------
     def price(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
-        """The cost of the tokens on ``model``: price book, then LiteLLM's map, else 0 (logged)."""
+        """The cost of the tokens on ``model``: the tracker's price book, else LiteLLM's map
+        through :func:`calculate_cost` (which logs its documented default for unknown models)."""
         try:
             return self.tracker.pricing.estimate_cost(model, prompt_tokens, completion_tokens)
         except PricingError:
-            pass
-        try:
-            prompt_cost, completion_cost = litellm.cost_per_token(
-                model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
-            return float(prompt_cost) + float(completion_cost)
-        except Exception:  # LiteLLM raises plain Exception for unmapped models
-            if model not in self._unpriced:
-                self._unpriced.add(model)
-                logger.warning("cascadeflow: no price for model %r; its calls are recorded "
-                               "with their tokens at $0", model)
-            return 0.0
+            return calculate_cost(model, prompt_tokens, completion_tokens)
 
-    def provider(self, model: str, hint: object = None) -> str:
-        """The provider of ``model``: LiteLLM's own answer, else the price book, else a prefix."""
-        if isinstance(hint, str) and hint:
+    @staticmethod
+    def provider(model: str, hint: object = None) -> str:
+        """The provider of ``model`` (:func:`provider_of`), else LiteLLM's own answer."""
+        found = provider_of(model)
+        if found == "unknown" and isinstance(hint, str) and hint:
             return hint
-        price = self.tracker.pricing.find(model)
-        if price is not None and price.provider:
-            return price.provider
-        if "/" in model:
-            return model.split("/", 1)[0]
-        return "unknown"
+        return found
 
     def completion_tokens(self, model: str, response: object) -> int:
         """Count the tokens of a response's text when the provider reported no usage."""
