@@ -15,7 +15,6 @@ import redis
 import redis.asyncio
 import redis.asyncio.retry
 from redis.backoff import NoBackoff
-from redis.commands.core import AsyncScript, Script
 from redis.retry import Retry
 
 from cascadeflow._entry import CostEntry
@@ -28,7 +27,13 @@ from cascadeflow.storage._base import (
     Totals,
     Usage,
 )
-from cascadeflow.storage._redis_layout import RedisLayout, decode_entry, decode_tier, new_nonce
+from cascadeflow.storage._redis_batch import ScriptBatcher, evalsha_sync, pack_calls, unwrap
+from cascadeflow.storage._redis_layout import (
+    RedisLayout,
+    decode_entry,
+    decode_tier,
+    new_nonce,
+)
 from cascadeflow.storage._redis_outage import (
     UNAVAILABLE,
     OnUnavailable,
@@ -37,7 +42,6 @@ from cascadeflow.storage._redis_outage import (
     RedisRetryPolicy,
     safe_url,
 )
-from cascadeflow.storage._redis_scripts import SCRIPTS
 
 T = TypeVar("T")
 SyncRedis = redis.Redis
@@ -135,9 +139,8 @@ class RedisStore(LedgerStore):
             given = self._sync if self._sync is not None else self._given_async
             assert given is not None
             self.url = _describe(given)
-        self._sync_scripts: dict[str, Script] | None = None
         self._async: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[AsyncRedis, dict[str, AsyncScript]]
+            asyncio.AbstractEventLoop, tuple[AsyncRedis, ScriptBatcher]
         ] = weakref.WeakKeyDictionary()
         self._outage = OutageState(self.url, self.policy, on_unavailable)
 
@@ -156,7 +159,7 @@ class RedisStore(LedgerStore):
                 self._sync = SyncRedis(**kwargs, **self._client_options(sync=True))
         return self._sync
 
-    def _async_client(self) -> tuple[AsyncRedis, dict[str, AsyncScript]]:
+    def _async_client(self) -> tuple[AsyncRedis, ScriptBatcher]:
         # asyncio connections belong to one event loop, so each loop gets its own client.
         loop = asyncio.get_running_loop()
         found = self._async.get(loop)
@@ -169,7 +172,7 @@ class RedisStore(LedgerStore):
                 assert self._sync is not None
                 client = AsyncRedis(**_portable_kwargs(self._sync),
                                     **self._client_options(sync=False))
-            found = (client, {name: client.register_script(src) for name, src in SCRIPTS.items()})
+            found = (client, ScriptBatcher(client))
             self._async[loop] = found
         return found
 
@@ -183,13 +186,6 @@ class RedisStore(LedgerStore):
             "socket_timeout": self.policy.socket_timeout,
         }
 
-    def _scripts(self) -> dict[str, Script]:
-        if self._sync_scripts is None:
-            client = self._sync_client()
-            self._sync_scripts = {name: client.register_script(src)
-                                  for name, src in SCRIPTS.items()}
-        return self._sync_scripts
-
     # -- running scripts, with retry, outage handling and journal replay ----------------
     def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
         self._outage.check_probe()
@@ -197,7 +193,7 @@ class RedisStore(LedgerStore):
         def attempt() -> Any:
             if self._outage.pending:
                 self._replay()
-            return self._scripts()[script](keys=keys, args=args)
+            return unwrap(evalsha_sync(self._sync_client(), pack_calls([(script, keys, args)]))[0])
 
         try:
             result = self.policy.call(attempt)
@@ -212,7 +208,7 @@ class RedisStore(LedgerStore):
         async def attempt() -> Any:
             if self._outage.pending:
                 await self._areplay()
-            return await self._async_client()[1][script](keys=keys, args=args)
+            return await self._async_client()[1].call(script, keys, args)
 
         try:
             result = await self.policy.acall(attempt)
@@ -222,18 +218,18 @@ class RedisStore(LedgerStore):
         return result
 
     def _replay(self) -> int:
-        scripts = self._scripts()
         items = self._outage.pending_items()
         for item in items:
-            scripts[item.script](keys=item.keys, args=item.args)
+            unwrap(evalsha_sync(self._sync_client(),
+                                pack_calls([(item.script, item.keys, item.args)]))[0])
             self._outage.applied(item)
         return len(items)
 
     async def _areplay(self) -> int:
-        scripts = self._async_client()[1]
+        batcher = self._async_client()[1]
         items = self._outage.pending_items()
         for item in items:
-            await scripts[item.script](keys=item.keys, args=item.args)
+            await batcher.call(item.script, item.keys, item.args)
             self._outage.applied(item)
         return len(items)
 

@@ -17,8 +17,8 @@ import orjson
 from cascadeflow._entry import CostEntry
 from cascadeflow.storage._base import PeriodKey, PeriodLimit
 
-#: Stored in the tiers hash for "a user whose tier is not known".
-NO_TIER = "\x00"
+#: Stored in the tiers hash for "a user whose tier is not known" (an empty tier reads as None).
+NO_TIER = ""
 _EPOCH = date(1970, 1, 1)
 
 
@@ -143,7 +143,7 @@ class RedisLayout:
             "1" if user is not None else "0",
             entry.user_tier if entry.user_tier is not None else NO_TIER,
             "1" if entry.user_tier is not None else "0",
-            encode_entry(entry),
+            encode_entry(entry).decode(),
             self.history_max_per_day,
             day_score,
             stream_ttl_ms,
@@ -206,4 +206,4 @@ def decode_entry(raw: bytes | str) -> CostEntry:
 
 def decode_tier(raw: bytes | str) -> str | None:
     text = raw.decode() if isinstance(raw, bytes) else raw
-    return None if text == NO_TIER else text
+    return text or None

@@ -1,4 +1,7 @@
-"""Fixtures for the Redis store's tests: a real redis-server, stores on it, period keys."""
+"""Fixtures for the Redis store's tests: stores on a real redis-server, period keys, workers.
+
+``redis_server`` and ``redis_url`` come from the ``tests._redis_server`` plugin.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +18,7 @@ from cascadeflow._entry import CostEntry
 from cascadeflow.storage._base import PeriodKey, PeriodLimit
 from cascadeflow.storage._redis import RedisStore
 from cascadeflow.storage._redis_outage import RedisRetryPolicy
-from tests._redis_server import RedisServer, redis_server, redis_url
-
-__all__ = ["redis_server", "redis_url"]  # fixtures from tests._redis_server
+from tests._redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[3]
 WORKER = Path(__file__).with_name("_worker.py")

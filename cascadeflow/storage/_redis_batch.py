@@ -1,0 +1,109 @@
+"""Calling the ledger script: packing operations, reading replies, and batching async calls.
+
+The operations of concurrent asyncio tasks are sent together in one script call (one round
+trip); each is still applied whole. This saves the client's per-command CPU, which is what
+limits an asyncio worker with many tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+import orjson
+import redis.asyncio
+from redis.exceptions import NoScriptError, ResponseError
+
+from cascadeflow.storage._redis_scripts import LEDGER
+
+LEDGER_SHA = hashlib.sha1(LEDGER.encode()).hexdigest()
+#: At most this many operations per script call, so one call never holds Redis for long.
+MAX_BATCH = 256
+
+Call = tuple[str, list[str], list[Any]]
+
+
+def pack_calls(calls: list[Call]) -> bytes:
+    """The script's one argument: ``[[name, keys, args], ...]`` as JSON, all strings."""
+    return orjson.dumps([
+        [name, keys, [a if isinstance(a, str) else str(a) for a in args]]
+        for name, keys, args in calls
+    ])
+
+
+def unwrap(reply: list[Any]) -> Any:
+    """One operation's value from the script's ``{ok, value}`` reply, or its error raised."""
+    if int(reply[0]) == 1:
+        return reply[1] if len(reply) > 1 else None
+    message = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+    raise ResponseError(f"ledger script failed: {message}")
+
+
+class ScriptBatcher:
+    """Queues operations made while a batch is in flight and sends them as the next batch.
+
+    A lone operation is sent at once (one round trip); under load, an operation waits at
+    most for the batch ahead of it. The script is called by SHA (EVALSHA) and loaded on the
+    first ``NOSCRIPT`` reply.
+    """
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self._client = client
+        self._pending: list[tuple[Call, asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def call(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        """Run one operation of the ledger script; returns its value or raises its error."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append(((script, keys, args), future))
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                await self._send(batch)
+        finally:
+            self._flusher = None
+
+    async def _send(self, batch: list[tuple[Call, asyncio.Future[Any]]]) -> None:
+        try:
+            replies = await evalsha_async(self._client, pack_calls([c for c, _ in batch]))
+        except BaseException as error:  # every caller gets the failure (e.g. Redis is down)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for (_, future), reply in zip(batch, replies, strict=True):
+            if future.done():
+                continue  # the caller was cancelled; the operation was applied anyway
+            try:
+                future.set_result(unwrap(reply))
+            except ResponseError as error:
+                future.set_exception(error)
+
+
+async def evalsha_async(client: redis.asyncio.Redis, payload: bytes) -> list[Any]:
+    """Call the ledger script by SHA, loading it first if Redis does not have it."""
+    try:
+        replies: list[Any] = await client.evalsha(LEDGER_SHA, 0, payload)
+    except NoScriptError:
+        await client.script_load(LEDGER)
+        replies = await client.evalsha(LEDGER_SHA, 0, payload)
+    return replies
+
+
+def evalsha_sync(client: redis.Redis, payload: bytes) -> list[Any]:
+    """Sync :func:`evalsha_async`."""
+    try:
+        replies: list[Any] = client.evalsha(LEDGER_SHA, 0, payload)
+    except NoScriptError:
+        client.script_load(LEDGER)
+        replies = client.evalsha(LEDGER_SHA, 0, payload)
+    return replies
