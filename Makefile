@@ -25,6 +25,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: install redis lint
+	$(VENV)/bin/cascadeflow sync-pricing --check
 	$(PY) -m pytest
 
 peers:
