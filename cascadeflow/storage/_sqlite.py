@@ -49,10 +49,6 @@ _USER_TIERS = (
     "SELECT user_id, tier FROM users UNION ALL SELECT DISTINCT user_id, NULL FROM counters"
     " WHERE user_id NOT IN (SELECT user_id FROM users)"
 )
-_SET_TIER = (
-    "INSERT INTO users (user_id, tier) VALUES (?, ?) ON CONFLICT (user_id)"
-    " DO UPDATE SET tier = excluded.tier"
-)
 _PURGE_EXPIRED = "DELETE FROM leases WHERE user_id = ? AND expires_at <= ?"
 _INSERT_LEASE = (
     "INSERT OR REPLACE INTO leases (id, user_id, amount_nanos, expires_at) VALUES (?, ?, ?, ?)"
@@ -104,8 +100,7 @@ def _entry_row(entry: CostEntry, cost_nanos: int) -> tuple[Any, ...]:
     offset = stamp.utcoffset()
     return (
         entry.id, stamp.timestamp(), 0 if not offset else offset // _SECOND, entry.user_id,
-        entry.user_tier,
-        entry.model, entry.provider, entry.tokens, entry.prompt_tokens,
+        entry.user_tier, entry.model, entry.provider, entry.tokens, entry.prompt_tokens,
         entry.completion_tokens, entry.cost, cost_nanos, entry.query_id,
         _metadata_json(entry.metadata),
     )
@@ -283,7 +278,7 @@ class SQLiteStore(LedgerStore):
 
     def set_user_tier(self, user_id: str, tier: str | None) -> None:
         with self._lock:
-            self._conn.execute(_SET_TIER, (user_id, tier))
+            self._conn.execute(_REMEMBER_TIER, (user_id, tier))
 
     def reset(self) -> None:
         with self._lock:
@@ -300,10 +295,8 @@ class SQLiteStore(LedgerStore):
     def usage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
         keys = [period.key for period in periods]
         with self._lock:
-            spent, reserved, _ = self._read_usage(self._conn, user_id, keys, now)
-        for key in keys:
-            spent.setdefault(key, 0)
-        return Usage(spent_nanos=spent, reserved_nanos=reserved)
+            found, reserved, _ = self._read_usage(self._conn, user_id, keys, now)
+        return Usage(spent_nanos={key: found.get(key, 0) for key in keys}, reserved_nanos=reserved)
 
     @staticmethod
     def _read_usage(

@@ -70,10 +70,11 @@ _TABLES = (
     """,
 )
 
-#: Tables cleared by a reset, in an order that needs no foreign keys.
+#: The tables a reset empties.
 TABLE_NAMES = ("entries", "counters", "leases", "users")
 
 SYNCHRONOUS_MODES = ("NORMAL", "FULL")
+MINIMUM_SQLITE = (3, 31, 0)
 PAGE_SIZE = 1024
 WAL_AUTOCHECKPOINT_PAGES = 8000
 WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
@@ -89,6 +90,11 @@ def connect(
     """
     if synchronous not in SYNCHRONOUS_MODES:
         raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, got {synchronous!r}")
+    if sqlite3.sqlite_version_info < MINIMUM_SQLITE:
+        raise StoreUnavailableError(
+            f"SQLiteStore needs SQLite {'.'.join(map(str, MINIMUM_SQLITE))} or newer (upserts,"
+            f" aggregate filters, generated columns); this Python has {sqlite3.sqlite_version}"
+        )
     conn = sqlite3.connect(
         path, timeout=timeout, isolation_level=None, check_same_thread=False,
         cached_statements=256,
