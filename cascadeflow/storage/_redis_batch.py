@@ -20,6 +20,9 @@ from cascadeflow.storage._redis_scripts import LEDGER
 LEDGER_SHA = hashlib.sha1(LEDGER.encode()).hexdigest()
 #: At most this many operations per script call, so one call never holds Redis for long.
 MAX_BATCH = 256
+#: Batches in flight at once (on separate connections): while Redis runs one, the client
+#: packs the next, so the two sides work in parallel.
+IN_FLIGHT = 2
 
 Call = tuple[str, list[str], list[Any]]
 
@@ -41,34 +44,33 @@ def unwrap(reply: list[Any]) -> Any:
 
 
 class ScriptBatcher:
-    """Queues operations made while a batch is in flight and sends them as the next batch.
+    """Queues operations made while batches are in flight and sends them as the next batch.
 
     A lone operation is sent at once (one round trip); under load, an operation waits at
-    most for the batch ahead of it. The script is called by SHA (EVALSHA) and loaded on the
+    most for the batches ahead of it. The script is called by SHA (EVALSHA) and loaded on the
     first ``NOSCRIPT`` reply.
     """
 
     def __init__(self, client: redis.asyncio.Redis) -> None:
         self._client = client
         self._pending: list[tuple[Call, asyncio.Future[Any]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._flushers: set[asyncio.Task[None]] = set()
 
     async def call(self, script: str, keys: list[str], args: list[Any]) -> Any:
         """Run one operation of the ledger script; returns its value or raises its error."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append(((script, keys, args), future))
-        if self._flusher is None:
-            self._flusher = loop.create_task(self._flush())
+        if len(self._flushers) < IN_FLIGHT:
+            flusher = loop.create_task(self._flush())
+            self._flushers.add(flusher)
+            flusher.add_done_callback(self._flushers.discard)
         return await future
 
     async def _flush(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                await self._send(batch)
-        finally:
-            self._flusher = None
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            await self._send(batch)
 
     async def _send(self, batch: list[tuple[Call, asyncio.Future[Any]]]) -> None:
         try:

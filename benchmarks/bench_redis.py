@@ -1,0 +1,168 @@
+"""The Redis store against a local redis-server that this benchmark starts and stops.
+
+Reserve+settle pairs per second from one process (asyncio client, 32 tasks), through the
+tracker and through the store alone, and how many Redis round trips ``can_afford`` costs
+(counted by the client: every send of a command or a pipeline is one round trip).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from benchmarks._report import figure, header
+
+TASKS = 32
+PAIRS_PER_TASK = 150
+ROUNDS = 3
+TARGET_PAIRS = 5_000.0
+
+
+def _server() -> Any:
+    from tests._redis_server import RedisServer
+
+    return RedisServer().start()
+
+
+async def _tracker_pairs(url: str) -> float:
+    from cascadeflow.storage import RedisStore
+    from cascadeflow.telemetry import BudgetConfig, CostTracker
+
+    store = RedisStore(url)
+    tracker = CostTracker(user_budgets={"pro": BudgetConfig(daily=1e6)}, store=store)
+
+    async def task(index: int) -> None:
+        user = f"user-{index % 8}"
+        for _ in range(PAIRS_PER_TASK):
+            held = await tracker.areserve(user, 0.002, user_tier="pro", model="gpt-4o-mini")
+            await held.asettle(0.0015, provider="openai", tokens=300)
+
+    await tracker.acan_afford("user-0", 0.0, user_tier="pro")  # connect and load the script
+    start = time.perf_counter()
+    await asyncio.gather(*(task(i) for i in range(TASKS)))
+    elapsed = time.perf_counter() - start
+    await store.aclose()
+    return TASKS * PAIRS_PER_TASK / elapsed
+
+
+async def _store_pairs(url: str) -> float:
+    from cascadeflow._entry import CostEntry
+    from cascadeflow.storage import PeriodKey, PeriodLimit, RedisStore
+
+    store = RedisStore(url, prefix="bench-store")
+    now = time.time()
+    keys = (PeriodKey("daily", "daily:bench", now + 86400),
+            PeriodKey("weekly", "weekly:bench", now + 7 * 86400),
+            PeriodKey("monthly", "monthly:bench", now + 30 * 86400),
+            PeriodKey("total", "total", None))
+    limits = [PeriodLimit(key, 10**15) for key in keys]
+
+    async def task(index: int) -> None:
+        user = f"user-{index % 8}"
+        for _ in range(PAIRS_PER_TASK):
+            rid = uuid.uuid4().hex
+            await store.areserve(rid, user, 2_000_000, limits, now=now, expires_at=now + 300)
+            entry = CostEntry(id=rid, timestamp=datetime.now(timezone.utc), model="gpt-4o-mini",
+                              provider="openai", tokens=300, cost=0.0015, user_id=user)
+            await store.asettle(rid, entry, 1_500_000, keys)
+
+    await store.ausage("user-0", keys, now=now)
+    start = time.perf_counter()
+    await asyncio.gather(*(task(i) for i in range(TASKS)))
+    elapsed = time.perf_counter() - start
+    await store.aclose()
+    return TASKS * PAIRS_PER_TASK / elapsed
+
+
+def _counting_clients(url: str) -> tuple[Any, Any, dict[str, int]]:
+    """A sync and an asyncio client that count what they send (one send = one round trip)."""
+    import redis
+    import redis.asyncio
+    import redis.asyncio.connection
+
+    sends = {"sync": 0, "async": 0}
+
+    class SyncCounting(redis.connection.Connection):
+        def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            sends["sync"] += 1
+            super().send_packed_command(command, check_health)
+
+    class AsyncCounting(redis.asyncio.connection.Connection):
+        async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            sends["async"] += 1
+            await super().send_packed_command(command, check_health)
+
+    sync_client = redis.Redis(connection_pool=redis.ConnectionPool.from_url(
+        url, connection_class=SyncCounting))
+    async_client = redis.asyncio.Redis(connection_pool=redis.asyncio.ConnectionPool.from_url(
+        url, connection_class=AsyncCounting))
+    return sync_client, async_client, sends
+
+
+def _can_afford_round_trips(url: str, calls: int = 500) -> tuple[float, float, float]:
+    """Round trips per sync and async ``can_afford`` call, and the sync median latency (µs)."""
+    from cascadeflow.storage import RedisStore
+    from cascadeflow.telemetry import BudgetConfig, CostTracker
+
+    sync_client, async_client, sends = _counting_clients(url)
+    budgets = {"pro": BudgetConfig(daily=5.0, weekly=20.0, monthly=50.0, total=100.0)}
+    tracker = CostTracker(user_budgets=budgets, store=RedisStore(sync_client))
+    tracker.set_user_tier("u1", "pro")
+    tracker.add_cost("gpt-4o-mini", "openai", 300, 0.01, user_id="u1")
+    tracker.can_afford("u1", 0.01)  # warm: connection made, script loaded
+    before = sends["sync"]
+    latencies = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        tracker.can_afford("u1", 0.01)
+        latencies.append(time.perf_counter() - start)
+    sync_trips = (sends["sync"] - before) / calls
+    async_tracker = CostTracker(user_budgets=budgets, store=RedisStore(async_client))
+
+    async def async_calls() -> float:
+        await async_tracker.acan_afford("u1", 0.01, user_tier="pro")  # warm
+        before = sends["async"]
+        for _ in range(calls):
+            await async_tracker.acan_afford("u1", 0.01, user_tier="pro")
+        await async_client.aclose()
+        return (sends["async"] - before) / calls
+
+    async_trips = asyncio.run(async_calls())
+    sync_client.close()
+    return sync_trips, async_trips, statistics.median(latencies) * 1e6
+
+
+def main() -> None:
+    header("Redis store: shared budgets (local redis-server)")
+    try:
+        server = _server()
+    except RuntimeError as error:
+        print(f"  skipped: {error}")
+        return
+    try:
+        tracker_rates = [asyncio.run(_tracker_pairs(server.url)) for _ in range(ROUNDS)]
+        store_rates = [asyncio.run(_store_pairs(server.url)) for _ in range(ROUNDS)]
+        sync_trips, async_trips, latency = _can_afford_round_trips(server.url)
+    finally:
+        server.close()
+    best_tracker = max(tracker_rates)
+    figure("tracker areserve+asettle pairs/s (32 tasks, best of 3)", best_tracker, "pairs/s",
+           ">= 5,000", ok=best_tracker >= TARGET_PAIRS,
+           peer=f"median {statistics.median(tracker_rates):,.0f}")
+    best_store = max(store_rates)
+    figure("store areserve+asettle pairs/s (32 tasks, best of 3)", best_store, "pairs/s",
+           ">= 5,000", ok=best_store >= TARGET_PAIRS,
+           peer=f"median {statistics.median(store_rates):,.0f}")
+    figure("can_afford: Redis round trips per call (sync)", sync_trips, "trips", "<= 1",
+           ok=sync_trips <= 1.0)
+    figure("acan_afford: Redis round trips per call (async)", async_trips, "trips", "<= 1",
+           ok=async_trips <= 1.0)
+    figure("can_afford median latency (sync, loopback)", latency, "us", "(info)", ok=True)
+
+
+if __name__ == "__main__":
+    main()
