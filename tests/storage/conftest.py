@@ -1,7 +1,7 @@
 """The ``store`` fixture: every contract test runs once per kind of ledger store.
 
 To add a kind, write a fixture that yields a fresh, empty store and name it in
-``STORE_FIXTURES`` (e.g. ``"redis": "redis_contract_store"``).
+``STORE_FIXTURES``; the fixture may use others (``redis_store`` uses ``redis_url``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from cascadeflow.storage import LedgerStore, MemoryStore, SQLiteStore
 STORE_FIXTURES: dict[str, str] = {
     "memory": "memory_store",
     "sqlite": "sqlite_store",
+    "redis": "redis_store",
 }
 
 
@@ -40,7 +41,20 @@ def sqlite_store(ledger_path: Path) -> Iterator[SQLiteStore]:
     store.close()
 
 
-@pytest.fixture(params=list(STORE_FIXTURES))
+@pytest.fixture
+def redis_store(redis_url: str) -> Iterator[LedgerStore]:
+    """A RedisStore on the session's real redis-server, its database flushed for this test."""
+    from cascadeflow.storage import RedisStore
+
+    store = RedisStore(redis_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=[
+    pytest.param(kind, marks=[pytest.mark.redis] if kind == "redis" else [])
+    for kind in STORE_FIXTURES
+])
 def store(request: pytest.FixtureRequest) -> LedgerStore:
     made = request.getfixturevalue(STORE_FIXTURES[request.param])
     assert isinstance(made, LedgerStore)
