@@ -28,6 +28,24 @@ def _server() -> Any:
     return RedisServer().start()
 
 
+def _redis_cpu(url: str) -> float:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    info = client.info("cpu")
+    client.close()
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def _cpu_per_pair(url: str) -> tuple[float, float]:
+    """Client and Redis CPU µs per tracker pair: what the rate is made of, whatever the load."""
+    redis_before, client_before = _redis_cpu(url), time.process_time()
+    asyncio.run(_tracker_pairs(url))
+    pairs = TASKS * PAIRS_PER_TASK
+    return ((time.process_time() - client_before) / pairs * 1e6,
+            (_redis_cpu(url) - redis_before) / pairs * 1e6)
+
+
 async def _tracker_pairs(url: str) -> float:
     from cascadeflow.storage import RedisStore
     from cascadeflow.telemetry import BudgetConfig, CostTracker
@@ -147,6 +165,7 @@ def main() -> None:
         tracker_rates = [asyncio.run(_tracker_pairs(server.url)) for _ in range(ROUNDS)]
         store_rates = [asyncio.run(_store_pairs(server.url)) for _ in range(ROUNDS)]
         sync_trips, async_trips, latency = _can_afford_round_trips(server.url)
+        client_cpu, redis_cpu = _cpu_per_pair(server.url)
     finally:
         server.close()
     best_tracker = max(tracker_rates)
@@ -157,6 +176,8 @@ def main() -> None:
     figure("store areserve+asettle pairs/s (32 tasks, best of 3)", best_store, "pairs/s",
            ">= 5,000", ok=best_store >= TARGET_PAIRS,
            peer=f"median {statistics.median(store_rates):,.0f}")
+    figure("tracker pair: client CPU (this process)", client_cpu, "us/pair", "(info)", ok=True)
+    figure("tracker pair: redis-server CPU", redis_cpu, "us/pair", "(info)", ok=True)
     figure("can_afford: Redis round trips per call (sync)", sync_trips, "trips", "<= 1",
            ok=sync_trips <= 1.0)
     figure("acan_afford: Redis round trips per call (async)", async_trips, "trips", "<= 1",

@@ -203,7 +203,17 @@ class RedisStore(LedgerStore):
         return result
 
     async def _arun(self, script: str, keys: list[str], args: list[Any]) -> Any:
-        self._outage.check_probe()
+        tried = False
+        if not self._outage.is_down and not self._outage.pending:
+            # The hot path: Redis answered last time. A failure continues with the retries.
+            try:
+                return await self._async_client()[1].call(script, keys, args)
+            except UNAVAILABLE as exc:
+                if self.policy.attempts == 1:
+                    raise self._outage.went_down(exc) from exc
+                tried = True
+        else:
+            self._outage.check_probe()
 
         async def attempt() -> Any:
             if self._outage.pending:
@@ -211,7 +221,7 @@ class RedisStore(LedgerStore):
             return await self._async_client()[1].call(script, keys, args)
 
         try:
-            result = await self.policy.acall(attempt)
+            result = await self.policy.acall(attempt, tried=tried)
         except UNAVAILABLE as exc:
             raise self._outage.went_down(exc) from exc
         self._outage.came_back()

@@ -7,6 +7,7 @@ replayed (idempotently, by entry id) as soon as Redis answers again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -98,15 +99,17 @@ class RedisRetryPolicy:
             time.sleep(self.initial_wait)
         return Retrying(**self._kwargs())(fn)
 
-    async def acall(self, fn: Callable[[], Awaitable[T]]) -> T:
-        """Async :meth:`call`; waits with ``asyncio.sleep`` so the loop keeps running."""
-        try:
-            return await fn()
-        except UNAVAILABLE:
-            if self.attempts == 1:
-                raise
-        import asyncio
+    async def acall(self, fn: Callable[[], Awaitable[T]], *, tried: bool = False) -> T:
+        """Async :meth:`call`; waits with ``asyncio.sleep`` so the loop keeps running.
 
+        ``tried=True`` says the caller's first try already failed: only the retries run.
+        """
+        if not tried:
+            try:
+                return await fn()
+            except UNAVAILABLE:
+                if self.attempts == 1:
+                    raise
         if self.initial_wait:
             await asyncio.sleep(self.initial_wait)
         result: T = await AsyncRetrying(**self._kwargs())(fn)

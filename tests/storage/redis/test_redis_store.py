@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis
 import redis.asyncio
 
-from cascadeflow.storage import MemoryStore
+from cascadeflow._entry import CostEntry
+from cascadeflow.storage import MemoryStore, PeriodKey
 from cascadeflow.storage._redis import RedisStore
 
 from .conftest import DAY, NOW, PERIODS, TOTAL, entry, limits
@@ -190,3 +192,29 @@ async def test_an_ssl_client_cannot_be_derived_and_the_error_says_pass_a_url() -
     store = RedisStore(redis.Redis(host="127.0.0.1", port=1, ssl=True))
     with pytest.raises(ValueError, match="pass a redis:// or rediss:// URL"):
         await store.ausage("u1", PERIODS, now=NOW)
+
+
+def test_tracker_history_drains_into_sqlite_once_with_its_period_counters(
+    store: RedisStore, tmp_path: Path,
+) -> None:
+    from cascadeflow.storage import SQLiteStore
+    from cascadeflow.telemetry import BudgetConfig, CostTracker
+
+    tracker = CostTracker(user_budgets={"pro": BudgetConfig(daily=5.0)}, store=store)
+    tracker.add_cost("gpt-4o-mini", "openai", 100, 0.25, user_id="u1", user_tier="pro")
+    with tracker.reserve("u1", 0.5) as held:
+        held.settle(0.5, provider="openai", model="gpt-4o")
+    assert [e.model for e in tracker.get_recent_entries(5)] == ["gpt-4o-mini", "gpt-4o"]
+
+    archive = SQLiteStore(tmp_path / "archive.db")
+
+    def periods(e: CostEntry) -> tuple[PeriodKey, ...]:
+        return tracker.period_keys(e.timestamp)
+
+    assert store.drain_to(archive, periods=periods) == 2
+    assert store.drain_to(archive, periods=periods) == 0
+    keys = tracker.period_keys()
+    assert archive.usage("u1", keys, now=NOW).spent_nanos == store.usage(
+        "u1", keys, now=NOW).spent_nanos
+    assert archive.totals() == store.totals()
+    archive.close()
