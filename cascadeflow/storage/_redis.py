@@ -6,16 +6,8 @@ Every check-and-reserve, settle, release and record is one Lua script (see
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
-
-import redis
-import redis.asyncio
-import redis.asyncio.retry
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from cascadeflow._entry import CostEntry
 from cascadeflow._exceptions import StoreUnavailableError
@@ -27,7 +19,8 @@ from cascadeflow.storage._base import (
     Totals,
     Usage,
 )
-from cascadeflow.storage._redis_batch import ScriptBatcher, evalsha_sync, pack_calls, unwrap
+from cascadeflow.storage._redis_batch import evalsha_sync, pack_calls, unwrap
+from cascadeflow.storage._redis_clients import AsyncRedis, RedisClients, SyncRedis
 from cascadeflow.storage._redis_layout import (
     RedisLayout,
     decode_entry,
@@ -40,19 +33,11 @@ from cascadeflow.storage._redis_outage import (
     OutageState,
     RedisDown,
     RedisRetryPolicy,
-    safe_url,
 )
 
 T = TypeVar("T")
-SyncRedis = redis.Redis
-AsyncRedis = redis.asyncio.Redis
 _DAY = 86400.0
 _PAGE = 1000
-# Connection settings that mean the same to redis-py's sync and asyncio connections.
-_PORTABLE_KWARGS = (
-    "host", "port", "db", "username", "password", "socket_timeout", "socket_connect_timeout",
-    "socket_keepalive", "client_name", "path", "health_check_interval", "decode_responses",
-)
 
 
 class RedisStore(LedgerStore):
@@ -119,72 +104,13 @@ class RedisStore(LedgerStore):
             prefix=prefix, period_margin=period_margin, marker_ttl=marker_ttl,
             history_max_per_day=history_max_per_day, history_days=history_days,
         )
-        self._url: str | None = None
-        self._sync: SyncRedis | None = None
-        self._given_async: AsyncRedis | None = None
-        if isinstance(url_or_client, str):
-            self._url = url_or_client
-        elif isinstance(url_or_client, AsyncRedis):
-            self._given_async = url_or_client
-        elif isinstance(url_or_client, SyncRedis):
-            self._sync = url_or_client
-        else:
-            raise TypeError(
-                "RedisStore needs a redis:// URL, a redis.Redis or a redis.asyncio.Redis, "
-                f"got {type(url_or_client).__name__}"
-            )
-        if self._url is not None:
-            self.url = safe_url(self._url)
-        else:
-            given = self._sync if self._sync is not None else self._given_async
-            assert given is not None
-            self.url = _describe(given)
-        self._async: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[AsyncRedis, ScriptBatcher]
-        ] = weakref.WeakKeyDictionary()
+        self._clients = RedisClients(url_or_client, self.policy)
+        self.url = self._clients.url
         self._outage = OutageState(self.url, self.policy, on_unavailable)
 
     def __repr__(self) -> str:
         return (f"RedisStore({self.url!r}, prefix={self.layout.prefix!r}, "
                 f"on_unavailable={self.on_unavailable!r})")
-
-    # -- clients ---------------------------------------------------------------------
-    def _sync_client(self) -> SyncRedis:
-        if self._sync is None:
-            if self._url is not None:
-                self._sync = SyncRedis.from_url(self._url, **self._client_options(sync=True))
-            else:
-                assert self._given_async is not None
-                kwargs = _portable_kwargs(self._given_async)
-                self._sync = SyncRedis(**kwargs, **self._client_options(sync=True))
-        return self._sync
-
-    def _async_client(self) -> tuple[AsyncRedis, ScriptBatcher]:
-        # asyncio connections belong to one event loop, so each loop gets its own client.
-        loop = asyncio.get_running_loop()
-        found = self._async.get(loop)
-        if found is None:
-            if self._given_async is not None:
-                client = self._given_async
-            elif self._url is not None:
-                client = AsyncRedis.from_url(self._url, **self._client_options(sync=False))
-            else:
-                assert self._sync is not None
-                client = AsyncRedis(**_portable_kwargs(self._sync),
-                                    **self._client_options(sync=False))
-            found = (client, ScriptBatcher(client))
-            self._async[loop] = found
-        return found
-
-    def _client_options(self, *, sync: bool) -> dict[str, Any]:
-        # tenacity is the one retry layer; redis-py's own retries are switched off.
-        retry: Any = (Retry(NoBackoff(), 0) if sync
-                      else redis.asyncio.retry.Retry(NoBackoff(), 0))
-        return {
-            "retry": retry,
-            "socket_connect_timeout": self.policy.connect_timeout,
-            "socket_timeout": self.policy.socket_timeout,
-        }
 
     # -- running scripts, with retry, outage handling and journal replay ----------------
     def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
@@ -193,7 +119,7 @@ class RedisStore(LedgerStore):
         def attempt() -> Any:
             if self._outage.pending:
                 self._replay()
-            return unwrap(evalsha_sync(self._sync_client(), pack_calls([(script, keys, args)]))[0])
+            return unwrap(evalsha_sync(self._clients.sync(), pack_calls([(script, keys, args)]))[0])
 
         try:
             result = self.policy.call(attempt)
@@ -207,7 +133,7 @@ class RedisStore(LedgerStore):
         if not self._outage.is_down and not self._outage.pending:
             # The hot path: Redis answered last time. A failure continues with the retries.
             try:
-                return await self._async_client()[1].call(script, keys, args)
+                return await self._clients.batcher().call(script, keys, args)
             except UNAVAILABLE as exc:
                 if self.policy.attempts == 1:
                     raise self._outage.went_down(exc) from exc
@@ -218,7 +144,7 @@ class RedisStore(LedgerStore):
         async def attempt() -> Any:
             if self._outage.pending:
                 await self._areplay()
-            return await self._async_client()[1].call(script, keys, args)
+            return await self._clients.batcher().call(script, keys, args)
 
         try:
             result = await self.policy.acall(attempt, tried=tried)
@@ -230,13 +156,13 @@ class RedisStore(LedgerStore):
     def _replay(self) -> int:
         items = self._outage.pending_items()
         for item in items:
-            unwrap(evalsha_sync(self._sync_client(),
+            unwrap(evalsha_sync(self._clients.sync(),
                                 pack_calls([(item.script, item.keys, item.args)]))[0])
             self._outage.applied(item)
         return len(items)
 
     async def _areplay(self) -> int:
-        batcher = self._async_client()[1]
+        batcher = self._clients.batcher()
         items = self._outage.pending_items()
         for item in items:
             await batcher.call(item.script, item.keys, item.args)
@@ -248,7 +174,7 @@ class RedisStore(LedgerStore):
         try:
             self._outage.check_probe()
             try:
-                result = self.policy.call(lambda: fn(self._sync_client()))
+                result = self.policy.call(lambda: fn(self._clients.sync()))
             except UNAVAILABLE as exc:
                 raise self._outage.went_down(exc) from exc
         except RedisDown as down:
@@ -276,16 +202,38 @@ class RedisStore(LedgerStore):
 
     # -- LedgerStore: writes ------------------------------------------------------------
     def record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]) -> bool:
-        keys, args = self.layout.record_call(entry, cost_nanos, periods, nonce=new_nonce())
+        return self._record(entry, cost_nanos, periods, reservation_id="")
+
+    async def arecord(
+        self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+    ) -> bool:
+        return await self._arecord(entry, cost_nanos, periods, reservation_id="")
+
+    def settle(
+        self, reservation_id: str, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+    ) -> bool:
+        return self._record(entry, cost_nanos, periods, reservation_id=reservation_id)
+
+    async def asettle(
+        self, reservation_id: str, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+    ) -> bool:
+        return await self._arecord(entry, cost_nanos, periods, reservation_id=reservation_id)
+
+    def _record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey], *,
+                reservation_id: str) -> bool:
+        # A settle is a record that also drops the lease; the nonce tells a retry of this
+        # very call (counted, answer True) from an earlier record of the same id (False).
+        keys, args = self.layout.record_call(
+            entry, cost_nanos, periods, reservation_id=reservation_id, nonce=new_nonce())
         try:
             return bool(self._run("record", keys, args))
         except RedisDown as down:
             return self._journal(down, "record", keys, args, entry.id)
 
-    async def arecord(
-        self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
-    ) -> bool:
-        keys, args = self.layout.record_call(entry, cost_nanos, periods, nonce=new_nonce())
+    async def _arecord(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey],
+                       *, reservation_id: str) -> bool:
+        keys, args = self.layout.record_call(
+            entry, cost_nanos, periods, reservation_id=reservation_id, nonce=new_nonce())
         try:
             return bool(await self._arun("record", keys, args))
         except RedisDown as down:
@@ -324,26 +272,6 @@ class RedisStore(LedgerStore):
             return _outcome(await self._arun("reserve", keys, args), limits)
         except RedisDown as down:
             return self._fallback(down, ReserveOutcome(granted=True))
-
-    def settle(
-        self, reservation_id: str, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
-    ) -> bool:
-        keys, args = self.layout.record_call(
-            entry, cost_nanos, periods, reservation_id=reservation_id, nonce=new_nonce())
-        try:
-            return bool(self._run("record", keys, args))
-        except RedisDown as down:
-            return self._journal(down, "record", keys, args, entry.id)
-
-    async def asettle(
-        self, reservation_id: str, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
-    ) -> bool:
-        keys, args = self.layout.record_call(
-            entry, cost_nanos, periods, reservation_id=reservation_id, nonce=new_nonce())
-        try:
-            return bool(await self._arun("record", keys, args))
-        except RedisDown as down:
-            return self._journal(down, "record", keys, args, entry.id)
 
     def release(self, reservation_id: str) -> bool:
         keys, args = self.layout.release_call(reservation_id)
@@ -532,17 +460,12 @@ class RedisStore(LedgerStore):
         return copied
 
     def close(self) -> None:
-        """Close the sync connections; asyncio clients are dropped (use :meth:`aclose`)."""
-        if self._sync is not None:
-            self._sync.close()
-        self._async = weakref.WeakKeyDictionary()
+        """Close the connections the store made (use :meth:`aclose` in async code)."""
+        self._clients.close()
 
     async def aclose(self) -> None:
-        """Close the connections of the running event loop's client and the sync client."""
-        found = self._async.pop(asyncio.get_running_loop(), None)
-        if found is not None and found[0] is not self._given_async:
-            await found[0].aclose()
-        self.close()
+        """Close the running event loop's connections and the sync ones."""
+        await self._clients.aclose()
 
 
 # -- decoding script replies ------------------------------------------------------------
@@ -582,25 +505,3 @@ def _entry_json(fields: dict[Any, Any]) -> bytes | str:
 
 def _int_map(raw: dict[Any, Any]) -> dict[str, int]:
     return {_text(k): int(v) for k, v in raw.items()}
-
-
-def _portable_kwargs(client: SyncRedis | AsyncRedis) -> dict[str, Any]:
-    pool = client.connection_pool
-    kwargs = pool.connection_kwargs
-    name = pool.connection_class.__name__
-    if "SSL" in name or kwargs.get("credential_provider") is not None:
-        other = "redis.asyncio.Redis" if isinstance(client, SyncRedis) else "redis.Redis"
-        raise ValueError(
-            f"RedisStore cannot derive a {other} from a {type(client).__module__} client using "
-            f"{name}: pass a redis:// or rediss:// URL instead of the client"
-        )
-    return {k: kwargs[k] for k in _PORTABLE_KWARGS if k in kwargs}
-
-
-def _describe(client: SyncRedis | AsyncRedis) -> str:
-    kwargs = client.connection_pool.connection_kwargs
-    if "path" in kwargs:
-        return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
-    host, port = kwargs.get("host", "localhost"), kwargs.get("port", 6379)
-    return f"redis://{host}:{port}/{kwargs.get('db', 0)}"
-

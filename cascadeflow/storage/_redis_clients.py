@@ -1,0 +1,128 @@
+"""The Redis store's connections: a sync client and one asyncio client per event loop.
+
+Made from a URL, or from the one client the user gave (the other derived from its
+connection settings). redis-py's own retries are off: tenacity is the one retry layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+import redis
+import redis.asyncio
+import redis.asyncio.retry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from cascadeflow.storage._redis_batch import ScriptBatcher
+from cascadeflow.storage._redis_outage import RedisRetryPolicy, safe_url
+
+SyncRedis = redis.Redis
+AsyncRedis = redis.asyncio.Redis
+# Connection settings that mean the same to redis-py's sync and asyncio connections.
+_PORTABLE_KWARGS = (
+    "host", "port", "db", "username", "password", "socket_timeout", "socket_connect_timeout",
+    "socket_keepalive", "client_name", "path", "health_check_interval", "decode_responses",
+)
+
+
+class RedisClients:
+    """Lazily made clients for one Redis; ``url`` is printable (no password)."""
+
+    def __init__(self, url_or_client: str | SyncRedis | AsyncRedis,
+                 policy: RedisRetryPolicy) -> None:
+        self._policy = policy
+        self._url: str | None = None
+        self._sync: SyncRedis | None = None
+        self._given_sync: SyncRedis | None = None
+        self._given_async: AsyncRedis | None = None
+        if isinstance(url_or_client, str):
+            self._url = url_or_client
+            self.url = safe_url(url_or_client)
+        elif isinstance(url_or_client, AsyncRedis):
+            self._given_async = url_or_client
+            self.url = _describe(url_or_client)
+        elif isinstance(url_or_client, SyncRedis):
+            self._sync = self._given_sync = url_or_client
+            self.url = _describe(url_or_client)
+        else:
+            raise TypeError(
+                "RedisStore needs a redis:// URL, a redis.Redis or a redis.asyncio.Redis, "
+                f"got {type(url_or_client).__name__}"
+            )
+        self._async: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[AsyncRedis, ScriptBatcher]
+        ] = weakref.WeakKeyDictionary()
+
+    def sync(self) -> SyncRedis:
+        """The sync client, made on first use."""
+        if self._sync is None:
+            options = self._options(sync=True)
+            if self._url is not None:
+                self._sync = SyncRedis.from_url(self._url, **options)
+            else:
+                assert self._given_async is not None
+                self._sync = SyncRedis(**_portable_kwargs(self._given_async), **options)
+        return self._sync
+
+    def batcher(self) -> ScriptBatcher:
+        """The running event loop's script batcher (and asyncio client), made on first use."""
+        # asyncio connections belong to one event loop, so each loop gets its own client.
+        loop = asyncio.get_running_loop()
+        found = self._async.get(loop)
+        if found is None:
+            if self._given_async is not None:
+                client = self._given_async
+            elif self._url is not None:
+                client = AsyncRedis.from_url(self._url, **self._options(sync=False))
+            else:
+                assert self._sync is not None
+                client = AsyncRedis(**_portable_kwargs(self._sync), **self._options(sync=False))
+            found = (client, ScriptBatcher(client))
+            self._async[loop] = found
+        return found[1]
+
+    def close(self) -> None:
+        """Close the sync client the store made; asyncio clients are dropped."""
+        if self._sync is not None and self._sync is not self._given_sync:
+            self._sync.close()
+            self._sync = None
+        self._async = weakref.WeakKeyDictionary()
+
+    async def aclose(self) -> None:
+        """Close the running loop's asyncio client (if the store made it) and the sync one."""
+        found = self._async.pop(asyncio.get_running_loop(), None)
+        if found is not None and found[0] is not self._given_async:
+            await found[0].aclose()
+        self.close()
+
+    def _options(self, *, sync: bool) -> dict[str, Any]:
+        retry: Any = Retry(NoBackoff(), 0) if sync else redis.asyncio.retry.Retry(NoBackoff(), 0)
+        return {
+            "retry": retry,
+            "socket_connect_timeout": self._policy.connect_timeout,
+            "socket_timeout": self._policy.socket_timeout,
+        }
+
+
+def _portable_kwargs(client: SyncRedis | AsyncRedis) -> dict[str, Any]:
+    pool = client.connection_pool
+    kwargs = pool.connection_kwargs
+    name = pool.connection_class.__name__
+    if "SSL" in name or kwargs.get("credential_provider") is not None:
+        other = "redis.asyncio.Redis" if isinstance(client, SyncRedis) else "redis.Redis"
+        raise ValueError(
+            f"RedisStore cannot derive a {other} from a {type(client).__module__} client using "
+            f"{name}: pass a redis:// or rediss:// URL instead of the client"
+        )
+    return {k: kwargs[k] for k in _PORTABLE_KWARGS if k in kwargs}
+
+
+def _describe(client: SyncRedis | AsyncRedis) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
+    host, port = kwargs.get("host", "localhost"), kwargs.get("port", 6379)
+    return f"redis://{host}:{port}/{kwargs.get('db', 0)}"
