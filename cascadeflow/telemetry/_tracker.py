@@ -122,6 +122,7 @@ class CostTracker(LedgerQueries):
         self._tiers: dict[str, str | None] = dict(self.store.user_tiers())
         self._warned: set[tuple[str, str]] = set()
         self._headroom: dict[str, tuple[tuple[PeriodKey, ...], BudgetConfig, int]] = {}
+        self._global_nanos: int | None = None
         self.budget_warned = False
         self.budget_exceeded = False
 
@@ -295,7 +296,7 @@ class CostTracker(LedgerQueries):
             logger.info("recorded $%.6f for %s (%s, user=%s)", entry.cost, entry.model,
                         entry.provider, entry.user_id)
         if self.budget_limit is not None and not self.budget_exceeded:
-            self._check_global_budget()
+            self._check_global_budget(cost_nanos)
         user_id = entry.user_id
         if user_id is None or cost_nanos <= 0:
             return
@@ -312,9 +313,16 @@ class CostTracker(LedgerQueries):
         usage = self.store.usage(user_id, keys, now=entry.timestamp.timestamp())
         self._headroom[user_id] = (keys, budget, self._warn_user(user_id, budget, keys, usage))
 
-    def _check_global_budget(self) -> None:
+    def _check_global_budget(self, cost_nanos: int) -> None:
+        # The overall budget only warns: keep a running total seeded once from the store
+        # instead of asking it for totals (a scan, for SQLite) on every record.
         assert self.budget_limit is not None
-        total = to_usd(self.store.totals().total_nanos)
+        with self._lock:
+            if self._global_nanos is None:
+                self._global_nanos = self.store.totals().total_nanos
+            else:
+                self._global_nanos += cost_nanos
+            total = to_usd(self._global_nanos)
         if total >= self.budget_limit and not self.budget_exceeded:
             self.budget_exceeded = True
             logger.warning("overall budget exceeded: $%.6f of $%.6f", total, self.budget_limit)
@@ -563,6 +571,7 @@ class CostTracker(LedgerQueries):
             self._tiers.clear()
             self._warned.clear()
             self._headroom.clear()
+            self._global_nanos = None
             self.budget_warned = False
             self.budget_exceeded = False
 

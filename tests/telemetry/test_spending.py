@@ -136,3 +136,15 @@ async def test_async_twins_read_and_write_the_same_ledger(
     assert await tracker.acan_afford("u1", 0.25)
     assert not await tracker.acan_afford("u1", 0.26)
     assert await tracker.aremaining("u1") == {"daily": 0.25}
+
+
+def test_overall_budget_limit_warns_once_when_passed(
+    make_tracker: Callable[..., CostTracker], caplog: pytest.LogCaptureFixture
+) -> None:
+    tracker = make_tracker(budget_limit=1.0)
+    with caplog.at_level("WARNING", logger="cascadeflow.tracker"):
+        for _ in range(12):
+            tracker.add_cost("gpt-4o", "openai", 10, 0.1, user_id="u1")
+    assert tracker.budget_warned and tracker.budget_exceeded
+    assert caplog.text.count("overall budget exceeded") == 1
+    assert tracker.get_summary()["budget_exceeded"] is True
