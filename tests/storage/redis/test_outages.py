@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import select
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -217,3 +219,48 @@ def test_a_settle_retried_after_a_dropped_reply_counts_once(
         assert not store.settle("r1", entry("r1", cost_nanos=300), 300, PERIODS)
     finally:
         proxy.close()
+
+
+async def test_async_retries_wait_without_blocking_the_event_loop(
+    make_store: Callable[..., RedisStore], own_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cascadeflow.storage._redis_outage import RedisRetryPolicy
+
+    store = make_store(own_server.url, retry=RedisRetryPolicy(
+        attempts=3, initial_wait=0.01, max_wait=0.01, probe_interval=0.0))
+    own_server.stop()
+
+    def blocking_sleep(seconds: float) -> None:
+        raise AssertionError("time.sleep called on the event loop")
+
+    monkeypatch.setattr(time, "sleep", blocking_sleep)
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def counted_sleep(seconds: float, *args: object) -> None:
+        waits.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", counted_sleep)
+    with pytest.raises(StoreUnavailableError):
+        await store.areserve("r1", "u1", 1, limits(daily=10), now=NOW, expires_at=NOW + 60)
+    assert waits == [0.01, 0.01]  # two backoff waits between three tries, both asyncio's
+
+
+def test_retry_policy_rejects_nonsense() -> None:
+    from cascadeflow.storage._redis_outage import RedisRetryPolicy
+
+    with pytest.raises(ValueError, match="attempts"):
+        RedisRetryPolicy(attempts=0)
+    with pytest.raises(ValueError, match="max_wait"):
+        RedisRetryPolicy(max_wait=-1)
+    with pytest.raises(ValueError, match="connect_timeout"):
+        RedisRetryPolicy(connect_timeout=0)
+
+
+def test_store_options_are_validated(redis_url: str) -> None:
+    with pytest.raises(ValueError, match="on_unavailable"):
+        RedisStore(redis_url, on_unavailable="ignore")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="redis:// URL"):
+        RedisStore(42)  # type: ignore[arg-type]
