@@ -1,8 +1,11 @@
 """``cascadeflow demo``: a simulated day of traffic from free, pro and enterprise users.
 
-Every request goes through enforcement (tier-based: free users are blocked, pro users are
-moved to cheaper models, enterprise users only warned), a reservation, the model call and
-a settlement, against a SQLite ledger in the working directory.
+Every request goes through LiteLLM (``mock_response``, so nothing leaves the machine) by way
+of cascadeflow's guarded completion and registered callback: enforcement (tier-based: free
+users are blocked, pro users moved to cheaper models, enterprise users only warned), a
+reservation, the call, and a settlement from the real usage, against a SQLite ledger in the
+working directory. Some requests stream; some streams are abandoned midway and are still
+billed for the tokens delivered.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from cascadeflow.telemetry import (
 ZONE = ZoneInfo("UTC")
 TIERS = {
     "free": BudgetConfig(daily=0.02),
-    "pro": BudgetConfig(daily=0.25, monthly=5.0),
+    "pro": BudgetConfig(daily=0.04, monthly=1.0),
     "enterprise": BudgetConfig(daily=2.0),
 }
 USERS = {
@@ -67,59 +70,80 @@ def build_tracker(db: str, clock: DemoClock, keep: bool) -> CostTracker:
     return tracker
 
 
+WORDS = ("budget", "ledger", "stream", "token", "model", "request", "answer", "cost")
+
+
+def _reply(rng: random.Random, max_output: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(max_output // 8, max_output // 2)))
+
+
 def run_demo(*, db: str, requests: int, seed: int, keep: bool = False) -> int:
     """Simulate ``requests`` requests over one day and print a per-user report."""
+    from cascadeflow.integrations.litellm import completion, register, unregister
+
     rng = random.Random(seed)
     console = Console(width=max(100, Console().width))
     # Threshold warnings are the table's business here, not the log's.
     logging.getLogger("cascadeflow").setLevel(logging.ERROR)
     clock = DemoClock(datetime(2026, 11, 24, 0, 0, tzinfo=ZONE))
     tracker = build_tracker(db, clock, keep)
-    book = tracker.pricing
+    callback = register(tracker)
     blocked: Counter[str] = Counter()
     degraded: Counter[str] = Counter()
     served: Counter[str] = Counter()
+    abandoned: Counter[str] = Counter()
     step = timedelta(seconds=86_399 / requests)
     users = list(USERS)
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("simulating a day of traffic", total=requests)
-        for _ in range(requests):
-            clock.now += step
-            user = rng.choice(users)
-            model = rng.choice(MODELS)
-            prompt_tokens = rng.randint(200, 3000)
-            max_output = rng.randint(100, 1200)
-            decision = tracker.enforce(user, model, prompt_tokens=prompt_tokens,
-                                       max_output_tokens=max_output)
-            if decision.action is EnforcementAction.BLOCK:
-                blocked[user] += 1
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("simulating a day of traffic through LiteLLM",
+                                     total=requests)
+            for _ in range(requests):
+                clock.now += step
+                user = rng.choice(users)
+                model = rng.choice(MODELS)
+                max_output = rng.randint(100, 1200)
+                prompt = " ".join(rng.choice(WORDS) for _ in range(rng.randint(50, 600)))
+                kind = rng.random()
+                # LiteLLM's mock stream costs about a millisecond a chunk: keep streams short.
+                reply = _reply(rng, max_output if kind >= 0.3 else 120)
+                try:
+                    response = completion(
+                        model=model, messages=[{"role": "user", "content": prompt}],
+                        user=user, max_tokens=max_output, mock_response=reply,
+                        stream=kind < 0.3, tracker=tracker,
+                    )
+                except BudgetExceededError:
+                    blocked[user] += 1
+                    progress.advance(task)
+                    continue
+                if kind < 0.3:
+                    called = model
+                    for index, chunk in enumerate(response):
+                        called = getattr(chunk, "model", None) or called
+                        if kind < 0.1 and index == 5:
+                            response.close()  # the reader walks away; delivered tokens are billed
+                            abandoned[user] += 1
+                            break
+                else:
+                    called = response.model or model
+                if not called.endswith(model):
+                    degraded[user] += 1
+                served[user] += 1
                 progress.advance(task)
-                continue
-            if decision.action is EnforcementAction.DEGRADE:
-                degraded[user] += 1
-            try:
-                reservation = tracker.reserve(user, decision.estimated_cost, model=decision.model)
-            except BudgetExceededError:
-                blocked[user] += 1
-                progress.advance(task)
-                continue
-            completion_tokens = rng.randint(max_output // 4, max_output)
-            cost = book.estimate_cost(decision.model, prompt_tokens, completion_tokens)
-            price = book.get(decision.model)
-            reservation.settle(cost, model=decision.model, provider=price.provider,
-                               prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
-            served[user] += 1
-            progress.advance(task)
-    table = Table(title=f"cascadeflow demo: one day, {requests} requests, ledger {db}")
+    finally:
+        unregister(callback)
+    table = Table(title=f"cascadeflow demo: one day, {requests} requests through LiteLLM "
+                        f"(mock_response), ledger {db}")
     for column in ("user", "tier", "spent", "daily limit", "remaining", "served", "degraded",
-                   "blocked"):
+                   "abandoned", "blocked"):
         table.add_column(column, justify="left" if column in ("user", "tier") else "right")
     for user, tier in USERS.items():
         summary = tracker.get_user_summary(user)
         daily = summary["period_costs"]["daily"]
         table.add_row(user, tier, f"${daily['cost']:.4f}", f"${daily['limit']:.2f}",
                       f"${daily['remaining']:.4f}", str(served[user]), str(degraded[user]),
-                      str(blocked[user]))
+                      str(abandoned[user]), str(blocked[user]))
     console.print(table)
     console.print(f"total spend ${tracker.total_cost:.4f} across {len(tracker.entries)} "
                   f"entries; by model: "

@@ -20,7 +20,8 @@ def test_demo_prints_a_row_per_user_and_writes_the_ledger(
     out = capsys.readouterr().out
     for user in ("ana", "bo", "chen", "dara", "eli", "fay"):
         assert user in out
-    assert "blocked" in out and "degraded" in out
+    assert "blocked" in out and "degraded" in out and "abandoned" in out
+    assert "through LiteLLM" in out
     with sqlite3.connect(db) as connection:
         (count,) = connection.execute("SELECT COUNT(*) FROM entries").fetchone()
     assert count > 0
