@@ -27,7 +27,6 @@ from cascadeflow.storage._sqlite import SQLiteStore
 from cascadeflow.telemetry import (
     BudgetConfig,
     CostTracker,
-    EnforcementAction,
     EnforcementCallbacks,
     tier_based_enforcement,
 )
