@@ -62,9 +62,12 @@ local function op_reserve(KEYS, ARGV)
   redis.call('ZADD', KEYS[1], ARGV[3], ARGV[5])
   redis.call('HSET', KEYS[2], ARGV[5], ARGV[4])
   redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])
-  if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[7]) then
-    redis.call('PEXPIRE', KEYS[1], ARGV[7])
-    redis.call('PEXPIRE', KEYS[2], ARGV[7])
+  -- The user's lease keys outlive their newest lease; extended by 2x so that most
+  -- reservations only look at the ttl.
+  local ttl = tonumber(ARGV[7])
+  if redis.call('PTTL', KEYS[1]) < ttl then
+    redis.call('PEXPIRE', KEYS[1], 2 * ttl)
+    redis.call('PEXPIRE', KEYS[2], 2 * ttl)
   end
   return {1}
 end
@@ -102,17 +105,18 @@ local function op_record(KEYS, ARGV)
       redis.call('HSETNX', KEYS[7], ARGV[8], ARGV[10])
     end
     for i = 10, #KEYS do
-      redis.call('INCRBY', KEYS[i], cost)
+      -- A counter gets its expiry when it is created (its value is then this cost).
       local ttl = ARGV[i + 8]
-      if ttl ~= '-1' then
+      if redis.call('INCRBY', KEYS[i], cost) == tonumber(cost) and ttl ~= '-1' then
         redis.call('PEXPIRE', KEYS[i], ttl)
       end
     end
   end
   if ARGV[13] ~= '0' then
     redis.call('XADD', KEYS[8], 'MAXLEN', '~', ARGV[13], '*', 'n', cost, 'e', ARGV[12])
-    redis.call('PEXPIRE', KEYS[8], ARGV[15])
     if redis.call('ZADD', KEYS[9], ARGV[14], ARGV[16]) == 1 then
+      -- the day's first entry: its stream gets its expiry, old days leave the index
+      redis.call('PEXPIRE', KEYS[8], ARGV[15])
       redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. ARGV[17])
     end
   end

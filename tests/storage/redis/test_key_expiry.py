@@ -67,7 +67,20 @@ def test_leases_are_cleaned_up_by_redis_after_their_ttl(
     day = PeriodKey("daily", "daily:today", now + 3600)
     store.reserve("r1", "u1", 5, [PeriodLimit(day, 10)], now=now,
                   expires_at=now + 30)
-    # Even if no one ever reads this user again, Redis drops the lease keys after ttl + 60 s.
-    for key in ("cascadeflow:lease:r1", "cascadeflow:leases:{u1}",
-                "cascadeflow:lease_amounts:{u1}"):
-        assert client.ttl(key) == pytest.approx(90, abs=2)
+    # Even if no one ever reads this user again, Redis drops the lease keys: the lease's
+    # owner key after ttl + 60 s, the user's lease set within twice that.
+    assert client.ttl("cascadeflow:lease:r1") == pytest.approx(90, abs=2)
+    for key in ("cascadeflow:leases:{u1}", "cascadeflow:lease_amounts:{u1}"):
+        assert client.ttl(key) == pytest.approx(180, abs=2)
+
+
+def test_later_writes_keep_the_expiry_a_counter_got_when_it_was_created(
+    store: RedisStore, client: redis.Redis,
+) -> None:
+    now = time.time()
+    day = PeriodKey("daily", "daily:today", now + 3600)
+    store.record(entry("e1", at=now), 100, (day,))
+    client.pexpire("cascadeflow:spent:{u1}:daily:today", 5_000)
+    store.record(entry("e2", at=now), 100, (day,))
+    assert client.get("cascadeflow:spent:{u1}:daily:today") == b"200"
+    assert 0 < client.pttl("cascadeflow:spent:{u1}:daily:today") <= 5_000
