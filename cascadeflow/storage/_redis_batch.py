@@ -24,15 +24,12 @@ MAX_BATCH = 256
 #: packs the next, so the two sides work in parallel.
 IN_FLIGHT = 2
 
-Call = tuple[str, list[str], list[Any]]
+Call = tuple[str, list[str], list[str]]
 
 
 def pack_calls(calls: list[Call]) -> bytes:
-    """The script's one argument: ``[[name, keys, args], ...]`` as JSON, all strings."""
-    return orjson.dumps([
-        [name, keys, [a if isinstance(a, str) else str(a) for a in args]]
-        for name, keys, args in calls
-    ])
+    """The script's one argument: ``[[name, keys, args], ...]`` as JSON (all strings)."""
+    return orjson.dumps(calls)
 
 
 def unwrap(reply: list[Any]) -> Any:

@@ -6,11 +6,10 @@ of the fail-open journal, share it.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any
 
 import orjson
 
@@ -93,13 +92,13 @@ class RedisLayout:
         limits: Sequence[PeriodLimit],
         now: float,
         expires_at: float,
-    ) -> tuple[list[str], list[Any]]:
+    ) -> tuple[list[str], list[str]]:
         keys = [self.leases(user_id), self.lease_amounts(user_id), self.lease_owner(reservation_id)]
         keys += [self.spent(user_id, item.period_key.key) for item in limits]
         lease_ttl_ms = max(1, int((expires_at - now + self.lease_margin) * 1000))
-        args: list[Any] = [self.prefix, repr(now), repr(expires_at), amount_nanos,
-                           reservation_id, user_id, lease_ttl_ms]
-        args += [item.limit_nanos for item in limits]
+        args = [self.prefix, repr(now), repr(expires_at), str(amount_nanos),
+                reservation_id, user_id, str(lease_ttl_ms)]
+        args += [str(item.limit_nanos) for item in limits]
         return keys, args
 
     def record_call(
@@ -110,9 +109,10 @@ class RedisLayout:
         *,
         reservation_id: str = "",
         nonce: str,
-    ) -> tuple[list[str], list[Any]]:
+    ) -> tuple[list[str], list[str]]:
         day = entry.timestamp.astimezone(timezone.utc).date()
         day_score = (day - _EPOCH).days
+        day_text = day.isoformat()
         user = entry.user_id
         keys = [
             self.lease_owner(reservation_id or entry.id),
@@ -122,21 +122,20 @@ class RedisLayout:
             self.by_provider,
             self.by_user,
             self.tiers,
-            self.stream(day.isoformat()),
+            self.stream(day_text),
             self.days,
         ]
         ref = entry.timestamp.timestamp()
-        ttls: list[int] = []
+        ttls: list[str] = []
         if user is not None:
             keys += [self.spent(user, period.key) for period in periods]
             ttls = [self._period_ttl_ms(period, ref) for period in periods]
-        stream_ttl_ms = int(((self.history_days + 1) * 86400.0) * 1000)
-        args: list[Any] = [
+        args = [
             self.prefix,
             reservation_id,
             nonce,
-            int(self.marker_ttl),
-            cost_nanos,
+            self._marker_ttl_s,
+            str(cost_nanos),
             entry.model,
             entry.provider,
             user or "",
@@ -144,40 +143,53 @@ class RedisLayout:
             entry.user_tier if entry.user_tier is not None else NO_TIER,
             "1" if entry.user_tier is not None else "0",
             encode_entry(entry).decode(),
-            self.history_max_per_day,
-            day_score,
-            stream_ttl_ms,
-            day.isoformat(),
-            day_score - self.history_days,
+            self._history_max,
+            str(day_score),
+            self._stream_ttl_ms,
+            day_text,
+            str(day_score - self.history_days),
             *ttls,
         ]
         return keys, args
 
-    def release_call(self, reservation_id: str) -> tuple[list[str], list[Any]]:
+    def release_call(self, reservation_id: str) -> tuple[list[str], list[str]]:
         return [self.lease_owner(reservation_id)], [self.prefix, reservation_id]
 
-    def tier_call(self, user_id: str, tier: str | None) -> tuple[list[str], list[Any]]:
+    def tier_call(self, user_id: str, tier: str | None) -> tuple[list[str], list[str]]:
         return [self.tiers], [user_id, tier if tier is not None else NO_TIER]
 
     def usage_call(
         self, user_id: str, periods: Sequence[PeriodKey], now: float
-    ) -> tuple[list[str], list[Any]]:
+    ) -> tuple[list[str], list[str]]:
         keys = [self.leases(user_id), self.lease_amounts(user_id)]
         keys += [self.spent(user_id, period.key) for period in periods]
         return keys, [self.prefix, repr(now)]
 
-    def _period_ttl_ms(self, period: PeriodKey, ref: float) -> int:
+    def _period_ttl_ms(self, period: PeriodKey, ref: float) -> str:
         # Relative to the entry's own clock, so a tracker with a simulated clock still keeps
         # its counters until its period ends; with a real clock this equals
         # EXPIREAT(ends_at + margin).
         if period.ends_at is None:
-            return -1
-        return max(1000, int((period.ends_at + self.period_margin - ref) * 1000))
+            return "-1"
+        return str(max(1000, int((period.ends_at + self.period_margin - ref) * 1000)))
+
+    # Constant arguments, as the strings the script receives.
+    @property
+    def _marker_ttl_s(self) -> str:
+        return str(int(self.marker_ttl))
+
+    @property
+    def _history_max(self) -> str:
+        return str(self.history_max_per_day)
+
+    @property
+    def _stream_ttl_ms(self) -> str:
+        return str(int((self.history_days + 1) * 86400.0 * 1000))
 
 
 def new_nonce() -> str:
     """A token that tells a retried write its own earlier attempt from someone else's."""
-    return uuid.uuid4().hex
+    return os.urandom(12).hex()
 
 
 def encode_entry(entry: CostEntry) -> bytes:
