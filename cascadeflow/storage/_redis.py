@@ -6,6 +6,7 @@ Every check-and-reserve, settle, release and record is one Lua script (see
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
@@ -21,6 +22,7 @@ from cascadeflow.storage._base import (
 )
 from cascadeflow.storage._redis_batch import evalsha_sync, pack_calls, unwrap
 from cascadeflow.storage._redis_clients import AsyncRedis, RedisClients, SyncRedis
+from cascadeflow.storage._redis_journal import OutageJournal
 from cascadeflow.storage._redis_layout import (
     RedisLayout,
     decode_entry,
@@ -66,6 +68,13 @@ class RedisStore(LedgerStore):
         prefix: the first part of every key, so several ledgers can share one Redis.
         on_unavailable: ``"fail_closed"`` or ``"fail_open"``.
         retry: retries, backoff and timeouts (:class:`RedisRetryPolicy`).
+        period_margin: seconds a period's counter lives after the period ends.
+        marker_ttl: seconds an entry id is remembered, so a retried write counts once.
+        history_max_per_day: about how many entries each day's stream keeps (0: none).
+        history_days: how many days of history are kept.
+        journal_path: fail-open only: keep the outage journal in this SQLite file instead
+            of memory, so writes journaled by a process that dies during an outage are
+            replayed by the next store opened on the same file.
 
     Example:
         >>> from cascadeflow import CostTracker, BudgetConfig
@@ -89,6 +98,7 @@ class RedisStore(LedgerStore):
         marker_ttl: float = 8 * _DAY,
         history_max_per_day: int = 100_000,
         history_days: int = 31,
+        journal_path: str | os.PathLike[str] | None = None,
     ) -> None:
         if on_unavailable not in ("fail_closed", "fail_open"):
             raise ValueError(
@@ -106,7 +116,8 @@ class RedisStore(LedgerStore):
         )
         self._clients = RedisClients(url_or_client, self.policy)
         self.url = self._clients.url
-        self._outage = OutageState(self.url, self.policy, on_unavailable)
+        self._outage = OutageState(self.url, self.policy, on_unavailable,
+                                   journal=OutageJournal(journal_path))
 
     def __repr__(self) -> str:
         return (f"RedisStore({self.url!r}, prefix={self.layout.prefix!r}, "
@@ -117,7 +128,7 @@ class RedisStore(LedgerStore):
         self._outage.check_probe()
 
         def attempt() -> Any:
-            if self._outage.pending:
+            if self._outage.journal:
                 self._replay()
             return unwrap(evalsha_sync(self._clients.sync(), pack_calls([(script, keys, args)]))[0])
 
@@ -130,7 +141,7 @@ class RedisStore(LedgerStore):
 
     async def _arun(self, script: str, keys: list[str], args: list[Any]) -> Any:
         tried = False
-        if not self._outage.is_down and not self._outage.pending:
+        if not self._outage.is_down and not self._outage.journal:
             # The hot path: Redis answered last time. A failure continues with the retries.
             try:
                 return await self._clients.batcher().call(script, keys, args)
@@ -142,7 +153,7 @@ class RedisStore(LedgerStore):
             self._outage.check_probe()
 
         async def attempt() -> Any:
-            if self._outage.pending:
+            if self._outage.journal:
                 await self._areplay()
             return await self._clients.batcher().call(script, keys, args)
 
@@ -154,19 +165,19 @@ class RedisStore(LedgerStore):
         return result
 
     def _replay(self) -> int:
-        items = self._outage.pending_items()
+        items = self._outage.journal.items()
         for item in items:
             unwrap(evalsha_sync(self._clients.sync(),
                                 pack_calls([(item.script, item.keys, item.args)]))[0])
-            self._outage.applied(item)
+            self._outage.journal.applied(item)
         return len(items)
 
     async def _areplay(self) -> int:
         batcher = self._clients.batcher()
-        items = self._outage.pending_items()
+        items = self._outage.journal.items()
         for item in items:
             await batcher.call(item.script, item.keys, item.args)
-            self._outage.applied(item)
+            self._outage.journal.applied(item)
         return len(items)
 
     def _read(self, fn: Callable[[SyncRedis], T]) -> T:
@@ -198,7 +209,7 @@ class RedisStore(LedgerStore):
         # fail_open: keep the write for replay; False only for an entry id kept already.
         if self.on_unavailable == "fail_closed":
             raise self._unavailable(down) from down.cause
-        return self._outage.journal(script, keys, args, entry_id)
+        return self._outage.journal.add(script, keys, args, entry_id)
 
     # -- LedgerStore: writes ------------------------------------------------------------
     def record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]) -> bool:
@@ -401,7 +412,7 @@ class RedisStore(LedgerStore):
     @property
     def pending_writes(self) -> int:
         """Writes journaled in this process during an outage (fail-open), not yet in Redis."""
-        return self._outage.pending
+        return len(self._outage.journal)
 
     def reconcile(self) -> int:
         """Replay the fail-open journal into Redis now; returns how many writes it replayed.
@@ -462,10 +473,12 @@ class RedisStore(LedgerStore):
     def close(self) -> None:
         """Close the connections the store made (use :meth:`aclose` in async code)."""
         self._clients.close()
+        self._outage.journal.close()
 
     async def aclose(self) -> None:
         """Close the running event loop's connections and the sync ones."""
         await self._clients.aclose()
+        self._outage.journal.close()
 
 
 # -- decoding script replies ------------------------------------------------------------

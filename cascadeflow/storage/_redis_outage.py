@@ -1,8 +1,8 @@
-"""What the Redis store does when Redis cannot be reached: retry policy, outage state, journal.
+"""What the Redis store does when Redis cannot be reached: retry policy and outage state.
 
 ``fail_closed`` refuses with :class:`~cascadeflow.StoreUnavailableError`. ``fail_open``
-allows requests, logs once per outage, and keeps a journal of the writes it could not apply,
-replayed (idempotently, by entry id) as soon as Redis answers again.
+allows requests, logs once per outage, and keeps the writes it could not apply in a journal
+(``_redis_journal``), replayed (idempotently, by entry id) as soon as Redis answers again.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential,
 )
+
+from cascadeflow.storage._redis_journal import OutageJournal
 
 logger = logging.getLogger("cascadeflow.storage.redis")
 
@@ -136,17 +138,9 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
-@dataclass(slots=True, eq=False)
-class _JournalItem:
-    script: str
-    keys: list[str]
-    args: list[Any]
-    entry_id: str | None
-
-
 @dataclass
 class OutageState:
-    """Whether Redis is down, since when, and the writes kept for replay (fail-open)."""
+    """Whether Redis is down and since when (logged once per outage), and the journal."""
 
     url: str
     policy: RedisRetryPolicy
@@ -154,8 +148,7 @@ class OutageState:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _down_since: float | None = None
     _next_probe: float = 0.0
-    _journal: list[_JournalItem] = field(default_factory=list)
-    _journal_ids: set[str] = field(default_factory=set)
+    journal: OutageJournal = field(default_factory=OutageJournal)
     outages: int = 0
 
     # -- health ------------------------------------------------------------------
@@ -195,32 +188,3 @@ class OutageState:
     @property
     def is_down(self) -> bool:
         return self._down_since is not None
-
-    # -- journal -------------------------------------------------------------------
-    def journal(self, script: str, keys: list[str], args: list[Any],
-                entry_id: str | None = None) -> bool:
-        """Keep a write for replay; False when an entry with this id is already kept."""
-        with self._lock:
-            if entry_id is not None:
-                if entry_id in self._journal_ids:
-                    return False
-                self._journal_ids.add(entry_id)
-            self._journal.append(_JournalItem(script, keys, args, entry_id))
-            return True
-
-    @property
-    def pending(self) -> int:
-        return len(self._journal)
-
-    def pending_items(self) -> list[_JournalItem]:
-        with self._lock:
-            return list(self._journal)
-
-    def applied(self, item: _JournalItem) -> None:
-        with self._lock:
-            try:
-                self._journal.remove(item)
-            except ValueError:
-                return  # another thread replayed it first
-            if item.entry_id is not None:
-                self._journal_ids.discard(item.entry_id)

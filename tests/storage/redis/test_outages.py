@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -264,3 +265,24 @@ def test_store_options_are_validated(redis_url: str) -> None:
         RedisStore(redis_url, on_unavailable="ignore")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="redis:// URL"):
         RedisStore(42)  # type: ignore[arg-type]
+
+
+def test_a_journal_file_survives_the_process_that_wrote_it(
+    make_store: Callable[..., RedisStore], persistent_server: RedisServer, tmp_path: Path,
+) -> None:
+    journal = tmp_path / "outage-journal.db"
+    dying = make_store(persistent_server.url, on_unavailable="fail_open", journal_path=journal)
+    persistent_server.stop()
+    assert dying.settle("r1", entry("r1", cost_nanos=70), 70, PERIODS)
+    assert dying.record(entry("e2", cost_nanos=30), 30, PERIODS)
+    dying.close()  # the process is gone; its journal file stays
+
+    persistent_server.start()
+    successor = make_store(persistent_server.url, on_unavailable="fail_open",
+                           journal_path=journal)
+    assert successor.pending_writes == 2
+    assert successor.usage("u1", PERIODS, now=NOW).spent_nanos[DAY.key] == 100
+    assert successor.pending_writes == 0
+    again = make_store(persistent_server.url, on_unavailable="fail_open", journal_path=journal)
+    assert again.pending_writes == 0  # replayed rows left the file
+    assert successor.totals().entry_count == 2
