@@ -84,3 +84,11 @@ def spawn_worker(*args: str) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen([sys.executable, str(WORKER), *args], stdout=subprocess.PIPE,
                             text=True, env=env, cwd=str(ROOT))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Every test here runs against a real redis-server: `-m "not redis"` leaves them out.
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.redis)

@@ -218,3 +218,16 @@ def test_tracker_history_drains_into_sqlite_once_with_its_period_counters(
         "u1", keys, now=NOW).spent_nanos
     assert archive.totals() == store.totals()
     archive.close()
+
+
+def test_a_client_that_decodes_responses_works_the_same(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    store = RedisStore(client)
+    store.record(entry("e1", tier="pro", cost_nanos=42), 42, PERIODS)
+    assert [e.id for e in store.entries()] == ["e1"]
+    assert store.totals().by_user == {"u1": 42}
+    assert store.user_tiers() == {"u1": "pro"}
+    assert store.usage("u1", PERIODS, now=NOW).spent_nanos[DAY.key] == 42
+    store.close()
+    assert client.ping()  # the store does not close a client it was given
+    client.close()
