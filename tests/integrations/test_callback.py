@@ -192,3 +192,18 @@ def test_unregister_leaves_other_callbacks_alone(tracker, messages):
                                                  "_async_success_callback")]
     assert all(callback not in entries for entries in lists)
     assert other in litellm.callbacks
+
+
+async def test_warn_mode_lets_an_over_budget_call_through_and_meters_it(messages, await_until,
+                                                                        caplog):
+    tracker = CostTracker(enforcement_mode="warn")
+    tracker.set_user_budget("olga", BudgetConfig(daily=0.0))
+    callback = register(tracker)
+    response = await litellm.acompletion(model="gpt-4o-mini", messages=messages, user="olga",
+                                         mock_response="allowed with a warning")
+    assert response.choices[0].message.content == "allowed with a warning"
+    await await_until(lambda: callback.stats.recorded == 1)
+    stats = callback.stats
+    assert (stats.warned, stats.unreserved, stats.blocked) == (1, 1, 0)
+    assert "olga" in caplog.text
+    assert len(tracker.get_entries_by_user("olga")) == 1
