@@ -107,7 +107,7 @@ def _counting_clients(url: str) -> tuple[Any, Any, dict[str, int]]:
     class SyncCounting(redis.connection.Connection):
         def send_packed_command(self, command: Any, check_health: bool = True) -> None:
             sends["sync"] += 1
-            super().send_packed_command(command, check_health)
+            super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
 
     class AsyncCounting(redis.asyncio.connection.Connection):
         async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
