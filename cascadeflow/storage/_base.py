@@ -174,6 +174,10 @@ class LedgerStore(abc.ABC):
     def user_tiers(self) -> dict[str, str | None]:
         """Every user that has spent or has a tier, with the tier remembered for them."""
 
+    def user_tier(self, user_id: str) -> str | None:
+        """The tier remembered for one user (stores override this with a cheaper read)."""
+        return self.user_tiers().get(user_id)
+
     @abc.abstractmethod
     def totals(self) -> Totals:
         """Ledger-wide aggregates."""

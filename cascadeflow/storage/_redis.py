@@ -345,6 +345,15 @@ class RedisStore(LedgerStore):
             raise error
         return {_text(user): decode_tier(tier) for user, tier in raw.items()}
 
+    def user_tier(self, user_id: str) -> str | None:
+        try:
+            raw = self._read(lambda client: client.hget(self.layout.tiers, user_id))
+        except StoreUnavailableError as error:
+            if self.on_unavailable == "fail_open":
+                return None
+            raise error
+        return None if raw is None else decode_tier(raw)
+
     def totals(self) -> Totals:
         layout = self.layout
 

@@ -318,6 +318,13 @@ class SQLiteStore(LedgerStore):
         with self._lock:
             return dict(self._conn.execute(_USER_TIERS).fetchall())
 
+    def user_tier(self, user_id: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT tier FROM users WHERE user_id = ?", (user_id,)
+            ).fetchone()
+        return None if row is None else row[0]
+
     def totals(self) -> Totals:
         with self._lock:
             conn = self._conn

@@ -74,6 +74,9 @@ class CostTracker(LedgerQueries):
         True
     """
 
+    #: How long a tier read from a shared store is trusted before it is read again.
+    TIER_REFRESH_SECONDS = 1.0
+
     def __init__(
         self,
         budget_limit: float | None = None,
@@ -119,10 +122,14 @@ class CostTracker(LedgerQueries):
         self._periods = PeriodClock(self._zone)
         self._lock = threading.RLock()
         self._own_budgets: dict[str, BudgetConfig] = {}
-        self._tiers: dict[str, str | None] = dict(self.store.user_tiers())
+        # Shared stores are asked per user on demand (see get_user_tier); others start
+        # from what the store remembers.
+        self._tiers: dict[str, str | None] = (
+            {} if self.store.shared else dict(self.store.user_tiers()))
         self._warned: set[tuple[str, str]] = set()
         self._headroom: dict[str, tuple[tuple[PeriodKey, ...], BudgetConfig, int]] = {}
         self._global_nanos: int | None = None
+        self._tier_seen: dict[str, float] = {}
         self.budget_warned = False
         self.budget_exceeded = False
 
@@ -164,20 +171,36 @@ class CostTracker(LedgerQueries):
         own = self._own_budgets.get(user_id)
         if own is not None:
             return own
-        tier = user_tier if user_tier is not None else self._tiers.get(user_id)
+        tier = user_tier if user_tier is not None else self.get_user_tier(user_id)
         return self.user_budgets.get(tier) if tier is not None else None
 
     def set_user_tier(self, user_id: str, tier: str | None) -> None:
         """Remember ``tier`` for ``user_id`` (persisted in the store)."""
         with self._lock:
-            if self._tiers.get(user_id, "\0") == tier:
+            if not self.store.shared and self._tiers.get(user_id, "\0") == tier:
                 return
             self._tiers[user_id] = tier
+            self._tier_seen[user_id] = time.monotonic()
         self.store.set_user_tier(user_id, tier)
 
     def get_user_tier(self, user_id: str) -> str | None:
-        """The tier remembered for ``user_id``, if any."""
-        return self._tiers.get(user_id)
+        """The tier remembered for ``user_id``, if any.
+
+        With a store shared by several processes the tier may have been set by another
+        one, so it is read from the store when this process has not seen it for
+        ``TIER_REFRESH_SECONDS``: a worker never treats a tiered user as unlimited.
+        """
+        if not self.store.shared:
+            return self._tiers.get(user_id)
+        now = time.monotonic()
+        seen = self._tier_seen.get(user_id)
+        if seen is not None and now - seen < self.TIER_REFRESH_SECONDS:
+            return self._tiers.get(user_id)
+        tier = self.store.user_tier(user_id)
+        with self._lock:
+            self._tiers[user_id] = tier
+            self._tier_seen[user_id] = now
+        return tier
 
     def _remember_tier(self, user_id: str, tier: str | None) -> None:
         if tier is not None and self._tiers.get(user_id) != tier:
@@ -224,7 +247,7 @@ class CostTracker(LedgerQueries):
             metadata=dict(metadata) if metadata else {},
             user_id=user_id,
             user_tier=user_tier if user_tier is not None else (
-                self._tiers.get(user_id) if user_id is not None else None
+                self.get_user_tier(user_id) if user_id is not None else None
             ),
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
@@ -365,7 +388,7 @@ class CostTracker(LedgerQueries):
     def _budget_state(
         self, user_id: str, user_tier: str | None
     ) -> tuple[BudgetConfig | None, tuple[PeriodKey, ...], float]:
-        if user_tier is not None and self._tiers.get(user_id) != user_tier:
+        if user_tier is not None:
             self._remember_tier(user_id, user_tier)
         stamp = self._timestamp()
         return self.get_user_budget(user_id, user_tier), self._periods.keys_at(stamp), stamp
@@ -470,7 +493,7 @@ class CostTracker(LedgerQueries):
         if not outcome.granted:
             raise self._refused(user_id, estimated_cost, outcome)
         return Reservation(self, reservation_id, user_id, float(estimated_cost), amount,
-                           model=model, user_tier=user_tier or self._tiers.get(user_id),
+                           model=model, user_tier=user_tier or self.get_user_tier(user_id),
                            expires_at=expires_at)
 
     async def areserve(self, user_id: str, estimated_cost: float, *, model: str | None = None,
@@ -483,7 +506,7 @@ class CostTracker(LedgerQueries):
         if not outcome.granted:
             raise self._refused(user_id, estimated_cost, outcome)
         return Reservation(self, reservation_id, user_id, float(estimated_cost), amount,
-                           model=model, user_tier=user_tier or self._tiers.get(user_id),
+                           model=model, user_tier=user_tier or self.get_user_tier(user_id),
                            expires_at=expires_at)
 
     def _settlement_entry(self, reservation: Reservation, actual_cost: float,
@@ -561,7 +584,7 @@ class CostTracker(LedgerQueries):
         from cascadeflow.telemetry._decision import decide
 
         return decide(self, user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
-                      user_tier or self._tiers.get(user_id), budget, keys, usage)
+                      user_tier or self.get_user_tier(user_id), budget, keys, usage)
 
     # -- housekeeping ---------------------------------------------------------
     def reset(self) -> None:
