@@ -1,1 +1,108 @@
-"""Stream reliability for LLM token streams (placeholder until the L0 runtime lands)."""
+"""Stream reliability for LLM token streams: retries, fallbacks, timeouts, continuation.
+
+``l0(factory)`` wraps an OpenAI, Anthropic, LiteLLM or plain text stream and yields
+normalised :class:`L0Event` objects; see ``docs/l0.md``.
+
+Example:
+    >>> from cascadeflow.l0 import l0
+    >>> result = await l0(factory, fallback_streams=[backup])
+    >>> print(await result.text())
+"""
+
+from __future__ import annotations
+
+from cascadeflow.l0._classify import (
+    ErrorClassification,
+    categorize_error,
+    classify_error,
+    is_network_error,
+    is_retryable,
+)
+from cascadeflow.l0._continuation import OverlapTrimmer, remove_overlap
+from cascadeflow.l0._errors import (
+    L0AbortedError,
+    L0DriftError,
+    L0Error,
+    L0ExhaustedError,
+    L0GuardrailError,
+    L0StateError,
+    L0StreamError,
+    L0TimeoutError,
+)
+from cascadeflow.l0._events import L0LifecycleEvent, LifecycleEventType
+from cascadeflow.l0._l0 import l0
+from cascadeflow.l0._result import AbortSignal, L0Options, L0Result, consume_stream, get_text
+from cascadeflow.l0._retry import (
+    ERROR_TYPE_DELAYS,
+    RetryConfig,
+    RetryDecision,
+    RetryManager,
+    calculate_backoff,
+)
+from cascadeflow.l0._state import L0State, RuntimeState, StateMachine
+from cascadeflow.l0._types import (
+    BackoffStrategy,
+    CheckIntervals,
+    ErrorCategory,
+    L0Event,
+    L0EventType,
+    L0Telemetry,
+    RetryReason,
+    TimeoutConfig,
+)
+from cascadeflow.l0.adapters import (
+    L0Adapter,
+    detect_adapter,
+    get_adapter,
+    register_adapter,
+)
+
+__all__ = [
+    "ERROR_TYPE_DELAYS",
+    "AbortSignal",
+    "BackoffStrategy",
+    "CheckIntervals",
+    "ErrorCategory",
+    "ErrorClassification",
+    "L0AbortedError",
+    "L0Adapter",
+    "L0DriftError",
+    "L0Error",
+    "L0Event",
+    "L0EventType",
+    "L0ExhaustedError",
+    "L0GuardrailError",
+    "L0LifecycleEvent",
+    "L0Options",
+    "L0Result",
+    "L0State",
+    "L0StateError",
+    "L0StreamError",
+    "L0Telemetry",
+    "L0TimeoutError",
+    "LifecycleEventType",
+    "OverlapTrimmer",
+    "RetryConfig",
+    "RetryDecision",
+    "RetryManager",
+    "RetryReason",
+    "RuntimeState",
+    "StateMachine",
+    "TimeoutConfig",
+    "calculate_backoff",
+    "categorize_error",
+    "classify_error",
+    "consume_stream",
+    "detect_adapter",
+    "get_adapter",
+    "get_text",
+    "is_network_error",
+    "is_retryable",
+    "l0",
+    "register_adapter",
+    "remove_overlap",
+]
+
+# --- guardrails, drift, structured output, auto-correction (issue 6) -------------------------
+# Engineer B adds the imports and __all__ entries of cascadeflow.l0.guardrails, .drift,
+# .structured and .auto_correct below this line.

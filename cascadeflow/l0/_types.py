@@ -8,21 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 L0EventType = Literal["token", "message", "data", "progress", "tool_call", "error", "complete"]
 
 
-@dataclass(slots=True)
-class L0Event:
-    """One event of a normalised stream, whatever the provider.
+class L0Event(NamedTuple):
+    """One event of a normalised stream, whatever the provider (an immutable value).
 
     ``type`` says which fields matter: ``token`` carries text in ``value``; ``message`` a
     whole message in ``value`` with its ``role``; ``data`` and ``tool_call`` a dict in
     ``data`` (a tool call has ``id``, ``name``, ``arguments`` and ``index``); ``progress`` a
     dict in ``progress``; ``error`` an exception in ``error``; ``complete`` the ``usage``
-    dict when the provider reported one. ``timestamp`` is the ``time.monotonic()`` reading
-    at which the runtime received the event (``None`` before that).
+    dict when the provider reported one. ``timestamp`` is a ``time.monotonic()`` reading on
+    every event except tokens: reading the clock per token is the cost the runtime's hot
+    path avoids (``L0State.first_token_at``/``last_token_at`` time the tokens).
 
     Inside ``result.stream`` an ``error`` event means a failed attempt is being replaced:
     ``data["discard_from"]`` is the number of characters of this run's text the consumer
@@ -41,6 +41,11 @@ class L0Event:
     error: BaseException | None = None
     usage: dict[str, Any] | None = None
     timestamp: float | None = None
+
+
+#: ``new_event(L0Event, (type, value, role, data, progress, error, usage, timestamp))``
+#: builds an event without the Python-level constructor; adapters use it per token.
+new_event = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,4 +163,5 @@ __all__ = [
     "L0Telemetry",
     "RetryReason",
     "TimeoutConfig",
+    "new_event",
 ]

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from cascadeflow.l0._errors import L0StreamError
-from cascadeflow.l0._types import L0Event
+from cascadeflow.l0._types import L0Event, new_event
 from cascadeflow.l0.adapters._base import ChunkDecoder, DecodingAdapter, module_of
 
 _STREAM_CLASSES = {"AsyncStream", "AsyncMessageStream"}
@@ -44,7 +44,10 @@ class AnthropicEventDecoder:
             delta_kind = _get(delta, "type")
             if delta_kind == "text_delta":
                 text = _get(delta, "text")
-                return L0Event("token", text) if text else None
+                if not text:
+                    return None
+                return new_event(
+                    L0Event, ("token", text, None, None, None, None, None, None))
             if delta_kind == "input_json_delta":
                 block = self._blocks.get(_get(chunk, "index") or 0)
                 if block is not None:

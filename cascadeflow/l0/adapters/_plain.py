@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cascadeflow.l0._errors import L0StreamError
-from cascadeflow.l0._types import L0Event
+from cascadeflow.l0._types import L0Event, new_event
 from cascadeflow.l0.adapters._base import ChunkDecoder, DecodingAdapter
 
 
@@ -20,7 +20,10 @@ class PlainDecoder:
     def feed(self, chunk: Any) -> L0Event | None:
         """A token event for a string; the event itself for an ``L0Event``."""
         if chunk.__class__ is str:
-            return L0Event("token", chunk) if chunk else None
+            if not chunk:
+                return None
+            return new_event(
+                L0Event, ("token", chunk, None, None, None, None, None, None))
         if isinstance(chunk, L0Event):
             if chunk.type == "complete":
                 self._completed = True

@@ -1,0 +1,112 @@
+"""L0 runtime throughput: cascadeflow.l0 vs ai2070-l0's ``l0.run`` vs the raw stream.
+
+Streams of OpenAI ``ChatCompletionChunk`` objects and of plain strings, no guardrails,
+default timeouts, at 10,000 and 100,000 tokens (per-token cost must not grow with length).
+ai2070-l0 is installed in the main virtualenv as ``l0``, so it is measured in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from benchmarks._report import figure, header
+
+REPEATS = 3
+
+
+def _openai_chunks(count: int) -> list[Any]:
+    from openai.types.chat import ChatCompletionChunk
+    from openai.types.chat.chat_completion_chunk import Choice, ChoiceDelta
+
+    chunks = [
+        ChatCompletionChunk(id="c", object="chat.completion.chunk", created=0, model="m",
+                            choices=[Choice(index=0, delta=ChoiceDelta(content=f"t{i} "))])
+        for i in range(count)
+    ]
+    chunks.append(ChatCompletionChunk(
+        id="c", object="chat.completion.chunk", created=0, model="m",
+        choices=[Choice(index=0, delta=ChoiceDelta(), finish_reason="stop")]))
+    return chunks
+
+
+def _factory(items: list[Any]) -> Callable[[], AsyncIterator[Any]]:
+    async def stream() -> AsyncIterator[Any]:
+        for item in items:
+            yield item
+    return stream
+
+
+async def _raw(items: list[Any], openai: bool) -> float:
+    start = time.perf_counter()
+    parts: list[str] = []
+    async for chunk in _factory(items)():
+        if openai:
+            if chunk.choices and chunk.choices[0].delta.content:
+                parts.append(chunk.choices[0].delta.content)
+        else:
+            parts.append(chunk)
+    "".join(parts)
+    return time.perf_counter() - start
+
+
+async def _ours(items: list[Any], openai: bool) -> float:
+    from cascadeflow.l0 import l0
+
+    start = time.perf_counter()
+    result = await l0(_factory(items))
+    async for _ in result.stream:
+        pass
+    assert result.state.content
+    return time.perf_counter() - start
+
+
+async def _theirs(items: list[Any], openai: bool) -> float:
+    import l0 as ai2070
+
+    # ai2070-l0 routes a generic async iterator to its Event adapter, which expects its own
+    # Event objects (strings would be dropped); OpenAI chunks need adapter="openai".
+    if not openai:
+        items = [ai2070.Event(type=ai2070.EventType.TOKEN, text=text) for text in items]
+    start = time.perf_counter()
+    result = await ai2070.run(stream=_factory(items), adapter="openai" if openai else None)
+    async for _ in result:
+        pass
+    assert result.state.content
+    return time.perf_counter() - start
+
+
+def _best(run: Callable[[list[Any], bool], Any], items: list[Any], openai: bool) -> float:
+    times = []
+    for _ in range(REPEATS):
+        gc.collect()
+        times.append(asyncio.run(run(items, openai)))
+    return min(times)
+
+
+def main() -> None:
+    header("L0 stream runtime (tokens/s, no guardrails, default timeouts)")
+    for label, openai in (("OpenAI chunks", True), ("plain strings", False)):
+        per_token: dict[int, float] = {}
+        for count in (10_000, 100_000):
+            items = _openai_chunks(count) if openai else [f"t{i} " for i in range(count)]
+            raw = count / _best(_raw, items, openai)
+            ours = count / _best(_ours, items, openai)
+            theirs = count / _best(_theirs, items, openai)
+            per_token[count] = 1e6 / ours
+            figure(f"{label}, {count:,} tokens: cascadeflow.l0", ours, "tok/s",
+                   f">= 3x peer ({3 * theirs:,.0f})", ok=ours >= 3 * theirs,
+                   peer=f"ai2070-l0 {theirs:,.0f} tok/s ({ours / theirs:.1f}x)")
+            figure(f"{label}, {count:,} tokens: raw loop / cascadeflow.l0", raw / ours, "x",
+                   "<= 3x", ok=raw / ours <= 3.0, peer=f"raw {raw:,.0f} tok/s")
+        growth = per_token[100_000] / per_token[10_000]
+        figure(f"{label}: per-token cost 100k vs 10k (us/token)", per_token[100_000], "us",
+               "<= 1.3x of 10k", ok=growth <= 1.3,
+               peer=f"10k: {per_token[10_000]:.3f} us, ratio {growth:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,586 @@
+"""The L0 run loop: attempts, retries, fallbacks, checks and continuation around a stream.
+
+The per-token path does as little as it can: decode the chunk, append its text, count it,
+stamp it, yield it. Everything else (first token, checks, checkpoints, trimming, tool
+calls) runs every N tokens or on rare events, in methods off the hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from typing import Any
+
+import anyio
+
+from cascadeflow.l0._classify import classify_error
+from cascadeflow.l0._continuation import OverlapTrimmer, default_continuation
+from cascadeflow.l0._errors import (
+    L0AbortedError,
+    L0DriftError,
+    L0Error,
+    L0ExhaustedError,
+    L0GuardrailError,
+    L0StreamError,
+    L0TimeoutError,
+)
+from cascadeflow.l0._events import EventEmitter, LifecycleEventType
+from cascadeflow.l0._result import AbortSignal, L0Options, StreamFactory
+from cascadeflow.l0._retry import RetryManager
+from cascadeflow.l0._state import L0State, RuntimeState, StateMachine
+from cascadeflow.l0._types import CheckIntervals, L0Event, L0Telemetry
+from cascadeflow.l0._watchdog import DeadlineIterator, Watchdog
+from cascadeflow.l0.adapters import L0Adapter, detect_adapter, get_adapter
+
+_E = LifecycleEventType
+_NEVER = 1 << 62
+
+
+def _takes_argument(factory: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        for p in parameters
+    )
+
+
+class _Factory:
+    """A stream source: a factory (called per attempt) or a single-use stream object."""
+
+    __slots__ = ("_make", "_single_use", "_used", "takes_argument")
+
+    def __init__(self, source: StreamFactory | Any) -> None:
+        self._used = False
+        if callable(source) and not hasattr(source, "__aiter__"):
+            self._make: Callable[..., Any] = source
+            self._single_use = False
+            self.takes_argument = _takes_argument(source)
+        elif hasattr(source, "__aiter__"):
+            self._make = lambda: source
+            self._single_use = True
+            self.takes_argument = False
+        else:
+            raise TypeError("l0() needs a stream factory (a callable returning an async "
+                            f"iterable) or an async iterable, not {type(source).__name__}")
+
+    def call(self, continuation: Any) -> Any:
+        if self._single_use and self._used:
+            raise L0Error("a stream object can be consumed once; pass a factory to retry")
+        self._used = True
+        return self._make(continuation) if self.takes_argument else self._make()
+
+
+class _Run:
+    """One call of ``l0()``: owns the state, the telemetry and the event generator."""
+
+    def __init__(self, options: L0Options) -> None:
+        self.options = options
+        self.state = L0State()
+        self.telemetry = L0Telemetry()
+        self.errors: list[BaseException] = []
+        self.machine = StateMachine()
+        self.emitter = EventEmitter(options.on_event, options.context)
+        timeout = options.timeout
+        self.watchdog = Watchdog(timeout.initial_token if timeout else None,
+                                 timeout.inter_token if timeout else None, self.state)
+        self.intervals = options.check_intervals or CheckIntervals()
+        self.factories = [_Factory(options.stream)]
+        self.factories += [_Factory(f) for f in options.fallback_streams]
+        self.abort_requested = False
+        self.attempt = 0
+        self._fatal: BaseException | None = None
+        self._guardrails: Any = None
+        self._drift: Any = None
+        self._trimmer: OverlapTrimmer | None = None
+        self._decoder: Any = None
+        self._next_check = 1
+        self._next_guard = self._next_drift = self._next_checkpoint = _NEVER
+        self._guard_from = 0
+        self._drift_from = 0
+        self._held_complete: L0Event | None = None
+        self._sleep_scope: anyio.CancelScope | None = None
+        self._started_at = 0.0
+        self._polled_signal: Callable[[], bool] | None = None
+        signal = options.signal
+        if isinstance(signal, AbortSignal):
+            signal._subscribe(self.abort)
+        elif signal is not None:
+            self._polled_signal = signal.is_set
+
+    # -- control --------------------------------------------------------------------
+    def abort(self) -> None:
+        self.abort_requested = True
+        self.watchdog.interrupt("abort")
+        if self._sleep_scope is not None:
+            self._sleep_scope.cancel()
+
+    def _check_abort(self) -> None:
+        if self._polled_signal is not None and self._polled_signal():
+            self.abort_requested = True
+        if self.abort_requested:
+            raise L0AbortedError("aborted")
+
+    def _emit(self, kind: LifecycleEventType, /, **data: Any) -> None:
+        if self.emitter.active:
+            self.emitter.emit(kind, self.attempt, self.state.fallback_index, **data)
+
+    # -- the event generator ------------------------------------------------------------
+    async def events(self) -> AsyncIterator[L0Event]:
+        state, watchdog = self.state, self.watchdog
+        self._started_at = time.monotonic()
+        self._emit(_E.SESSION_START, streams=len(self.factories))
+        manager = RetryManager(self.options.retry)
+        try:
+            for index, factory in enumerate(self.factories):
+                manager.reset()
+                state.fallback_index = index
+                if index:
+                    self.telemetry.fallbacks += 1
+                    self._emit(_E.FALLBACK, index=index)
+                while True:
+                    notice: L0Event | None = None
+                    delay = 0.0
+                    source: Any = None
+                    self._check_abort()
+                    prefix = self._begin_attempt()
+                    try:
+                        source = await self._open(factory, prefix)
+                        iterator = await self._iterator(source)
+                        decoder = self._decoder
+                        feed = decoder.feed if decoder is not None else None
+                        parts = state._parts
+                        next_check = self._next_check
+                        count = state.token_count
+                        trimmer = self._trimmer
+                        watchdog.in_source = True
+                        async for chunk in iterator:
+                            event = feed(chunk) if feed is not None else chunk
+                            if event is None:
+                                continue
+                            if event.type == "token" and trimmer is None:
+                                parts.append(event.value)
+                                count += 1
+                                state.token_count = count
+                                if count >= next_check:
+                                    watchdog.in_source = False
+                                    next_check = self._periodic(count)
+                            else:
+                                watchdog.in_source = False
+                                event = self._rare_event(event)
+                                next_check, count = self._next_check, state.token_count
+                                trimmer = self._trimmer
+                                if event is None:
+                                    watchdog.in_source = True
+                                    continue
+                            watchdog.in_source = False
+                            if self.abort_requested:
+                                raise L0AbortedError("aborted")
+                            yield event
+                            watchdog.in_source = True
+                        watchdog.in_source = False
+                        for event in self._finish_attempt():
+                            yield event
+                        return
+                    except (Exception, asyncio.CancelledError) as caught:
+                        error = self._interpret(caught)
+                        if isinstance(error, L0AbortedError):
+                            raise error from None
+                        retry, delay = self._on_failure(error, manager)
+                        if not retry and index + 1 == len(self.factories):
+                            raise self._final_error() from None
+                        notice = self._notice(error, "retry" if retry else "fallback")
+                    finally:
+                        watchdog.stop()
+                        await _close(source)
+                    yield notice
+                    if not retry:
+                        break
+                    await self._pause(delay)
+        except L0AbortedError:
+            self._mark_aborted()
+            raise
+        finally:
+            signal = self.options.signal
+            if isinstance(signal, AbortSignal):
+                signal._unsubscribe(self.abort)
+
+    # -- attempt setup -------------------------------------------------------------------
+    def _begin_attempt(self) -> str:
+        state = self.state
+        prefix = ""
+        if self.options.continue_from_checkpoint and self.attempt:
+            prefix = state.checkpoint
+        state._start_attempt(prefix)
+        if prefix:
+            state.resumed = True
+            self._emit(_E.RESUME, checkpoint_chars=len(prefix))
+        self.attempt += 1
+        self.telemetry.attempts += 1
+        self.machine.transition(RuntimeState.ACTIVE)
+        self._trimmer = OverlapTrimmer(prefix) if prefix else None
+        self._held_complete = None
+        self._guard_from = self._drift_from = len(state._parts)
+        self._setup_checks()
+        self.watchdog.started = False
+        self._emit(_E.ATTEMPT_START, continuing=bool(prefix))
+        return prefix
+
+    def _setup_checks(self) -> None:
+        options, intervals = self.options, self.intervals
+        if options.guardrails and self._guardrails is None:
+            self._guardrails = _build_guardrails(options.guardrails)
+        if options.drift is not None and options.drift is not False and self._drift is None:
+            self._drift = _build_drift(options.drift)
+        if self._guardrails is not None:
+            self._guardrails.start()
+        if self._drift is not None:
+            self._drift.reset()
+        self._next_guard = intervals.guardrails if self._guardrails is not None else _NEVER
+        self._next_drift = intervals.drift if self._drift is not None else _NEVER
+        self._next_checkpoint = intervals.checkpoint
+        self._next_check = 1  # the first token always takes the slow path
+
+    async def _open(self, factory: _Factory, prefix: str) -> Any:
+        continuation = None
+        if prefix:
+            build = self.options.build_continuation or default_continuation
+            continuation = build(prefix)
+        watchdog = self.watchdog
+        watchdog.start()
+        watchdog.in_source = True
+        produced = factory.call(continuation)
+        if inspect.isawaitable(produced):
+            produced = await (produced if watchdog.use_timer else watchdog.wait(produced))
+        if hasattr(produced, "__aenter__") and not hasattr(produced, "__aiter__"):
+            manager = produced
+            produced = await manager.__aenter__()
+            produced = _Entered(manager, produced)
+        watchdog.in_source = False
+        return produced
+
+    async def _iterator(self, source: Any) -> AsyncIterator[Any]:
+        adapter = self._resolve_adapter(source)
+        stream = source.stream if isinstance(source, _Entered) else source
+        self._decoder = None
+        iterator: AsyncIterator[Any] = stream.__aiter__()
+        first: tuple[Any, ...] = ()
+        if adapter is None:  # nothing recognised the stream: decide on its first chunk
+            watchdog = self.watchdog
+            watchdog.in_source = True
+            try:
+                first = (await (iterator.__anext__() if watchdog.use_timer
+                                else watchdog.wait(iterator.__anext__())),)
+            except StopAsyncIteration:
+                first = ()
+            watchdog.in_source = False
+            adapter = detect_adapter(first[0]) if first else get_adapter("plain")
+            if adapter is None:
+                kind = type(first[0]).__name__ if first else "empty"
+                raise L0Error(f"no L0 adapter understands {kind} chunks; "
+                              "pass adapter= or register one")
+        decoder_factory = getattr(adapter, "decoder", None)
+        if decoder_factory is not None:
+            self._decoder = decoder_factory()
+            if first:
+                iterator = _Prepended(first[0], iterator)
+        else:
+            if first:
+                iterator = _Prepended(first[0], iterator)
+            iterator = adapter.wrap(iterator).__aiter__()
+        if not self.watchdog.use_timer:
+            iterator = DeadlineIterator(iterator, self.watchdog)
+        return iterator
+
+    def _resolve_adapter(self, source: Any) -> L0Adapter | None:
+        chosen = self.options.adapter
+        if isinstance(chosen, str):
+            return get_adapter(chosen)
+        if chosen is not None:
+            return chosen
+        stream = source.stream if isinstance(source, _Entered) else source
+        return detect_adapter(stream)
+
+    # -- off the hot path -------------------------------------------------------------------
+    def _periodic(self, count: int) -> int:
+        """First token, guardrails, drift and checkpoints; returns the next token to stop at."""
+        state = self.state
+        if state.first_token_at is None or not self.watchdog.started:
+            now = time.monotonic()
+            if state.first_token_at is None:
+                state.first_token_at = now
+                self.telemetry.time_to_first_token = now - self._started_at
+                self._emit(_E.FIRST_TOKEN)
+            self.watchdog.saw_first_token()
+        self._check_abort()
+        clean = True
+        if count >= self._next_guard or (count >= self._next_checkpoint
+                                         and self._guardrails is not None):
+            clean = self._run_guardrails(count)
+            self._next_guard = count + self.intervals.guardrails
+        if count >= self._next_drift:
+            clean = self._run_drift() and clean
+            self._next_drift = count + self.intervals.drift
+        if count >= self._next_checkpoint:
+            if clean:
+                state._save_checkpoint()
+                self._emit(_E.CHECKPOINT, token_count=count, chars=len(state.checkpoint)
+                           if self.emitter.active else 0)
+            self._next_checkpoint = count + self.intervals.checkpoint
+        self._next_check = min(self._next_guard, self._next_drift, self._next_checkpoint)
+        return self._next_check
+
+    def _run_guardrails(self, count: int) -> bool:
+        parts = self.state._parts
+        delta = "".join(parts[self._guard_from:])
+        self._guard_from = len(parts)
+        violations = self._guardrails.check_streaming(self.state.content, delta, count)
+        return self._react(violations)
+
+    def _react(self, violations: list[Any]) -> bool:
+        """Record violations; raise for error and fatal ones. True when nothing was found."""
+        if not violations:
+            return True
+        self.state.violations.extend(violations)
+        for violation in violations:
+            self._emit(_E.VIOLATION, violation=violation)
+        severities = [(v.severity, bool(v.recoverable)) for v in violations]
+        if any(s == "fatal" for s, _ in severities) or any(
+            s == "error" and not r for s, r in severities
+        ):
+            self._fatal = L0GuardrailError(
+                [v for v in violations if v.severity in {"fatal", "error"}])
+            raise self._fatal
+        if any(s == "error" for s, _ in severities):
+            raise L0GuardrailError([v for v in violations if v.severity == "error"])
+        return False
+
+    def _run_drift(self) -> bool:
+        parts = self.state._parts
+        delta = "".join(parts[self._drift_from:])
+        self._drift_from = len(parts)
+        found = self._drift.check(self.state.content, delta)
+        if not found.detected:
+            return True
+        self.state.drift_detected = True
+        self._emit(_E.DRIFT, types=list(found.types), confidence=found.confidence)
+        if self.options.retry_on_drift:
+            raise L0DriftError(found.types, found.confidence)
+        return False
+
+    def _rare_event(self, event: L0Event) -> L0Event | None:
+        kind = event.type
+        if kind == "token":
+            trimmer = self._trimmer
+            if trimmer is not None:
+                text = trimmer.feed(event.value or "")
+                if trimmer.done:
+                    self._trimmer = None
+                if not text:
+                    return None
+                event = event._replace(value=text)
+            return self._accept_token(event)
+        if kind == "error":
+            error = event.error
+            if isinstance(error, Exception):
+                raise error
+            raise L0StreamError(event.value or "the stream reported an error")
+        if kind == "complete":
+            self._held_complete = event
+            if event.usage is not None:
+                self.state.usage = event.usage
+            return None
+        if kind == "tool_call" and event.data is not None:
+            self.state.tool_calls.append(event.data)
+        return event._replace(timestamp=time.monotonic())
+
+    def _accept_token(self, event: L0Event) -> L0Event:
+        state = self.state
+        state._parts.append(event.value or "")
+        state.token_count += 1
+        if state.token_count >= self._next_check:
+            self._periodic(state.token_count)
+        return event
+
+    def _finish_attempt(self) -> list[L0Event]:
+        state, events = self.state, []
+        if self._trimmer is not None:
+            text = self._trimmer.flush()
+            self._trimmer = None
+            if text:
+                events.append(self._accept_token(L0Event("token", text)))
+        if self._decoder is not None:
+            for event in self._decoder.finish():
+                accepted = self._rare_event(event)
+                if accepted is not None:
+                    events.append(accepted)
+        self.machine.transition(RuntimeState.COMPLETING)
+        if self._guardrails is not None:
+            self._react(self._guardrails.check_complete(state.content, state.token_count))
+        now = time.monotonic()
+        complete = (self._held_complete or L0Event("complete"))._replace(timestamp=now)
+        state.completed = True
+        state.last_token_at = now
+        state.duration = now - self._started_at
+        telemetry = self.telemetry
+        telemetry.duration = state.duration
+        telemetry.token_count = state.token_count
+        telemetry.usage = state.usage
+        if state.duration > 0:
+            telemetry.tokens_per_second = state.token_count / state.duration
+        self.machine.transition(RuntimeState.COMPLETED)
+        self._emit(_E.COMPLETE, token_count=state.token_count, usage=state.usage)
+        events.append(complete)
+        return events
+
+    # -- failures ---------------------------------------------------------------------
+    def _interpret(self, caught: BaseException) -> BaseException:
+        watchdog = self.watchdog
+        if watchdog.fired is not None:
+            if isinstance(caught, asyncio.CancelledError):
+                watchdog.absorb_cancel()
+            error: BaseException = watchdog.error()
+            if isinstance(error, L0TimeoutError):
+                self._emit(_E.TIMEOUT, kind=error.kind, seconds=error.seconds)
+            return error
+        if isinstance(caught, asyncio.CancelledError):
+            raise caught
+        if self.abort_requested:
+            return L0AbortedError("aborted")
+        return caught
+
+    def _on_failure(self, error: BaseException, manager: RetryManager) -> tuple[bool, float]:
+        self.errors.append(error)
+        self.state.last_token_at = time.monotonic()
+        self.machine.transition(RuntimeState.ERRORED)
+        classification = classify_error(error)
+        self._emit(_E.ERROR, error=error, category=classification.category.value)
+        if error is self._fatal:
+            raise error
+        if isinstance(error, L0DriftError) and not self.options.retry_on_drift:
+            raise error
+        decision = manager.decide(error, classification)
+        if decision.raise_now:
+            raise error
+        if not decision.retry:
+            return False, 0.0
+        if decision.counted:
+            self.state.model_retry_count += 1
+        else:
+            self.state.network_retry_count += 1
+        retries = self.telemetry.retries
+        retries[decision.reason.value] = retries.get(decision.reason.value, 0) + 1
+        self._emit(_E.RETRY, reason=decision.reason.value, delay=decision.delay,
+                   category=decision.category.value, error=error)
+        return True, decision.delay
+
+    def _notice(self, error: BaseException, action: str) -> L0Event:
+        keep = len(self.state.checkpoint) if self.options.continue_from_checkpoint else 0
+        return L0Event("error", error=error, timestamp=time.monotonic(),
+                       data={"action": action, "discard_from": keep,
+                             "attempt": self.attempt})
+
+    def _final_error(self) -> BaseException:
+        last = self.errors[-1]
+        if isinstance(last, (L0GuardrailError, L0DriftError)) or len(self.errors) == 1:
+            return last
+        exhausted = L0ExhaustedError(self.errors)
+        exhausted.__cause__ = last
+        return exhausted
+
+    def _mark_aborted(self) -> None:
+        self.state.aborted = True
+        if self.machine.can_transition(RuntimeState.ABORTED):
+            self.machine.transition(RuntimeState.ABORTED)
+        self._emit(_E.ABORT, token_count=self.state.token_count)
+
+    async def _pause(self, delay: float) -> None:
+        if delay <= 0:
+            return
+        with anyio.CancelScope() as scope:
+            self._sleep_scope = scope
+            try:
+                await self.options.sleep(delay)
+            finally:
+                self._sleep_scope = None
+        self._check_abort()
+
+
+class _Entered:
+    """A stream opened from an async context manager (``messages.stream()``)."""
+
+    __slots__ = ("manager", "stream")
+
+    def __init__(self, manager: Any, stream: Any) -> None:
+        self.manager = manager
+        self.stream = stream
+
+
+class _Ready:
+    """An awaitable that is already done (no event loop round trip)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self.value
+        yield  # pragma: no cover - makes this a generator
+
+
+class _Prepended:
+    """Yields a chunk already read (to detect the adapter), then the rest of the stream."""
+
+    __slots__ = ("_first", "_iterator")
+
+    def __init__(self, first: Any, iterator: AsyncIterator[Any]) -> None:
+        self._first: tuple[Any, ...] = (first,)
+        self._iterator = iterator
+
+    def __aiter__(self) -> _Prepended:
+        return self
+
+    def __anext__(self) -> Awaitable[Any]:
+        if self._first:
+            value, self._first = self._first[0], ()
+            return _Ready(value)
+        return self._iterator.__anext__()
+
+
+async def _close(source: Any) -> None:
+    if source is None:
+        return
+    try:
+        if isinstance(source, _Entered):
+            await source.manager.__aexit__(None, None, None)
+            return
+        closer = getattr(source, "aclose", None) or getattr(source, "close", None)
+        if closer is not None:
+            outcome = closer()
+            if inspect.isawaitable(outcome):
+                await outcome
+    except Exception:  # closing a dead stream must not hide why it died
+        import logging
+
+        logging.getLogger("cascadeflow.l0").debug("closing a stream failed", exc_info=True)
+
+
+def _build_guardrails(guardrails: Any) -> Any:
+    if hasattr(guardrails, "check_streaming"):
+        return guardrails
+    from cascadeflow.l0.guardrails import GuardrailEngine
+
+    return GuardrailEngine(list(guardrails))
+
+
+def _build_drift(drift: Any) -> Any:
+    if drift is True:
+        from cascadeflow.l0.drift import DriftDetector
+
+        return DriftDetector()
+    return drift
