@@ -192,7 +192,10 @@ class _Run:
                             raise error from None
                         retry, delay = self._on_failure(error, manager)
                         if not retry and index + 1 == len(self.factories):
-                            raise self._final_error() from None
+                            final = self._final_error()
+                            if final is error:
+                                raise final  # keep the provider error's own cause chain
+                            raise final from error
                         notice = self._notice(error, "retry" if retry else "fallback")
                     finally:
                         watchdog.stop()
@@ -488,9 +491,7 @@ class _Run:
         last = self.errors[-1]
         if isinstance(last, (L0GuardrailError, L0DriftError)) or len(self.errors) == 1:
             return last
-        exhausted = L0ExhaustedError(self.errors)
-        exhausted.__cause__ = last
-        return exhausted
+        return L0ExhaustedError(self.errors)
 
     def _mark_aborted(self) -> None:
         self.state.aborted = True
