@@ -193,8 +193,10 @@ class _Run:
                         retry, delay = self._on_failure(error, manager)
                         if not retry and index + 1 == len(self.factories):
                             final = self._final_error()
+                            if final is caught:
+                                raise  # the provider's error as it was, cause chain intact
                             if final is error:
-                                raise final  # keep the provider error's own cause chain
+                                raise final from None
                             raise final from error
                         notice = self._notice(error, "retry" if retry else "fallback")
                     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -59,7 +61,7 @@ def test_remove_overlap_examples() -> None:
 def test_streaming_trimmer_matches_remove_overlap_for_any_token_split(
         checkpoint: str, text: str, cuts: list[int]) -> None:
     points = sorted({min(c, len(text)) for c in cuts} | {0, len(text)})
-    tokens = [text[a:b] for a, b in zip(points, points[1:])]
+    tokens = [text[a:b] for a, b in itertools.pairwise(points)]
     trimmer = OverlapTrimmer(checkpoint)
     out = "".join(trimmer.feed(token) for token in tokens) + trimmer.flush()
     assert out == remove_overlap(checkpoint, text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import pytest
@@ -201,7 +202,7 @@ async def test_every_event_carries_stream_id_and_increasing_timestamps(
     assert {e.stream_id for e in seen} == {result.stream_id}
     assert all(e.context == {"request_id": "r1"} for e in seen)
     stamps = [e.ts for e in seen]
-    assert all(a < b for a, b in zip(stamps, stamps[1:]))
+    assert all(a < b for a, b in itertools.pairwise(stamps))
     retry = next(e for e in seen if e.type == "retry")
     assert retry.data["reason"] == "network_error" and retry.data["delay"] == sleeps.delays[0]
 
