@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -27,8 +27,16 @@ from cascadeflow.l0._errors import (
     L0TimeoutError,
 )
 from cascadeflow.l0._events import EventEmitter, LifecycleEventType
-from cascadeflow.l0._result import AbortSignal, L0Options, StreamFactory
+from cascadeflow.l0._result import AbortSignal, L0Options
 from cascadeflow.l0._retry import RetryManager
+from cascadeflow.l0._sources import (
+    Entered,
+    Factory,
+    Prepended,
+    build_drift,
+    build_guardrails,
+    close_source,
+)
 from cascadeflow.l0._state import L0State, RuntimeState, StateMachine
 from cascadeflow.l0._types import CheckIntervals, L0Event, L0Telemetry
 from cascadeflow.l0._watchdog import DeadlineIterator, Watchdog
@@ -36,43 +44,6 @@ from cascadeflow.l0.adapters import L0Adapter, detect_adapter, get_adapter
 
 _E = LifecycleEventType
 _NEVER = 1 << 62
-
-
-def _takes_argument(factory: Callable[..., Any]) -> bool:
-    try:
-        parameters = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(
-        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-        for p in parameters
-    )
-
-
-class _Factory:
-    """A stream source: a factory (called per attempt) or a single-use stream object."""
-
-    __slots__ = ("_make", "_single_use", "_used", "takes_argument")
-
-    def __init__(self, source: StreamFactory | Any) -> None:
-        self._used = False
-        if callable(source) and not hasattr(source, "__aiter__"):
-            self._make: Callable[..., Any] = source
-            self._single_use = False
-            self.takes_argument = _takes_argument(source)
-        elif hasattr(source, "__aiter__"):
-            self._make = lambda: source
-            self._single_use = True
-            self.takes_argument = False
-        else:
-            raise TypeError("l0() needs a stream factory (a callable returning an async "
-                            f"iterable) or an async iterable, not {type(source).__name__}")
-
-    def call(self, continuation: Any) -> Any:
-        if self._single_use and self._used:
-            raise L0Error("a stream object can be consumed once; pass a factory to retry")
-        self._used = True
-        return self._make(continuation) if self.takes_argument else self._make()
 
 
 class _Run:
@@ -89,8 +60,8 @@ class _Run:
         self.watchdog = Watchdog(timeout.initial_token if timeout else None,
                                  timeout.inter_token if timeout else None, self.state)
         self.intervals = options.check_intervals or CheckIntervals()
-        self.factories = [_Factory(options.stream)]
-        self.factories += [_Factory(f) for f in options.fallback_streams]
+        self.factories = [Factory(options.stream)]
+        self.factories += [Factory(f) for f in options.fallback_streams]
         self.abort_requested = False
         self.attempt = 0
         self._fatal: BaseException | None = None
@@ -150,9 +121,15 @@ class _Run:
                     prefix = self._begin_attempt()
                     try:
                         source = await self._open(factory, prefix)
-                        iterator = await self._iterator(source)
+                        iterator, first = await self._iterator(source)
                         decoder = self._decoder
                         feed = decoder.feed if decoder is not None else None
+                        if first:  # read to pick the adapter: it takes the slow path
+                            event = feed(first[0]) if feed is not None else first[0]
+                            event = self._rare_event(event) if event is not None else None
+                            if event is not None:
+                                self._check_abort()
+                                yield event
                         parts = state._parts
                         next_check = self._next_check
                         count = state.token_count
@@ -201,7 +178,7 @@ class _Run:
                         notice = self._notice(error, "retry" if retry else "fallback")
                     finally:
                         watchdog.stop()
-                        await _close(source)
+                        await close_source(source)
                     yield notice
                     if not retry:
                         break
@@ -238,9 +215,9 @@ class _Run:
     def _setup_checks(self) -> None:
         options, intervals = self.options, self.intervals
         if options.guardrails and self._guardrails is None:
-            self._guardrails = _build_guardrails(options.guardrails)
+            self._guardrails = build_guardrails(options.guardrails)
         if options.drift is not None and options.drift is not False and self._drift is None:
-            self._drift = _build_drift(options.drift)
+            self._drift = build_drift(options.drift)
         if self._guardrails is not None:
             self._guardrails.start()
         if self._drift is not None:
@@ -250,7 +227,7 @@ class _Run:
         self._next_checkpoint = intervals.checkpoint
         self._next_check = 1  # the first token always takes the slow path
 
-    async def _open(self, factory: _Factory, prefix: str) -> Any:
+    async def _open(self, factory: Factory, prefix: str) -> Any:
         continuation = None
         if prefix:
             build = self.options.build_continuation or default_continuation
@@ -264,13 +241,14 @@ class _Run:
         if hasattr(produced, "__aenter__") and not hasattr(produced, "__aiter__"):
             manager = produced
             produced = await manager.__aenter__()
-            produced = _Entered(manager, produced)
+            produced = Entered(manager, produced)
         watchdog.in_source = False
         return produced
 
-    async def _iterator(self, source: Any) -> AsyncIterator[Any]:
+    async def _iterator(self, source: Any) -> tuple[AsyncIterator[Any], tuple[Any, ...]]:
+        """The iterator to loop over, and the first chunk when it was read to detect."""
         adapter = self._resolve_adapter(source)
-        stream = source.stream if isinstance(source, _Entered) else source
+        stream = source.stream if isinstance(source, Entered) else source
         self._decoder = None
         iterator: AsyncIterator[Any] = stream.__aiter__()
         first: tuple[Any, ...] = ()
@@ -291,15 +269,13 @@ class _Run:
         decoder_factory = getattr(adapter, "decoder", None)
         if decoder_factory is not None:
             self._decoder = decoder_factory()
-            if first:
-                iterator = _Prepended(first[0], iterator)
         else:
             if first:
-                iterator = _Prepended(first[0], iterator)
+                iterator, first = Prepended(first[0], iterator), ()
             iterator = adapter.wrap(iterator).__aiter__()
         if not self.watchdog.use_timer:
             iterator = DeadlineIterator(iterator, self.watchdog)
-        return iterator
+        return iterator, first
 
     def _resolve_adapter(self, source: Any) -> L0Adapter | None:
         chosen = self.options.adapter
@@ -307,7 +283,7 @@ class _Run:
             return get_adapter(chosen)
         if chosen is not None:
             return chosen
-        stream = source.stream if isinstance(source, _Entered) else source
+        stream = source.stream if isinstance(source, Entered) else source
         return detect_adapter(stream)
 
     # -- off the hot path -------------------------------------------------------------------
@@ -511,79 +487,3 @@ class _Run:
             finally:
                 self._sleep_scope = None
         self._check_abort()
-
-
-class _Entered:
-    """A stream opened from an async context manager (``messages.stream()``)."""
-
-    __slots__ = ("manager", "stream")
-
-    def __init__(self, manager: Any, stream: Any) -> None:
-        self.manager = manager
-        self.stream = stream
-
-
-class _Ready:
-    """An awaitable that is already done (no event loop round trip)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self.value
-        yield  # pragma: no cover - makes this a generator
-
-
-class _Prepended:
-    """Yields a chunk already read (to detect the adapter), then the rest of the stream."""
-
-    __slots__ = ("_first", "_iterator")
-
-    def __init__(self, first: Any, iterator: AsyncIterator[Any]) -> None:
-        self._first: tuple[Any, ...] = (first,)
-        self._iterator = iterator
-
-    def __aiter__(self) -> _Prepended:
-        return self
-
-    def __anext__(self) -> Awaitable[Any]:
-        if self._first:
-            value, self._first = self._first[0], ()
-            return _Ready(value)
-        return self._iterator.__anext__()
-
-
-async def _close(source: Any) -> None:
-    if source is None:
-        return
-    try:
-        if isinstance(source, _Entered):
-            await source.manager.__aexit__(None, None, None)
-            return
-        closer = getattr(source, "aclose", None) or getattr(source, "close", None)
-        if closer is not None:
-            outcome = closer()
-            if inspect.isawaitable(outcome):
-                await outcome
-    except Exception:  # closing a dead stream must not hide why it died
-        import logging
-
-        logging.getLogger("cascadeflow.l0").debug("closing a stream failed", exc_info=True)
-
-
-def _build_guardrails(guardrails: Any) -> Any:
-    if hasattr(guardrails, "check_streaming"):
-        return guardrails
-    from cascadeflow.l0.guardrails import GuardrailEngine
-
-    return GuardrailEngine(list(guardrails))
-
-
-def _build_drift(drift: Any) -> Any:
-    if drift is True:
-        from cascadeflow.l0.drift import DriftDetector
-
-        return DriftDetector()
-    return drift
