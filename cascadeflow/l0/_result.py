@@ -114,7 +114,7 @@ class L0Result:
 
     def __init__(self, run: _Run) -> None:
         self._run = run
-        self.stream: AsyncIterator[L0Event] = run.events()
+        self.stream: AsyncIterator[L0Event] = run.stream()
 
     @property
     def state(self) -> L0State:

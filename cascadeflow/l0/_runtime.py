@@ -101,6 +101,12 @@ class _Run:
             self.emitter.emit(kind, self.attempt, self.state.fallback_index, **data)
 
     # -- the event generator ------------------------------------------------------------
+    def stream(self) -> AsyncIterator[L0Event]:
+        """The run's event generator (created once; the watchdog watches where it waits)."""
+        generator = self.events()
+        self.watchdog.generator = generator
+        return generator
+
     async def events(self) -> AsyncIterator[L0Event]:
         state, watchdog = self.state, self.watchdog
         self._started_at = time.monotonic()
@@ -134,7 +140,6 @@ class _Run:
                         next_check = self._next_check
                         count = state.token_count
                         trimmer = self._trimmer
-                        watchdog.in_source = True
                         async for chunk in iterator:
                             event = feed(chunk) if feed is not None else chunk
                             if event is None:
@@ -144,22 +149,16 @@ class _Run:
                                 count += 1
                                 state.token_count = count
                                 if count >= next_check:
-                                    watchdog.in_source = False
                                     next_check = self._periodic(count)
                             else:
-                                watchdog.in_source = False
                                 event = self._rare_event(event)
                                 next_check, count = self._next_check, state.token_count
                                 trimmer = self._trimmer
                                 if event is None:
-                                    watchdog.in_source = True
                                     continue
-                            watchdog.in_source = False
                             if self.abort_requested:
                                 raise L0AbortedError("aborted")
                             yield event
-                            watchdog.in_source = True
-                        watchdog.in_source = False
                         for event in self._finish_attempt():
                             yield event
                         return
@@ -234,16 +233,17 @@ class _Run:
             continuation = build(prefix)
         watchdog = self.watchdog
         watchdog.start()
-        watchdog.in_source = True
         produced = factory.call(continuation)
         if inspect.isawaitable(produced):
-            produced = await (produced if watchdog.use_timer else watchdog.wait(produced))
+            produced = await self._watched(produced)
         if hasattr(produced, "__aenter__") and not hasattr(produced, "__aiter__"):
             manager = produced
-            produced = await manager.__aenter__()
-            produced = Entered(manager, produced)
-        watchdog.in_source = False
+            produced = Entered(manager, await self._watched(manager.__aenter__()))
         return produced
+
+    def _watched(self, awaitable: Any) -> Any:
+        """``awaitable`` under the deadline (the timer watches it already under asyncio)."""
+        return awaitable if self.watchdog.use_timer else self.watchdog.wait(awaitable)
 
     async def _iterator(self, source: Any) -> tuple[AsyncIterator[Any], tuple[Any, ...]]:
         """The iterator to loop over, and the first chunk when it was read to detect."""
@@ -253,14 +253,10 @@ class _Run:
         iterator: AsyncIterator[Any] = stream.__aiter__()
         first: tuple[Any, ...] = ()
         if adapter is None:  # nothing recognised the stream: decide on its first chunk
-            watchdog = self.watchdog
-            watchdog.in_source = True
             try:
-                first = (await (iterator.__anext__() if watchdog.use_timer
-                                else watchdog.wait(iterator.__anext__())),)
+                first = (await self._watched(iterator.__anext__()),)
             except StopAsyncIteration:
                 first = ()
-            watchdog.in_source = False
             adapter = detect_adapter(first[0]) if first else get_adapter("plain")
             if adapter is None:
                 kind = type(first[0]).__name__ if first else "empty"

@@ -2,8 +2,9 @@
 
 Under asyncio one timer watches an attempt: it wakes a few times per deadline period and
 notices progress by the token count. When the count has not moved for a whole deadline
-while the runtime is waiting on the stream, it cancels the waiting task; a stall is thus
-caught between 1 and 1.25 deadlines after the last token. Other event loops (trio) get one
+while the runtime's generator is suspended in an ``await`` (waiting on the stream, not
+handing a token to its consumer), it cancels the waiting task; a stall is thus caught
+between 1 and 1.25 deadlines after the last token. Other event loops (trio) get one
 cancel scope per wait instead, which is slower but equally correct.
 """
 
@@ -30,19 +31,20 @@ class _Counts(Protocol):
 class Watchdog:
     """Watches one attempt: initial-token and inter-token deadlines, and abort.
 
-    The runtime sets ``in_source`` while it awaits the stream (the consumer's own time never
-    counts) and calls :meth:`saw_first_token` once. ``fired`` becomes ``"timeout"`` or
+    ``generator`` is the runtime's async generator: the watchdog only interrupts it while it
+    is suspended in an ``await`` (so the consumer's own time never counts). The runtime
+    calls :meth:`saw_first_token` once. ``fired`` becomes ``"timeout"`` or
     ``"abort"`` when the watchdog interrupted the wait.
     """
 
     __slots__ = ("_counts", "_handle", "_loop", "_progress_at", "_scope", "_seen", "_task",
-                 "fired", "in_source", "initial", "inter", "started", "use_timer")
+                 "fired", "generator", "initial", "inter", "started", "use_timer")
 
     def __init__(self, initial: float | None, inter: float | None, counts: _Counts) -> None:
         self.initial = initial
         self.inter = inter
         self._counts = counts
-        self.in_source = False
+        self.generator: Any = None
         self.started = False
         self.fired: str | None = None
         self.use_timer = False
@@ -52,6 +54,12 @@ class Watchdog:
         self._task: asyncio.Task[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scope: anyio.CancelScope | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the runtime is suspended in an ``await`` (not holding a token out)."""
+        generator = self.generator
+        return generator is None or generator.ag_await is not None
 
     @property
     def limit(self) -> float | None:
@@ -81,7 +89,6 @@ class Watchdog:
 
     def stop(self) -> None:
         """Stop watching (the attempt ended)."""
-        self.in_source = False
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
@@ -104,13 +111,12 @@ class Watchdog:
 
         Call it from the event loop's thread.
         """
-        if not self.in_source:
-            return False
-        self.fired = reason
         if self._scope is not None:
+            self.fired = reason
             self._scope.cancel()
             return True
-        if self._task is not None:
+        if self._task is not None and self.waiting:
+            self.fired = reason
             self._task.cancel()
             return True
         return False
@@ -134,7 +140,7 @@ class Watchdog:
             return
         now = time.monotonic()
         count = self._counts.token_count
-        if count != self._seen or not self.in_source:
+        if count != self._seen or not self.waiting:
             # Tokens arrived, or the consumer holds control: the deadline starts again.
             self._seen = count
             self._progress_at = now
@@ -189,9 +195,7 @@ class DeadlineIterator:
         return self
 
     async def __anext__(self) -> Any:
-        watchdog = self._watchdog
-        watchdog.in_source = True
-        return await watchdog.wait(self._iterator.__anext__())
+        return await self._watchdog.wait(self._iterator.__anext__())
 
 
 __all__ = ["DeadlineIterator", "Watchdog"]

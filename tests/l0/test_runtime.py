@@ -244,3 +244,12 @@ def test_inter_token_timeout_under_trio() -> None:
 
     errors = trio.run(main)
     assert isinstance(errors[0], L0TimeoutError) and errors[0].kind == "inter_token"
+
+
+async def test_a_slow_consumer_is_not_mistaken_for_a_stalled_stream() -> None:
+    result = await l0(Scripted(WORDS), timeout=TimeoutConfig(initial_token=0.02,
+                                                             inter_token=0.02))
+    async for _ in result:
+        await asyncio.sleep(0.06)  # the consumer's time never counts toward the deadline
+    assert result.state.content == "Hello brave new world"
+    assert result.errors == []
