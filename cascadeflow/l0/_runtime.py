@@ -38,9 +38,10 @@ from cascadeflow.l0._sources import (
     close_source,
 )
 from cascadeflow.l0._state import L0State, RuntimeState, StateMachine
-from cascadeflow.l0._types import CheckIntervals, L0Event, L0Telemetry
+from cascadeflow.l0._types import CheckIntervals, L0Event, L0Telemetry, new_event
 from cascadeflow.l0._watchdog import DeadlineIterator, Watchdog
 from cascadeflow.l0.adapters import L0Adapter, detect_adapter, get_adapter
+from cascadeflow.l0.adapters._plain import PlainDecoder
 
 _E = LifecycleEventType
 _NEVER = 1 << 62
@@ -140,10 +141,17 @@ class _Run:
                         next_check = self._next_check
                         count = state.token_count
                         trimmer = self._trimmer
+                        text_only = isinstance(decoder, PlainDecoder)
                         async for chunk in iterator:
-                            event = feed(chunk) if feed is not None else chunk
-                            if event is None:
-                                continue
+                            if text_only and chunk.__class__ is str:
+                                if not chunk:
+                                    continue
+                                event = new_event(L0Event, ("token", chunk, None, None, None,
+                                                            None, None, None))
+                            else:
+                                event = feed(chunk) if feed is not None else chunk
+                                if event is None:
+                                    continue
                             if event.type == "token" and trimmer is None:
                                 parts.append(event.value)
                                 count += 1
