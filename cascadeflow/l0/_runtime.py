@@ -87,6 +87,7 @@ class _Run:
     # -- control --------------------------------------------------------------------
     def abort(self) -> None:
         self.abort_requested = True
+        self._next_check = 0  # the next token takes the slow path, which raises
         self.watchdog.interrupt("abort")
         if self._sleep_scope is not None:
             self._sleep_scope.cancel()
@@ -138,7 +139,6 @@ class _Run:
                                 self._check_abort()
                                 yield event
                         parts = state._parts
-                        next_check = self._next_check
                         count = state.token_count
                         trimmer = self._trimmer
                         text_only = isinstance(decoder, PlainDecoder)
@@ -156,16 +156,14 @@ class _Run:
                                 parts.append(event.value)
                                 count += 1
                                 state.token_count = count
-                                if count >= next_check:
-                                    next_check = self._periodic(count)
+                                # abort() zeroes _next_check, so this also checks for abort.
+                                if count >= self._next_check:
+                                    self._periodic(count)
                             else:
                                 event = self._rare_event(event)
-                                next_check, count = self._next_check, state.token_count
-                                trimmer = self._trimmer
+                                count, trimmer = state.token_count, self._trimmer
                                 if event is None:
                                     continue
-                            if self.abort_requested:
-                                raise L0AbortedError("aborted")
                             yield event
                         for event in self._finish_attempt():
                             yield event
@@ -358,6 +356,7 @@ class _Run:
         return False
 
     def _rare_event(self, event: L0Event) -> L0Event | None:
+        self._check_abort()
         kind = event.type
         if kind == "token":
             trimmer = self._trimmer
