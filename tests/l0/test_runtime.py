@@ -253,3 +253,29 @@ async def test_a_slow_consumer_is_not_mistaken_for_a_stalled_stream() -> None:
         await asyncio.sleep(0.06)  # the consumer's time never counts toward the deadline
     assert result.state.content == "Hello brave new world"
     assert result.errors == []
+
+
+async def test_abort_interrupts_a_stalled_wait_and_leaves_the_task_usable() -> None:
+    result = await l0(Scripted(["Hi", STALL]), timeout=None)
+
+    async def abort_soon() -> None:
+        await asyncio.sleep(0.01)
+        result.abort()
+
+    task = asyncio.ensure_future(abort_soon())
+    with pytest.raises(L0AbortedError):
+        await result.text()
+    await task
+    await asyncio.sleep(0)  # the consumer's task was not left cancelled
+
+
+async def test_a_recovered_timeout_leaves_no_pending_cancellation(
+        sleeps: SleepRecorder) -> None:
+    result = await l0(Scripted([STALL], WORDS), sleep=sleeps,
+                      timeout=TimeoutConfig(initial_token=0.02))
+    assert await result.text() == "Hello brave new world"
+    current = asyncio.current_task()
+    assert current is not None
+    cancelling = getattr(current, "cancelling", None)
+    assert cancelling is None or cancelling() == 0
+    await asyncio.sleep(0)
