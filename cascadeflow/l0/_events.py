@@ -46,7 +46,7 @@ class L0LifecycleEvent:
 
     ``attempt`` counts factory calls from 1; ``fallback_index`` is 0 for the primary;
     ``data`` holds the step's details (``retry``: ``reason``, ``delay``, ``category``,
-    ``error``; ``checkpoint``: ``token_count``, ``chars``; ``violation``: ``violation``;
+    ``error``; ``checkpoint``: ``token_count``; ``violation``: ``violation``;
     ``timeout``: ``kind``, ``seconds``; ``error``: ``error``, ``category``; ...).
 
     Example:

@@ -153,6 +153,8 @@ class L0Result:
         """
         async for _ in self.stream:
             pass
+        if self._run.failure is not None:  # the stream already ended in failure
+            raise self._run.failure
         return self._run.state.content
 
     async def aclose(self) -> None:

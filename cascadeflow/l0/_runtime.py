@@ -64,6 +64,7 @@ class _Run:
         self.factories = [Factory(options.stream)]
         self.factories += [Factory(f) for f in options.fallback_streams]
         self.abort_requested = False
+        self.failure: BaseException | None = None
         self.attempt = 0
         self._fatal: BaseException | None = None
         self._guardrails: Any = None
@@ -188,8 +189,12 @@ class _Run:
                     if not retry:
                         break
                     await self._pause(delay)
-        except L0AbortedError:
+        except L0AbortedError as aborted:
             self._mark_aborted()
+            self.failure = aborted
+            raise
+        except Exception as failed:
+            self.failure = failed
             raise
         finally:
             signal = self.options.signal
@@ -311,8 +316,8 @@ class _Run:
         if count >= self._next_checkpoint:
             if clean:
                 state._save_checkpoint()
-                self._emit(_E.CHECKPOINT, token_count=count, chars=len(state.checkpoint)
-                           if self.emitter.active else 0)
+                # No character count: measuring the checkpoint would join the whole text.
+                self._emit(_E.CHECKPOINT, token_count=count)
             self._next_checkpoint = count + self.intervals.checkpoint
         self._next_check = min(self._next_guard, self._next_drift, self._next_checkpoint)
         return self._next_check

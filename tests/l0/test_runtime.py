@@ -279,3 +279,12 @@ async def test_a_recovered_timeout_leaves_no_pending_cancellation(
     cancelling = getattr(current, "cancelling", None)
     assert cancelling is None or cancelling() == 0
     await asyncio.sleep(0)
+
+
+async def test_text_after_a_failed_iteration_raises_again(sleeps: SleepRecorder) -> None:
+    result = await l0(Scripted(["partial", HTTPError(401)]), sleep=sleeps)
+    with pytest.raises(HTTPError):
+        async for _ in result:
+            pass
+    with pytest.raises(HTTPError):
+        await result.text()
