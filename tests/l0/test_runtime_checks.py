@@ -152,3 +152,20 @@ async def test_drift_without_retry_on_drift_only_reports(sleeps: SleepRecorder) 
                       check_intervals=CheckIntervals(drift=1), sleep=sleeps)
     assert await result.text() == "what ???"
     assert result.state.drift_detected
+
+
+async def test_real_guardrail_rules_drive_a_retry_then_a_fatal_stop(
+        sleeps: SleepRecorder) -> None:
+    from cascadeflow.l0.guardrails import custom_pattern_rule, zero_output_rule
+
+    factory = Scripted(["   "], GOOD)
+    result = await l0(factory, guardrails=[zero_output_rule()], sleep=sleeps)
+    assert await result.text() == "all good here"
+    assert factory.calls == 2 and result.state.violations
+
+    fatal = Scripted(["leaked", " SECRET-123 ", "key"], GOOD)
+    rule = custom_pattern_rule([r"SECRET-\d+"], severity="fatal", scan_every=1)
+    with pytest.raises(L0GuardrailError):
+        await (await l0(fatal, guardrails=[rule], sleep=sleeps,
+                        check_intervals=CheckIntervals(guardrails=1))).text()
+    assert fatal.calls == 1
