@@ -261,6 +261,9 @@ class _Run:
         adapter = self._resolve_adapter(source)
         stream = source.stream if isinstance(source, Entered) else source
         self._decoder = None
+        if not hasattr(stream, "__aiter__"):
+            raise TypeError(f"a stream factory returned {type(stream).__name__}, "
+                            "not an async iterable")
         iterator: AsyncIterator[Any] = stream.__aiter__()
         first: tuple[Any, ...] = ()
         if adapter is None:  # nothing recognised the stream: decide on its first chunk

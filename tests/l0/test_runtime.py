@@ -288,3 +288,9 @@ async def test_text_after_a_failed_iteration_raises_again(sleeps: SleepRecorder)
             pass
     with pytest.raises(HTTPError):
         await result.text()
+
+
+async def test_a_factory_returning_a_non_stream_fails_at_once(sleeps: SleepRecorder) -> None:
+    with pytest.raises(TypeError, match="not an async iterable"):
+        await (await l0(lambda: ["a", "b"], sleep=sleeps)).text()
+    assert sleeps.delays == []
