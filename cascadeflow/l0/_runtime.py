@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 
+from cascadeflow.l0._checks import ContentChecks
 from cascadeflow.l0._classify import classify_error
 from cascadeflow.l0._continuation import OverlapTrimmer, default_continuation
 from cascadeflow.l0._errors import (
@@ -33,8 +34,6 @@ from cascadeflow.l0._sources import (
     Entered,
     Factory,
     Prepended,
-    build_drift,
-    build_guardrails,
     close_source,
 )
 from cascadeflow.l0._state import L0State, RuntimeState, StateMachine
@@ -66,15 +65,12 @@ class _Run:
         self.abort_requested = False
         self.failure: BaseException | None = None
         self.attempt = 0
-        self._fatal: BaseException | None = None
-        self._guardrails: Any = None
-        self._drift: Any = None
+        self.checks = ContentChecks(options.guardrails, options.drift, options.retry_on_drift,
+                                    self._emit)
         self._trimmer: OverlapTrimmer | None = None
         self._decoder: Any = None
         self._next_check = 1
         self._next_guard = self._next_drift = self._next_checkpoint = _NEVER
-        self._guard_from = 0
-        self._drift_from = 0
         self._held_complete: L0Event | None = None
         self._sleep_scope: anyio.CancelScope | None = None
         self._started_at = 0.0
@@ -216,24 +212,16 @@ class _Run:
         self.machine.transition(RuntimeState.ACTIVE)
         self._trimmer = OverlapTrimmer(prefix) if prefix else None
         self._held_complete = None
-        self._guard_from = self._drift_from = len(state._parts)
         self._setup_checks()
         self.watchdog.started = False
         self._emit(_E.ATTEMPT_START, continuing=bool(prefix))
         return prefix
 
     def _setup_checks(self) -> None:
-        options, intervals = self.options, self.intervals
-        if options.guardrails and self._guardrails is None:
-            self._guardrails = build_guardrails(options.guardrails)
-        if options.drift is not None and options.drift is not False and self._drift is None:
-            self._drift = build_drift(options.drift)
-        if self._guardrails is not None:
-            self._guardrails.start()
-        if self._drift is not None:
-            self._drift.reset()
-        self._next_guard = intervals.guardrails if self._guardrails is not None else _NEVER
-        self._next_drift = intervals.drift if self._drift is not None else _NEVER
+        checks, intervals = self.checks, self.intervals
+        checks.start(self.state)
+        self._next_guard = intervals.guardrails if checks.engine is not None else _NEVER
+        self._next_drift = intervals.drift if checks.detector is not None else _NEVER
         self._next_checkpoint = intervals.checkpoint
         self._next_check = 1  # the first token always takes the slow path
 
@@ -309,12 +297,13 @@ class _Run:
             self.watchdog.saw_first_token()
         self._check_abort()
         clean = True
+        checks = self.checks
         if count >= self._next_guard or (count >= self._next_checkpoint
-                                         and self._guardrails is not None):
-            clean = self._run_guardrails(count)
+                                         and checks.engine is not None):
+            clean = checks.guardrails(state, count)
             self._next_guard = count + self.intervals.guardrails
         if count >= self._next_drift:
-            clean = self._run_drift() and clean
+            clean = checks.drift(state) and clean
             self._next_drift = count + self.intervals.drift
         if count >= self._next_checkpoint:
             if clean:
@@ -324,44 +313,6 @@ class _Run:
             self._next_checkpoint = count + self.intervals.checkpoint
         self._next_check = min(self._next_guard, self._next_drift, self._next_checkpoint)
         return self._next_check
-
-    def _run_guardrails(self, count: int) -> bool:
-        parts = self.state._parts
-        delta = "".join(parts[self._guard_from:])
-        self._guard_from = len(parts)
-        violations = self._guardrails.check_streaming(self.state.content, delta, count)
-        return self._react(violations)
-
-    def _react(self, violations: list[Any]) -> bool:
-        """Record violations; raise for error and fatal ones. True when nothing was found."""
-        if not violations:
-            return True
-        self.state.violations.extend(violations)
-        for violation in violations:
-            self._emit(_E.VIOLATION, violation=violation)
-        severities = [(v.severity, bool(v.recoverable)) for v in violations]
-        if any(s == "fatal" for s, _ in severities) or any(
-            s == "error" and not r for s, r in severities
-        ):
-            self._fatal = L0GuardrailError(
-                [v for v in violations if v.severity in {"fatal", "error"}])
-            raise self._fatal
-        if any(s == "error" for s, _ in severities):
-            raise L0GuardrailError([v for v in violations if v.severity == "error"])
-        return False
-
-    def _run_drift(self) -> bool:
-        parts = self.state._parts
-        delta = "".join(parts[self._drift_from:])
-        self._drift_from = len(parts)
-        found = self._drift.check(self.state.content, delta)
-        if not found.detected:
-            return True
-        self.state.drift_detected = True
-        self._emit(_E.DRIFT, types=list(found.types), confidence=found.confidence)
-        if self.options.retry_on_drift:
-            raise L0DriftError(found.types, found.confidence)
-        return False
 
     def _rare_event(self, event: L0Event) -> L0Event | None:
         self._check_abort()
@@ -411,8 +362,7 @@ class _Run:
                 if accepted is not None:
                     events.append(accepted)
         self.machine.transition(RuntimeState.COMPLETING)
-        if self._guardrails is not None:
-            self._react(self._guardrails.check_complete(state.content, state.token_count))
+        self.checks.complete(state)
         now = time.monotonic()
         complete = (self._held_complete or L0Event("complete"))._replace(timestamp=now)
         state.completed = True
@@ -451,7 +401,7 @@ class _Run:
         self.machine.transition(RuntimeState.ERRORED)
         classification = classify_error(error)
         self._emit(_E.ERROR, error=error, category=classification.category.value)
-        if error is self._fatal:
+        if error is self.checks.fatal:
             raise error
         if isinstance(error, L0DriftError) and not self.options.retry_on_drift:
             raise error
