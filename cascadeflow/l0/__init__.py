@@ -106,3 +106,34 @@ __all__ = [
 # --- guardrails, drift, structured output, auto-correction (issue 6) -------------------------
 # Engineer B adds the imports and __all__ entries of cascadeflow.l0.guardrails, .drift,
 # .structured and .auto_correct below this line.
+# ``structured`` below is the function: it shadows the submodule attribute of the same name
+# (``from cascadeflow.l0.structured import ...`` still reaches the module).
+from cascadeflow.l0.auto_correct import CorrectionResult, auto_correct_json
+from cascadeflow.l0.drift import DriftDetector, DriftResult
+from cascadeflow.l0.guardrails import (
+    GuardrailContext,
+    GuardrailEngine,
+    GuardrailRule,
+    GuardrailViolation,
+)
+from cascadeflow.l0.structured import (
+    StructuredOutputError,
+    StructuredResult,
+    structured,
+    structured_array,
+)
+
+__all__ += [
+    "CorrectionResult",
+    "DriftDetector",
+    "DriftResult",
+    "GuardrailContext",
+    "GuardrailEngine",
+    "GuardrailRule",
+    "GuardrailViolation",
+    "StructuredOutputError",
+    "StructuredResult",
+    "auto_correct_json",
+    "structured",
+    "structured_array",
+]

@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
-
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from cascadeflow.l0._errors import L0Error
 from cascadeflow.l0._retry import RetryConfig
 from cascadeflow.l0._structured_replay import as_factory
 from cascadeflow.l0.auto_correct import auto_correct_json
+
+if TYPE_CHECKING:  # pydantic is imported when a schema is used, not with cascadeflow.l0
+    from pydantic import BaseModel
 
 __all__ = [
     "StructuredOutputError",
@@ -26,7 +27,7 @@ __all__ = [
     "structured_array",
 ]
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound="BaseModel")
 ValueT = TypeVar("ValueT")
 
 _DEFAULT_RETRY = RetryConfig()
@@ -92,6 +93,8 @@ class StructuredResult(Generic[ValueT]):
 
 
 def _forbidding_extras(schema: type[ModelT]) -> type[ModelT]:
+    from pydantic import ConfigDict
+
     config = ConfigDict(**{**schema.model_config, "extra": "forbid"})
     return type(f"Strict{schema.__name__}", (schema,), {"model_config": config})
 
@@ -124,7 +127,7 @@ async def _run(validate: Callable[[Any], ValueT], stream: Any, *,
         try:
             value, corrected, corrections = _parse(raw, auto_correct)
             data = validate(value)
-        except (ValueError, ValidationError) as exc:  # ValidationError is a ValueError
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
             telemetry.validation_failures += 1
             errors.append(exc)
             if on_validation_error is not None:
@@ -191,6 +194,8 @@ async def structured_array(item_schema: type[ModelT], stream: Any, *,
         >>> [tag.name for tag in (await structured_array(Tag, answer)).data]
         ['a', 'b']
     """
+    from pydantic import TypeAdapter
+
     item_type = _forbidding_extras(item_schema) if strict else item_schema
     checked: TypeAdapter[list[ModelT]] = TypeAdapter(list[item_type])  # type: ignore[valid-type]
     plain: TypeAdapter[list[ModelT]] = TypeAdapter(list[item_schema])  # type: ignore[valid-type]
