@@ -191,7 +191,11 @@ class LedgerStore(abc.ABC):
         provider: str | None = None,
         last: int | None = None,
     ) -> list[CostEntry]:
-        """Entries in recording order, filtered; ``last`` keeps only the newest n."""
+        """Entries oldest first, filtered; ``last`` keeps only the newest n.
+
+        Memory and Redis keep recording order; SQLite orders by id, which for ids made by
+        cascadeflow (they start with the time) is the order they were created in.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook, most stores have nothing to close
         """Release connections or files; the store is not used afterwards."""

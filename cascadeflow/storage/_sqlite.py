@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -33,10 +34,11 @@ from cascadeflow.storage._sqlite_schema import TABLE_NAMES, connect
 _UTC = timezone.utc
 _SECOND = timedelta(seconds=1)
 
+# The entries_recorded trigger keeps counters, tiers and leases: see _sqlite_schema.
 _INSERT_ENTRY = (
     "INSERT INTO entries (id, ts, utc_offset, user_id, user_tier, model, provider, tokens,"
-    " prompt_tokens, completion_tokens, cost, cost_nanos, query_id, metadata)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+    " prompt_tokens, completion_tokens, cost, cost_nanos, query_id, metadata, period_set)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
 )
 # `users` holds remembered tiers; a user who has only spent is known by their counters.
 # The WHERE keeps an unchanged tier from rewriting its page (one more WAL frame).
@@ -44,7 +46,6 @@ _REMEMBER_TIER = (
     "INSERT INTO users (user_id, tier) VALUES (?, ?) ON CONFLICT (user_id)"
     " DO UPDATE SET tier = excluded.tier WHERE tier IS NOT excluded.tier"
 )
-_REMEMBER_USER = "INSERT INTO users (user_id, tier) VALUES (?, NULL) ON CONFLICT DO NOTHING"
 _USER_TIERS = (
     "SELECT user_id, tier FROM users UNION ALL SELECT DISTINCT user_id, NULL FROM counters"
     " WHERE user_id NOT IN (SELECT user_id FROM users)"
@@ -58,17 +59,6 @@ _ENTRY_COLUMNS = (
     "id, ts, utc_offset, model, provider, tokens, cost, query_id, metadata, user_id, user_tier,"
     " prompt_tokens, completion_tokens"
 )
-
-
-@lru_cache(maxsize=16)
-def _add_to_counters_sql(count: int) -> str:
-    # One statement for every period key of an entry: fewer round trips into SQLite.
-    values = ", ".join(["(?, ?, ?)"] * count)
-    return (
-        f"INSERT INTO counters (user_id, period_key, spent_nanos) VALUES {values}"
-        " ON CONFLICT (user_id, period_key) DO UPDATE"
-        " SET spent_nanos = spent_nanos + excluded.spent_nanos"
-    )
 
 
 @lru_cache(maxsize=16)
@@ -95,14 +85,14 @@ def _metadata_json(metadata: dict[str, Any]) -> str:
     return orjson.dumps(metadata, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _entry_row(entry: CostEntry, cost_nanos: int) -> tuple[Any, ...]:
+def _entry_row(entry: CostEntry, cost_nanos: int, period_set: int) -> tuple[Any, ...]:
     stamp = entry.timestamp
     offset = stamp.utcoffset()
     return (
         entry.id, stamp.timestamp(), 0 if not offset else offset // _SECOND, entry.user_id,
         entry.user_tier, entry.model, entry.provider, entry.tokens, entry.prompt_tokens,
         entry.completion_tokens, entry.cost, cost_nanos, entry.query_id,
-        _metadata_json(entry.metadata),
+        _metadata_json(entry.metadata), period_set,
     )
 
 
@@ -158,6 +148,7 @@ class SQLiteStore(LedgerStore):
         self.synchronous = synchronous.upper()
         self._lock = threading.Lock()
         self._conn = connect(path, timeout=timeout, synchronous=self.synchronous)
+        self._period_sets: dict[tuple[str, ...], int] = {}
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r}, synchronous={self.synchronous!r})"
@@ -183,45 +174,40 @@ class SQLiteStore(LedgerStore):
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
 
-    @staticmethod
-    def _record_in_transaction(
-        conn: sqlite3.Connection,
-        row: tuple[Any, ...],
-        user_id: str | None,
-        user_tier: str | None,
-        cost_nanos: int,
-        periods: Sequence[PeriodKey],
-    ) -> bool:
-        # The unique id makes the insert a no-op for a known entry: no SELECT needed.
-        if conn.execute(_INSERT_ENTRY, row).rowcount == 0:
-            return False
-        if user_id is None:
-            return True
-        if user_tier is not None:
-            conn.execute(_REMEMBER_TIER, (user_id, user_tier))
-        if periods:
-            params: list[Any] = []
-            for period in periods:
-                params += (user_id, period.key, cost_nanos)
-            conn.execute(_add_to_counters_sql(len(periods)), params)
-        elif user_tier is None:
-            conn.execute(_REMEMBER_USER, (user_id,))
-        return True
+    def _period_set(self, periods: Sequence[PeriodKey]) -> int:
+        """The id of the row of ``period_sets`` holding these keys; call with the lock."""
+        keys = tuple(period.key for period in periods)
+        found = self._period_sets.get(keys)
+        if found is None:
+            text = orjson.dumps(list(keys)).decode()
+            self._conn.execute(
+                "INSERT INTO period_sets (period_keys) VALUES (?) ON CONFLICT DO NOTHING",
+                (text,))
+            found = int(self._conn.execute(
+                "SELECT id FROM period_sets WHERE period_keys = ?", (text,)).fetchone()[0])
+            if len(self._period_sets) > 1024:  # a long-lived store sees a new set each day
+                self._period_sets.clear()
+            self._period_sets[keys] = found
+        return found
+
+    def _insert_entry(self, row: tuple[Any, ...]) -> bool:
+        """One INSERT, its own transaction (the trigger does the rest); call with the lock."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return bool(self._conn.execute(_INSERT_ENTRY, row).rowcount)
+            except sqlite3.OperationalError as exc:
+                # In WAL mode a writer whose snapshot went stale gets "locked" without the
+                # busy handler; nothing was written, and the insert is idempotent by id.
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or (
+                        time.monotonic() >= deadline):
+                    raise
+                time.sleep(0.0005)
 
     # -- writes -------------------------------------------------------------------
     def record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]) -> bool:
-        row = _entry_row(entry, cost_nanos)
         with self._lock:
-            conn = self._begin()
-            try:
-                recorded = self._record_in_transaction(
-                    conn, row, entry.user_id, entry.user_tier, cost_nanos, periods
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
-        return recorded
+            return self._insert_entry(_entry_row(entry, cost_nanos, self._period_set(periods)))
 
     def reserve(
         self,
@@ -257,14 +243,18 @@ class SQLiteStore(LedgerStore):
         cost_nanos: int,
         periods: Sequence[PeriodKey],
     ) -> bool:
-        row = _entry_row(entry, cost_nanos)
         with self._lock:
+            row = _entry_row(entry, cost_nanos, self._period_set(periods))
+            if entry.id == reservation_id:
+                # The trigger ends the lease named by the entry's id in the same step.
+                recorded = self._insert_entry(row)
+                if not recorded:
+                    self._conn.execute(_DROP_LEASE, (reservation_id,))
+                return recorded
             conn = self._begin()
             try:
                 conn.execute(_DROP_LEASE, (reservation_id,))
-                recorded = self._record_in_transaction(
-                    conn, row, entry.user_id, entry.user_tier, cost_nanos, periods
-                )
+                recorded = bool(conn.execute(_INSERT_ENTRY, row).rowcount)
                 conn.execute("COMMIT")
             except BaseException:
                 self._rollback()
@@ -370,10 +360,12 @@ class SQLiteStore(LedgerStore):
         sql = f"SELECT {_ENTRY_COLUMNS} FROM entries"
         if conditions:
             sql += " WHERE " + " AND ".join(conditions)
+        # By id: the table's own order (no sort), which for ids made by cascadeflow is the
+        # order they were created in (see cascadeflow._entry.new_entry_id).
         if last is None:
-            sql += " ORDER BY seq"
+            sql += " ORDER BY id"
         else:
-            sql += " ORDER BY seq DESC LIMIT ?"
+            sql += " ORDER BY id DESC LIMIT ?"
             params.append(last)
         with self._lock:
             rows = self._conn.execute(sql, params).fetchall()

@@ -14,20 +14,20 @@ from collections.abc import Callable
 from cascadeflow._exceptions import StoreUnavailableError
 
 #: The schema version this module creates and understands.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-# seq is the rowid: it gives the recording order, also across processes sharing the file.
-# entries has no index on user_id, model or provider on purpose: every index is one more
-# page written by every commit (measured: about a third of record()'s throughput for the
-# three), while the queries filtering on them are reports that may scan. Spend per user
-# and period, the hot read, lives in `counters`.
+# entries is clustered on its id (WITHOUT ROWID): one B-tree, and since generated ids start
+# with the time they append at its right edge, so a commit dirties one page of it. It has
+# no other index on purpose: every index is one more page written by every commit, while
+# the queries filtering on user, model or provider are reports that may scan. Spend per
+# user and period, the hot read, lives in `counters`, kept by the trigger below so that a
+# record is a single INSERT (one statement, one implicit transaction).
 # The instant is POSIX seconds (exact to the microsecond in a double) plus the UTC offset it
 # was written with; `timestamp` is computed on read, for people looking at the file.
 _TABLES = (
     """
     CREATE TABLE IF NOT EXISTS entries (
-        seq INTEGER PRIMARY KEY,
-        id TEXT NOT NULL UNIQUE,
+        id TEXT PRIMARY KEY,
         ts REAL NOT NULL,
         utc_offset INTEGER NOT NULL,
         timestamp TEXT GENERATED ALWAYS AS
@@ -42,9 +42,19 @@ _TABLES = (
         cost REAL NOT NULL,
         cost_nanos INTEGER NOT NULL,
         query_id TEXT,
-        metadata TEXT NOT NULL
+        metadata TEXT NOT NULL,
+        period_set INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID
+    """,
+    # The period keys an entry counts toward, stored once per distinct set (a new set a
+    # day) so that each entry row carries a small integer instead of the keys' text.
+    """
+    CREATE TABLE IF NOT EXISTS period_sets (
+        id INTEGER PRIMARY KEY,
+        period_keys TEXT NOT NULL UNIQUE
     )
     """,
+    "INSERT OR IGNORE INTO period_sets (id, period_keys) VALUES (0, '[]')",
     """
     CREATE TABLE IF NOT EXISTS counters (
         user_id TEXT NOT NULL,
@@ -67,6 +77,35 @@ _TABLES = (
         user_id TEXT PRIMARY KEY,
         tier TEXT
     ) WITHOUT ROWID
+    """,
+    # Recording an entry adds its cost to the user's counters for each of its period keys,
+    # remembers the tier (rewriting the row only when it changed: one WAL frame less) and
+    # ends the reservation whose id it carries (a settlement), all in the INSERT's own
+    # transaction. A repeated id inserts nothing, so none of this runs twice.
+    """
+    CREATE TRIGGER IF NOT EXISTS entries_recorded AFTER INSERT ON entries
+    WHEN NEW.user_id IS NOT NULL
+    BEGIN
+        INSERT INTO counters (user_id, period_key, spent_nanos)
+            SELECT NEW.user_id, value, NEW.cost_nanos FROM json_each(
+                (SELECT period_keys FROM period_sets WHERE id = NEW.period_set))
+            WHERE true
+            ON CONFLICT (user_id, period_key)
+            DO UPDATE SET spent_nanos = spent_nanos + excluded.spent_nanos;
+        INSERT INTO users (user_id, tier)
+            SELECT NEW.user_id, NEW.user_tier
+            WHERE NEW.user_tier IS NOT NULL OR NEW.period_set = 0
+            ON CONFLICT (user_id) DO UPDATE SET tier = excluded.tier
+            WHERE excluded.tier IS NOT NULL AND tier IS NOT excluded.tier;
+        DELETE FROM leases WHERE id = NEW.id;
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS anonymous_entry_recorded AFTER INSERT ON entries
+    WHEN NEW.user_id IS NULL
+    BEGIN
+        DELETE FROM leases WHERE id = NEW.id;
+    END
     """,
 )
 

@@ -10,7 +10,6 @@ import logging
 import math
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
 from datetime import timezone as dt_timezone
@@ -463,7 +462,7 @@ class CostTracker(LedgerQueries):
         budget, keys, stamp = self._budget_state(user_id, user_tier)
         limits = self._limits(budget, keys) if budget is not None else []
         now = stamp
-        return uuid.uuid4().hex, amount, limits, now, now + float(ttl)
+        return new_entry_id(), amount, limits, now, now + float(ttl)
 
     def _refused(self, user_id: str, estimated_cost: float, outcome: Any) -> BudgetExceededError:
         return BudgetExceededError(

@@ -86,7 +86,7 @@ def test_a_killed_process_loses_no_acknowledged_record(
 
     with SQLiteStore(ledger_path) as store:
         stored = [entry.id for entry in store.entries()]
-        assert stored[: len(acked)] == acked
+        assert set(acked) <= set(stored)
         # Counters and history were committed together: they agree, entry for entry.
         usage = store.usage("u1", PERIODS, now=NOW)
         assert usage.spent_nanos["total"] == len(stored) * TEN_CENTS
@@ -100,5 +100,5 @@ def test_a_killed_process_loses_no_acknowledged_add_cost(
 
     with SQLiteStore(ledger_path) as store:
         stored = [entry.id for entry in store.entries()]
-        assert stored[: len(acked)] == acked
+        assert set(acked) <= set(stored)
         assert store.totals().by_user == {"u1": len(stored) * TEN_CENTS}
