@@ -83,7 +83,9 @@ def run_demo(*, db: str, requests: int, seed: int, keep: bool = False) -> int:
     rng = random.Random(seed)
     console = Console(width=max(100, Console().width))
     # Threshold warnings are the table's business here, not the log's.
-    logging.getLogger("cascadeflow").setLevel(logging.ERROR)
+    package_logger = logging.getLogger("cascadeflow")
+    previous_level = package_logger.level
+    package_logger.setLevel(logging.ERROR)
     clock = DemoClock(datetime(2026, 11, 24, 0, 0, tzinfo=ZONE))
     tracker = build_tracker(db, clock, keep)
     callback = register(tracker)
@@ -132,6 +134,7 @@ def run_demo(*, db: str, requests: int, seed: int, keep: bool = False) -> int:
                 progress.advance(task)
     finally:
         unregister(callback)
+        package_logger.setLevel(previous_level)
     table = Table(title=f"cascadeflow demo: one day, {requests} requests through LiteLLM "
                         f"(mock_response), ledger {db}")
     for column in ("user", "tier", "spent", "daily limit", "remaining", "served", "degraded",
