@@ -140,19 +140,22 @@ class _Run:
                         trimmer = self._trimmer
                         text_only = isinstance(decoder, PlainDecoder)
                         async for chunk in iterator:
-                            if text_only and chunk.__class__ is str:
+                            if text_only and chunk.__class__ is str and trimmer is None:
                                 if not chunk:
                                     continue
-                                event = new_event(L0Event, ("token", chunk, None, None, None,
-                                                            None, None, None))
-                            else:
-                                event = feed(chunk) if feed is not None else chunk
-                                if event is None:
-                                    continue
+                                parts.append(chunk)
+                                count += 1
+                                if count >= self._next_check:
+                                    self._periodic(count)
+                                yield new_event(L0Event, ("token", chunk, None, None, None,
+                                                          None, None, None))
+                                continue
+                            event = feed(chunk) if feed is not None else chunk
+                            if event is None:
+                                continue
                             if event.type == "token" and trimmer is None:
                                 parts.append(event.value)
                                 count += 1
-                                state.token_count = count
                                 # abort() zeroes _next_check, so this also checks for abort.
                                 if count >= self._next_check:
                                     self._periodic(count)
@@ -344,7 +347,6 @@ class _Run:
     def _accept_token(self, event: L0Event) -> L0Event:
         state = self.state
         state._parts.append(event.value or "")
-        state.token_count += 1
         if state.token_count >= self._next_check:
             self._periodic(state.token_count)
         return event

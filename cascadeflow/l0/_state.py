@@ -33,6 +33,7 @@ class L0State:
         "_checkpoint_parts",
         "_content_cache",
         "_parts",
+        "_prefix_parts",
         "aborted",
         "completed",
         "drift_detected",
@@ -43,7 +44,6 @@ class L0State:
         "model_retry_count",
         "network_retry_count",
         "resumed",
-        "token_count",
         "tool_calls",
         "usage",
         "violations",
@@ -54,7 +54,7 @@ class L0State:
         self._content_cache: tuple[int, str] = (0, "")
         self._checkpoint_parts = 0
         self._checkpoint_cache: tuple[int, str] = (0, "")
-        self.token_count = 0
+        self._prefix_parts = 0
         self.model_retry_count = 0
         self.network_retry_count = 0
         self.fallback_index = 0
@@ -68,6 +68,11 @@ class L0State:
         self.resumed = False
         self.tool_calls: list[dict[str, Any]] = []
         self.usage: dict[str, Any] | None = None
+
+    @property
+    def token_count(self) -> int:
+        """Tokens received in the current attempt (a resumed checkpoint does not count)."""
+        return len(self._parts) - self._prefix_parts
 
     @property
     def content(self) -> str:
@@ -97,7 +102,7 @@ class L0State:
         self._content_cache = (len(self._parts), prefix)
         self._checkpoint_parts = len(self._parts)
         self._checkpoint_cache = (self._checkpoint_parts, prefix)
-        self.token_count = 0
+        self._prefix_parts = len(self._parts)
         self.tool_calls = []
         self.usage = None
 

@@ -25,7 +25,8 @@ _CHECKS_PER_PERIOD = 4
 
 
 class _Counts(Protocol):
-    token_count: int
+    @property
+    def token_count(self) -> int: ...
 
 
 class Watchdog:
