@@ -6,8 +6,9 @@ Run: LITELLM_LOCAL_MODEL_COST_MAP=True python examples/l0_guardrails.py
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
-from cascadeflow.l0 import L0GuardrailError, l0  # type: ignore[attr-defined]
+from cascadeflow.l0 import L0GuardrailError, l0
 from cascadeflow.l0.guardrails import custom_pattern_rule, recommended
 
 ANSWERS = iter(["I'm sorry, but I can't help with that request today, friend.",
@@ -15,7 +16,7 @@ ANSWERS = iter(["I'm sorry, but I can't help with that request today, friend.",
 
 
 async def main() -> None:
-    async def answer():  # type: ignore[no-untyped-def]
+    async def answer() -> AsyncIterator[str]:
         for word in next(ANSWERS).split(" "):
             yield word + " "
 
@@ -24,7 +25,7 @@ async def main() -> None:
     print("text:", (await result.text()).strip())
     print("violations seen:", [v.message for v in result.state.violations])
 
-    async def leaky():  # type: ignore[no-untyped-def]
+    async def leaky() -> AsyncIterator[str]:
         yield "The key is sk-abcdefgh12345678 and "
         for _ in range(100_000):
             yield "more "

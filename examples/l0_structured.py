@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 from pydantic import BaseModel
 
-from cascadeflow.l0.structured import structured
+from cascadeflow.l0 import structured
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -28,7 +29,7 @@ ANSWER = '```json\n{"name": "Ada", "age": 36, "languages": ["en", "fr",'
 async def main() -> None:
     import litellm
 
-    async def stream():  # type: ignore[no-untyped-def]
+    async def stream() -> Any:
         return await litellm.acompletion(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "Who is Ada?"}],
             stream=True, mock_response=ANSWER)
