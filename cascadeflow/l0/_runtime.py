@@ -140,6 +140,7 @@ class _Run:
                         trimmer = self._trimmer
                         text_only = isinstance(decoder, PlainDecoder)
                         async for chunk in iterator:
+                            # Plain text, the commonest stream, is decoded right here.
                             if text_only and chunk.__class__ is str and trimmer is None:
                                 if not chunk:
                                     continue
