@@ -79,9 +79,15 @@ class L0State:
         """The current attempt's text (joined on demand, cached until it grows)."""
         parts = self._parts
         cached_len, cached = self._content_cache
-        if cached_len != len(parts):
-            cached = "".join(parts)
-            self._content_cache = (len(parts), cached)
+        size = len(parts)
+        if cached_len != size:
+            # Parts are only ever appended within an attempt: extend the cached text by the
+            # new parts instead of joining everything again (checks read the content every
+            # few tokens; re-joining made a long stream quadratic). Dropping the cache's
+            # reference first lets CPython grow the string in place.
+            self._content_cache = (0, "")
+            cached += "".join(parts[cached_len:])
+            self._content_cache = (size, cached)
         return cached
 
     @property
