@@ -37,7 +37,7 @@ from cascadeflow.l0._sources import (
     close_source,
 )
 from cascadeflow.l0._state import L0State, RuntimeState, StateMachine
-from cascadeflow.l0._types import CheckIntervals, L0Event, L0Telemetry, new_event
+from cascadeflow.l0._types import CheckIntervals, L0Event, L0Telemetry, TokenEvent
 from cascadeflow.l0._watchdog import DeadlineIterator, Watchdog
 from cascadeflow.l0.adapters import L0Adapter, detect_adapter, get_adapter
 from cascadeflow.l0.adapters._plain import PlainDecoder
@@ -138,34 +138,44 @@ class _Run:
                         parts = state._parts
                         count = state.token_count
                         trimmer = self._trimmer
-                        text_only = isinstance(decoder, PlainDecoder)
-                        async for chunk in iterator:
-                            # Plain text, the commonest stream, is decoded right here.
-                            if text_only and chunk.__class__ is str and trimmer is None:
-                                if not chunk:
+                        if isinstance(decoder, PlainDecoder) and trimmer is None:
+                            # Plain text, the commonest stream, is decoded right here; the
+                            # rest of this loop is the generic path, minus the trimming.
+                            append, make_token = parts.append, TokenEvent
+                            async for chunk in iterator:
+                                if chunk.__class__ is str:
+                                    if chunk:
+                                        append(chunk)
+                                        count += 1
+                                        # abort() zeroes _next_check: this checks abort too.
+                                        if count >= self._next_check:
+                                            self._periodic(count)
+                                        event = make_token()
+                                        event.value = chunk
+                                        yield event
                                     continue
-                                parts.append(chunk)
-                                count += 1
-                                if count >= self._next_check:
-                                    self._periodic(count)
-                                yield new_event(L0Event, ("token", chunk, None, None, None,
-                                                          None, None, None))
-                                continue
-                            event = feed(chunk) if feed is not None else chunk
-                            if event is None:
-                                continue
-                            if event.type == "token" and trimmer is None:
-                                parts.append(event.value)
-                                count += 1
-                                # abort() zeroes _next_check, so this also checks for abort.
-                                if count >= self._next_check:
-                                    self._periodic(count)
-                            else:
-                                event = self._rare_event(event)
-                                count, trimmer = state.token_count, self._trimmer
+                                event = decoder.feed(chunk)
+                                if event is not None:
+                                    event = self._rare_event(event)
+                                    count = state.token_count
+                                    if event is not None:
+                                        yield event
+                        else:
+                            async for chunk in iterator:
+                                event = feed(chunk) if feed is not None else chunk
                                 if event is None:
                                     continue
-                            yield event
+                                if event.type == "token" and trimmer is None:
+                                    parts.append(event.value)
+                                    count += 1
+                                    if count >= self._next_check:
+                                        self._periodic(count)
+                                else:
+                                    event = self._rare_event(event)
+                                    count, trimmer = state.token_count, self._trimmer
+                                    if event is None:
+                                        continue
+                                yield event
                         for event in self._finish_attempt():
                             yield event
                         return

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal
 
 L0EventType = Literal["token", "message", "data", "progress", "tool_call", "error", "complete"]
 
 
-class L0Event(NamedTuple):
-    """One event of a normalised stream, whatever the provider (an immutable value).
+class L0Event:
+    """One event of a normalised stream, whatever the provider (a read-only value).
 
     ``type`` says which fields matter: ``token`` carries text in ``value``; ``message`` a
     whole message in ``value`` with its ``role``; ``data`` and ``tool_call`` a dict in
@@ -28,24 +28,106 @@ class L0Event(NamedTuple):
     ``data["discard_from"]`` is the number of characters of this run's text the consumer
     should keep (0 for a clean retry, the checkpoint length when continuing).
 
+    Events compare equal field by field; treat them as immutable and use ``_replace`` to
+    derive a changed copy. (A slotted class rather than a tuple: tuples yielded from an
+    async generator cost an extra ``StopIteration`` object each, a third of a token's
+    budget.)
+
     Example:
         >>> L0Event("token", "Hello").value
         'Hello'
+        >>> L0Event("token", "Hello")._replace(value="Hi")
+        L0Event(type='token', value='Hi')
     """
 
+    __slots__ = ("data", "error", "progress", "role", "timestamp", "type", "usage", "value")
+
     type: L0EventType
-    value: str | None = None
-    role: str | None = None
-    data: dict[str, Any] | None = None
-    progress: dict[str, Any] | None = None
-    error: BaseException | None = None
-    usage: dict[str, Any] | None = None
-    timestamp: float | None = None
+    value: str | None
+    role: str | None
+    data: dict[str, Any] | None
+    progress: dict[str, Any] | None
+    error: BaseException | None
+    usage: dict[str, Any] | None
+    timestamp: float | None
+
+    def __init__(
+        self,
+        type: L0EventType,
+        value: str | None = None,
+        role: str | None = None,
+        data: dict[str, Any] | None = None,
+        progress: dict[str, Any] | None = None,
+        error: BaseException | None = None,
+        usage: dict[str, Any] | None = None,
+        timestamp: float | None = None,
+    ) -> None:
+        self.type = type
+        self.value = value
+        self.role = role
+        self.data = data
+        self.progress = progress
+        self.error = error
+        self.usage = usage
+        self.timestamp = timestamp
+
+    def _fields_tuple(self) -> tuple[Any, ...]:
+        return (self.type, self.value, self.role, self.data, self.progress, self.error,
+                self.usage, self.timestamp)
+
+    def _replace(self, **changes: Any) -> L0Event:
+        """A copy with ``changes`` applied (the event itself is left as it is)."""
+        fields = dict(zip(_EVENT_FIELDS, self._fields_tuple(), strict=True))
+        fields.update(changes)
+        return L0Event(**fields)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, L0Event):
+            return NotImplemented
+        return self._fields_tuple() == other._fields_tuple()
+
+    def __hash__(self) -> int:
+        return hash(self._fields_tuple())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}"
+                          for name, value in zip(_EVENT_FIELDS, self._fields_tuple(), strict=True)
+                          if value is not None or name == "type")
+        return f"L0Event({shown})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (L0Event, self._fields_tuple())
 
 
-#: ``new_event(L0Event, (type, value, role, data, progress, error, usage, timestamp))``
-#: builds an event without the Python-level constructor; adapters use it per token.
-new_event = tuple.__new__
+_EVENT_FIELDS = ("type", "value", "role", "data", "progress", "error", "usage", "timestamp")
+
+
+class TokenEvent(L0Event):
+    """A token event built without a Python-level constructor (the per-token path).
+
+    ``TokenEvent()`` runs no ``__init__``: only ``value`` is stored on the instance; ``type``
+    and the unused fields are class attributes.
+    """
+
+    __slots__ = ()
+    if TYPE_CHECKING:
+        def __init__(self) -> None: ...
+    else:
+        __init__ = object.__init__
+        type = "token"
+        role = data = progress = error = usage = timestamp = None
+
+
+def token_event(text: str) -> L0Event:
+    """A ``token`` event carrying ``text`` (what adapters build per chunk).
+
+    Example:
+        >>> token_event("Hi") == L0Event("token", "Hi")
+        True
+    """
+    event = TokenEvent()
+    event.value = text
+    return event
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,5 +245,6 @@ __all__ = [
     "L0Telemetry",
     "RetryReason",
     "TimeoutConfig",
-    "new_event",
+    "TokenEvent",
+    "token_event",
 ]

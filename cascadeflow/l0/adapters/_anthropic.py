@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from cascadeflow.l0._errors import L0StreamError
-from cascadeflow.l0._types import L0Event, new_event
+from cascadeflow.l0._types import L0Event, TokenEvent
 from cascadeflow.l0.adapters._base import ChunkDecoder, DecodingAdapter, module_of
 
 _STREAM_CLASSES = {"AsyncStream", "AsyncMessageStream"}
@@ -46,8 +46,9 @@ class AnthropicEventDecoder:
                 text = _get(delta, "text")
                 if not text:
                     return None
-                return new_event(
-                    L0Event, ("token", text, None, None, None, None, None, None))
+                event = TokenEvent()
+                event.value = text
+                return event
             if delta_kind == "input_json_delta":
                 block = self._blocks.get(_get(chunk, "index") or 0)
                 if block is not None:

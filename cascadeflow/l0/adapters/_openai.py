@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cascadeflow.l0._types import L0Event, new_event
+from cascadeflow.l0._types import L0Event, TokenEvent
 from cascadeflow.l0.adapters._base import ChunkDecoder, DecodingAdapter, module_of
 
 
@@ -83,8 +83,9 @@ class OpenAIChunkDecoder:
                     self._add_tool_calls(delta.tool_calls)
                 content = delta.content
                 if content:
-                    return new_event(
-                        L0Event, ("token", content, None, None, None, None, None, None))
+                    event = TokenEvent()
+                    event.value = content
+                    return event
         elif chunk.usage is not None:
             # The SDK sends usage on a last chunk with no choices.
             self.usage = usage_dict(chunk.usage)
@@ -131,8 +132,9 @@ class _LiteLLMChunkDecoder(OpenAIChunkDecoder):
             self._add_tool_calls(delta.tool_calls)
         content = delta.content
         if content:
-            return new_event(
-                L0Event, ("token", content, None, None, None, None, None, None))
+            event = TokenEvent()
+            event.value = content
+            return event
         return None
 
 

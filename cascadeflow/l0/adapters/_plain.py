@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cascadeflow.l0._errors import L0StreamError
-from cascadeflow.l0._types import L0Event, new_event
+from cascadeflow.l0._types import L0Event, TokenEvent
 from cascadeflow.l0.adapters._base import ChunkDecoder, DecodingAdapter
 
 
@@ -22,8 +22,9 @@ class PlainDecoder:
         if chunk.__class__ is str:
             if not chunk:
                 return None
-            return new_event(
-                L0Event, ("token", chunk, None, None, None, None, None, None))
+            event = TokenEvent()
+            event.value = chunk
+            return event
         if isinstance(chunk, L0Event):
             if chunk.type == "complete":
                 self._completed = True
