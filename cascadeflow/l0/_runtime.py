@@ -71,6 +71,7 @@ class _Run:
         self._decoder: Any = None
         self._next_check = 1
         self._next_guard = self._next_drift = self._next_checkpoint = _NEVER
+        self._unchecked = self._first_pending = True
         self._held_complete: L0Event | None = None
         self._sleep_scope: anyio.CancelScope | None = None
         self._started_at = 0.0
@@ -228,6 +229,7 @@ class _Run:
         self._held_complete = None
         self._setup_checks()
         self.watchdog.started = False
+        self._first_pending = True
         self._emit(_E.ATTEMPT_START, continuing=bool(prefix))
         return prefix
 
@@ -237,6 +239,7 @@ class _Run:
         self._next_guard = intervals.guardrails if checks.engine is not None else _NEVER
         self._next_drift = intervals.drift if checks.detector is not None else _NEVER
         self._next_checkpoint = intervals.checkpoint
+        self._unchecked = checks.engine is None and checks.detector is None
         self._next_check = 1  # the first token always takes the slow path
 
     async def _open(self, factory: Factory, prefix: str) -> Any:
@@ -299,19 +302,21 @@ class _Run:
         return detect_adapter(stream)
 
     # -- off the hot path -------------------------------------------------------------------
-    def _periodic(self, count: int) -> int:
-        """First token, guardrails, drift and checkpoints; returns the next token to stop at."""
-        state = self.state
-        if state.first_token_at is None or not self.watchdog.started:
-            now = time.monotonic()
-            if state.first_token_at is None:
-                state.first_token_at = now
-                self.telemetry.time_to_first_token = now - self._started_at
-                self._emit(_E.FIRST_TOKEN)
-            self.watchdog.saw_first_token()
-        self._check_abort()
+    def _periodic(self, count: int) -> None:
+        """First token, abort, guardrails, drift and checkpoints, every few tokens."""
+        if self._first_pending:
+            self._first_token()
+        if self._polled_signal is not None and self._polled_signal():
+            self.abort_requested = True
+        if self.abort_requested:
+            raise L0AbortedError("aborted")
+        if self._unchecked:  # nothing reads the text: only checkpoints are due
+            if count >= self._next_checkpoint:
+                self._checkpoint(count)
+            self._next_check = self._next_checkpoint
+            return
+        state, checks = self.state, self.checks
         clean = True
-        checks = self.checks
         if count >= self._next_guard or (count >= self._next_checkpoint
                                          and checks.engine is not None):
             clean = checks.guardrails(state, count)
@@ -321,12 +326,27 @@ class _Run:
             self._next_drift = count + self.intervals.drift
         if count >= self._next_checkpoint:
             if clean:
-                state._save_checkpoint()
-                # No character count: measuring the checkpoint would join the whole text.
-                self._emit(_E.CHECKPOINT, token_count=count)
-            self._next_checkpoint = count + self.intervals.checkpoint
+                self._checkpoint(count)
+            else:
+                self._next_checkpoint = count + self.intervals.checkpoint
         self._next_check = min(self._next_guard, self._next_drift, self._next_checkpoint)
-        return self._next_check
+
+    def _first_token(self) -> None:
+        self._first_pending = False
+        state = self.state
+        if state.first_token_at is None:
+            now = time.monotonic()
+            state.first_token_at = now
+            self.telemetry.time_to_first_token = now - self._started_at
+            self._emit(_E.FIRST_TOKEN)
+        self.watchdog.saw_first_token()
+
+    def _checkpoint(self, count: int) -> None:
+        self.state._save_checkpoint()
+        self._next_checkpoint = count + self.intervals.checkpoint
+        if self.emitter.active:
+            # No character count: measuring the checkpoint would join the whole text.
+            self._emit(_E.CHECKPOINT, token_count=count)
 
     def _rare_event(self, event: L0Event) -> L0Event | None:
         self._check_abort()
