@@ -60,6 +60,8 @@ class _Run:
         self.watchdog = Watchdog(timeout.initial_token if timeout else None,
                                  timeout.inter_token if timeout else None, self.state)
         self.intervals = options.check_intervals or CheckIntervals()
+        self._checkpoint_every = self.intervals.checkpoint
+        self._observed = options.on_event is not None
         self.factories = [Factory(options.stream)]
         self.factories += [Factory(f) for f in options.fallback_streams]
         self.abort_requested = False
@@ -142,18 +144,17 @@ class _Run:
                         if isinstance(decoder, PlainDecoder) and trimmer is None:
                             # Plain text, the commonest stream, is decoded right here; the
                             # rest of this loop is the generic path, minus the trimming.
-                            append, make_token = parts.append, TokenEvent
+                            append, make_token, text = parts.append, TokenEvent, str
                             async for chunk in iterator:
-                                if chunk.__class__ is str:
-                                    if chunk:
-                                        append(chunk)
-                                        count += 1
-                                        # abort() zeroes _next_check: this checks abort too.
-                                        if count >= self._next_check:
-                                            self._periodic(count)
-                                        event = make_token()
-                                        event.value = chunk
-                                        yield event
+                                if chunk.__class__ is text and chunk:
+                                    append(chunk)
+                                    count += 1
+                                    # abort() zeroes _next_check: this checks abort too.
+                                    if count >= self._next_check:
+                                        self._periodic(count)
+                                    event = make_token()
+                                    event.value = chunk
+                                    yield event
                                     continue
                                 event = decoder.feed(chunk)
                                 if event is not None:
@@ -312,7 +313,11 @@ class _Run:
             raise L0AbortedError("aborted")
         if self._unchecked:  # nothing reads the text: only checkpoints are due
             if count >= self._next_checkpoint:
-                self._checkpoint(count)
+                state = self.state
+                state._checkpoint_parts = len(state._parts)
+                self._next_checkpoint = count + self._checkpoint_every
+                if self._observed:
+                    self._emit(_E.CHECKPOINT, token_count=count)
             self._next_check = self._next_checkpoint
             return
         state, checks = self.state, self.checks
@@ -343,8 +348,8 @@ class _Run:
 
     def _checkpoint(self, count: int) -> None:
         self.state._save_checkpoint()
-        self._next_checkpoint = count + self.intervals.checkpoint
-        if self.emitter.active:
+        self._next_checkpoint = count + self._checkpoint_every
+        if self._observed:
             # No character count: measuring the checkpoint would join the whole text.
             self._emit(_E.CHECKPOINT, token_count=count)
 
