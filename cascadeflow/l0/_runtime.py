@@ -1,8 +1,9 @@
 """The L0 run loop: attempts, retries, fallbacks, checks and continuation around a stream.
 
 The per-token path does as little as it can: decode the chunk, append its text, count it,
-stamp it, yield it. Everything else (first token, checks, checkpoints, trimming, tool
-calls) runs every N tokens or on rare events, in methods off the hot path.
+yield it (no clock read, no method call). Everything else (first token, abort, checks,
+checkpoints, trimming, tool calls) runs every N tokens or on rare events, in methods off
+the hot path; ``result.stream`` is this module's generator itself, with no wrapper layer.
 """
 
 from __future__ import annotations
