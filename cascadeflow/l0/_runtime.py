@@ -242,6 +242,11 @@ class _Run:
         self._next_drift = intervals.drift if checks.detector is not None else _NEVER
         self._next_checkpoint = intervals.checkpoint
         self._unchecked = checks.engine is None and checks.detector is None
+        if self._unchecked and not self._observed and self._polled_signal is None:
+            # Nothing to run every N tokens: the state derives checkpoints when read, and
+            # abort() still reaches the loop by zeroing _next_check.
+            self.state._lazy_checkpoint_every = intervals.checkpoint
+            self._next_checkpoint = _NEVER
         self._next_check = 1  # the first token always takes the slow path
 
     async def _open(self, factory: Factory, prefix: str) -> Any:

@@ -32,6 +32,7 @@ class L0State:
         "_checkpoint_cache",
         "_checkpoint_parts",
         "_content_cache",
+        "_lazy_checkpoint_every",
         "_parts",
         "_prefix_parts",
         "aborted",
@@ -55,6 +56,9 @@ class L0State:
         self._checkpoint_parts = 0
         self._checkpoint_cache: tuple[int, str] = (0, "")
         self._prefix_parts = 0
+        # When nothing checks the text, a checkpoint is simply every N-th token: it is
+        # worked out when read instead of being saved by the runtime every N tokens.
+        self._lazy_checkpoint_every = 0
         self.model_retry_count = 0
         self.network_retry_count = 0
         self.fallback_index = 0
@@ -93,6 +97,10 @@ class L0State:
     @property
     def checkpoint(self) -> str:
         """The last saved good content ("" before the first checkpoint)."""
+        every = self._lazy_checkpoint_every
+        if every:
+            prefix = self._prefix_parts
+            self._checkpoint_parts = prefix + (len(self._parts) - prefix) // every * every
         count, cached = self._checkpoint_cache
         if count != self._checkpoint_parts:
             cached = "".join(self._parts[: self._checkpoint_parts])
@@ -109,6 +117,7 @@ class L0State:
         self._checkpoint_parts = len(self._parts)
         self._checkpoint_cache = (self._checkpoint_parts, prefix)
         self._prefix_parts = len(self._parts)
+        self._lazy_checkpoint_every = 0
         self.tool_calls = []
         self.usage = None
 
