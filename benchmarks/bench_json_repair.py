@@ -6,7 +6,7 @@ import json
 
 from benchmarks._report import ROOT, figure, header, run_peer
 
-CORPUS = ROOT / "tests" / "l0" / "data" / "broken_json.jsonl"
+CORPUS = ROOT / "tests" / "data" / "broken_json.jsonl"
 
 
 def ours() -> tuple[int, int, int, int]:

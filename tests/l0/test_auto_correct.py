@@ -18,7 +18,7 @@ from cascadeflow.l0.auto_correct import (
 )
 
 CORPUS = [json.loads(line) for line in
-          (Path(__file__).parent / "data" / "broken_json.jsonl").read_text().splitlines()]
+          (Path(__file__).parents[1] / "data" / "broken_json.jsonl").read_text().splitlines()]
 
 
 def value_of(text: str) -> Any:

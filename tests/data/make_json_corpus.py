@@ -4,7 +4,7 @@ Each case is ``{"name", "kind", "input", "expected", "correctable"}``. Broken in
 from known documents by a small serializer of its own (quote style, key quoting, Python
 literals, trailing or missing commas, comments, fences, prose, truncation), so every expected
 value is the document the text was made from, independent of any repair code. Run it again
-after editing: ``python tests/l0/data/make_json_corpus.py``.
+after editing: ``python tests/data/make_json_corpus.py``.
 """
 
 from __future__ import annotations
