@@ -8,11 +8,10 @@ tracker hands it period keys and limits, and the store applies them atomically.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
-
-import anyio.to_thread
+from typing import NamedTuple, TypeVar
 
 from cascadeflow._entry import CostEntry
 
@@ -99,6 +98,16 @@ def refusal(
                 reserved_nanos=reserved,
             )
     return None
+
+
+_T = TypeVar("_T")
+
+
+async def _in_worker_thread(call: Callable[[], _T]) -> _T:
+    # anyio is imported on first async use only: `import cascadeflow` stays light.
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(call)
 
 
 class LedgerStore(abc.ABC):
@@ -205,7 +214,8 @@ class LedgerStore(abc.ABC):
         self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
     ) -> bool:
         """Async :meth:`record`."""
-        return await anyio.to_thread.run_sync(self.record, entry, cost_nanos, periods)
+        return await _in_worker_thread(
+            functools.partial(self.record, entry, cost_nanos, periods))
 
     async def areserve(
         self,
@@ -219,12 +229,9 @@ class LedgerStore(abc.ABC):
     ) -> ReserveOutcome:
         """Async :meth:`reserve`."""
 
-        def call() -> ReserveOutcome:
-            return self.reserve(
-                reservation_id, user_id, amount_nanos, limits, now=now, expires_at=expires_at
-            )
-
-        return await anyio.to_thread.run_sync(call)
+        return await _in_worker_thread(functools.partial(
+            self.reserve, reservation_id, user_id, amount_nanos, limits, now=now,
+            expires_at=expires_at))
 
     async def asettle(
         self,
@@ -234,18 +241,14 @@ class LedgerStore(abc.ABC):
         periods: Sequence[PeriodKey],
     ) -> bool:
         """Async :meth:`settle`."""
-        return await anyio.to_thread.run_sync(
-            self.settle, reservation_id, entry, cost_nanos, periods
-        )
+        return await _in_worker_thread(
+            functools.partial(self.settle, reservation_id, entry, cost_nanos, periods))
 
     async def arelease(self, reservation_id: str) -> bool:
         """Async :meth:`release`."""
-        return await anyio.to_thread.run_sync(self.release, reservation_id)
+        return await _in_worker_thread(functools.partial(self.release, reservation_id))
 
     async def ausage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
         """Async :meth:`usage`."""
 
-        def call() -> Usage:
-            return self.usage(user_id, periods, now=now)
-
-        return await anyio.to_thread.run_sync(call)
+        return await _in_worker_thread(functools.partial(self.usage, user_id, periods, now=now))

@@ -14,6 +14,7 @@ from cascadeflow.telemetry._enforcement import (
     EnforcementContext,
     EnforcementResult,
 )
+from cascadeflow.telemetry._periods import TOTAL_KEY
 
 if TYPE_CHECKING:
     from cascadeflow.telemetry._tracker import CostTracker
@@ -50,10 +51,10 @@ def estimate_for(tracker: CostTracker, model: str, base_model: str, base_estimat
 
 def _periods(budget: BudgetConfig, keys: tuple[PeriodKey, ...],
              usage: Usage) -> list[tuple[str, int, int]]:
-    by_period = {key.period: key for key in keys}
     return [
-        (name, limit, usage.spent_nanos.get(by_period[name].key, 0) + usage.reserved_nanos)
-        for name, limit in budget.limits_nanos()
+        (keys[index].period, limit,
+         usage.spent_nanos.get(keys[index].key, 0) + usage.reserved_nanos)
+        for index, limit in budget.indexed_limits()
     ]
 
 
@@ -88,12 +89,11 @@ def decide(
     tokens = None
     if prompt_tokens is not None or max_output_tokens is not None:
         tokens = (prompt_tokens or 0) + (max_output_tokens or 0)
-    total_key = next(key.key for key in keys if key.period == "total")
     context = EnforcementContext(
         user_id=user_id,
         user_tier=user_tier,
         estimated_cost=estimate,
-        total_cost=to_usd(usage.spent_nanos.get(total_key, 0)),
+        total_cost=to_usd(usage.spent_nanos.get(TOTAL_KEY, 0)),
         model=model,
         tokens=tokens,
     )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from cascadeflow._entry import CostEntry
 from cascadeflow._money import to_usd
+from cascadeflow.telemetry._periods import TOTAL_KEY
 
 if TYPE_CHECKING:
     from cascadeflow.storage import LedgerStore, PeriodKey
@@ -80,11 +81,10 @@ class LedgerQueries:
         tier = user_tier if user_tier is not None else self.get_user_tier(user_id)
         keys = self.period_keys()
         usage = self.store.usage(user_id, keys, now=self.now().timestamp())
-        total_key = next(key.key for key in keys if key.period == "total")
         summary: dict[str, Any] = {
             "user_id": user_id,
             "user_tier": tier,
-            "total_cost": to_usd(usage.spent_nanos.get(total_key, 0)),
+            "total_cost": to_usd(usage.spent_nanos.get(TOTAL_KEY, 0)),
             "reserved": to_usd(usage.reserved_nanos),
             "total_entries": len(self.store.entries(user_id=user_id)),
         }
@@ -92,9 +92,9 @@ class LedgerQueries:
         period_costs: dict[str, Any] = {}
         if budget is not None:
             summary["budget_config"] = repr(budget)
-            by_period = {key.period: key for key in keys}
-            for period, limit in budget.limits_nanos():
-                spent = usage.spent_nanos.get(by_period[period].key, 0)
+            for index, limit in budget.indexed_limits():
+                period = keys[index].period
+                spent = usage.spent_nanos.get(keys[index].key, 0)
                 period_costs[period] = {
                     "cost": to_usd(spent),
                     "limit": to_usd(limit),

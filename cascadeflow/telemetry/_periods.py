@@ -6,6 +6,9 @@ from datetime import datetime, timedelta, tzinfo
 
 from cascadeflow.storage import PeriodKey
 
+#: The key of the period that never resets.
+TOTAL_KEY = "total"
+
 
 def _midnight(moment: datetime) -> datetime:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0, fold=0)
@@ -41,7 +44,7 @@ def period_keys_at(moment: datetime, zone: tzinfo) -> tuple[PeriodKey, ...]:
         PeriodKey("daily", f"daily:{local:%Y-%m-%d}", day_end.timestamp()),
         PeriodKey("weekly", f"weekly:{iso_year:04d}-W{iso_week:02d}", week_end.timestamp()),
         PeriodKey("monthly", f"monthly:{local:%Y-%m}", month_end.timestamp()),
-        PeriodKey("total", "total", None),
+        PeriodKey("total", TOTAL_KEY, None),
     )
 
 

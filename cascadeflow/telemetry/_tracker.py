@@ -206,8 +206,7 @@ class CostTracker(LedgerQueries):
             self.set_user_tier(user_id, tier)
 
     def _limits(self, budget: BudgetConfig, keys: tuple[PeriodKey, ...]) -> list[PeriodLimit]:
-        by_period = {key.period: key for key in keys}
-        return [PeriodLimit(by_period[name], nanos) for name, nanos in budget.limits_nanos()]
+        return [PeriodLimit(keys[index], nanos) for index, nanos in budget.indexed_limits()]
 
     # -- recording ------------------------------------------------------------
     def _make_entry(
