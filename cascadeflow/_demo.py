@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from cascadeflow._exceptions import BudgetExceededError
-from cascadeflow.storage._sqlite import SQLiteStore
+from cascadeflow import BudgetExceededError
+from cascadeflow.storage import SQLiteStore
 from cascadeflow.telemetry import (
     BudgetConfig,
     CostTracker,
