@@ -180,8 +180,8 @@ class PriceBook:
     """Per-token prices of the models in LiteLLM's map, looked up by LiteLLM model string.
 
     Lookup tries the exact name first, then the name with a LiteLLM provider prefix
-    stripped (``"openai/gpt-4o"`` finds ``"gpt-4o"``) or added (``"llama-3.1-8b-instant"``
-    finds ``"groq/llama-3.1-8b-instant"``); otherwise names are case-sensitive. An unknown
+    stripped (``"openai/gpt-4o"`` finds ``"gpt-4o"``) or added (``"ministral-3b-latest"``
+    finds ``"mistral/ministral-3b-latest"``); otherwise names are case-sensitive. An unknown
     model raises :class:`~cascadeflow._exceptions.UnknownModelError`: never a silent zero.
 
     Example:

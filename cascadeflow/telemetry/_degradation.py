@@ -27,6 +27,11 @@ DEFAULT_DEGRADATION_MAP: dict[str, str | None] = {
     "gpt-4.1": "gpt-4.1-mini",
     "gpt-4.1-mini": "gpt-4.1-nano",
     "gpt-4.1-nano": "gpt-5-nano",
+    "gpt-5.5": "gpt-5.4",
+    "gpt-5.4": "gpt-5.4-mini",
+    "gpt-5.4-mini": "gpt-5.4-nano",
+    "gpt-5.4-nano": "gpt-5-nano",
+    "gpt-5.2": "gpt-5-mini",
     "gpt-5.1": "gpt-5-mini",
     "gpt-5": "gpt-5-mini",
     "gpt-5-mini": "gpt-5-nano",
@@ -36,38 +41,29 @@ DEFAULT_DEGRADATION_MAP: dict[str, str | None] = {
     "o3-mini": "gpt-5-mini",
     "o4-mini": "gpt-5-mini",
     # Anthropic
-    "claude-3-opus-20240229": "claude-3-7-sonnet-20250219",
-    "claude-3-7-sonnet-20250219": "claude-3-haiku-20240307",
-    "claude-opus-4-20250514": "claude-sonnet-4-20250514",
-    "claude-sonnet-4-20250514": "claude-haiku-4-5",
-    "claude-opus-4-1": "claude-opus-4-5",
-    "claude-opus-4-5": "claude-sonnet-4-5",
-    "claude-sonnet-4-5": "claude-haiku-4-5",
+    "claude-opus-5": "claude-sonnet-5",
+    "claude-sonnet-5": "claude-haiku-4-5",
+    "claude-opus-4-8": "claude-sonnet-4-6",
+    "claude-opus-4-7": "claude-sonnet-4-6",
     "claude-opus-4-6": "claude-sonnet-4-6",
+    "claude-opus-4-5": "claude-sonnet-4-5",
     "claude-sonnet-4-6": "claude-haiku-4-5",
-    "claude-haiku-4-5": "claude-3-haiku-20240307",
-    "claude-3-haiku-20240307": None,
+    "claude-sonnet-4-5": "claude-haiku-4-5",
+    "claude-haiku-4-5": None,
     # Google Gemini (AI Studio names)
-    "gemini/gemini-3-pro-preview": "gemini/gemini-2.5-pro",
+    "gemini/gemini-3.1-pro-preview": "gemini/gemini-2.5-pro",
     "gemini/gemini-2.5-pro": "gemini/gemini-2.5-flash",
+    "gemini/gemini-3.5-flash": "gemini/gemini-3-flash-preview",
     "gemini/gemini-3-flash-preview": "gemini/gemini-2.5-flash",
     "gemini/gemini-2.5-flash": "gemini/gemini-2.5-flash-lite",
-    "gemini/gemini-2.5-flash-lite": "gemini/gemini-2.0-flash-lite",
-    "gemini/gemini-2.0-flash": "gemini/gemini-2.0-flash-lite",
-    "gemini/gemini-2.0-flash-lite": None,
+    "gemini/gemini-3.1-flash-lite": "gemini/gemini-2.5-flash-lite",
+    "gemini/gemini-2.5-flash-lite": None,
     # Groq
-    "groq/moonshotai/kimi-k2-instruct-0905": "groq/llama-3.3-70b-versatile",
-    "groq/llama-3.3-70b-versatile": "groq/llama-3.1-8b-instant",
-    "groq/qwen/qwen3-32b": "groq/llama-3.1-8b-instant",
-    "groq/meta-llama/llama-4-maverick-17b-128e-instruct": (
-        "groq/meta-llama/llama-4-scout-17b-16e-instruct"
-    ),
-    "groq/meta-llama/llama-4-scout-17b-16e-instruct": "groq/llama-3.1-8b-instant",
+    "groq/qwen/qwen3.8-27b": "groq/openai/gpt-oss-120b",
     "groq/openai/gpt-oss-120b": "groq/openai/gpt-oss-20b",
-    "groq/openai/gpt-oss-20b": "groq/llama-3.1-8b-instant",
-    "groq/llama-3.1-8b-instant": None,
+    "groq/openai/gpt-oss-20b": None,
     # Together AI
-    "together_ai/meta-llama/Meta-Llama-3.1-405B-Instruct-Turbo": (
+    "together_ai/meta-llama/Llama-3.1-405B-Instruct": (
         "together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo"
     ),
     "together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo": (
@@ -77,14 +73,12 @@ DEFAULT_DEGRADATION_MAP: dict[str, str | None] = {
         "together_ai/meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo"
     ),
     "together_ai/meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo": None,
-    "together_ai/deepseek-ai/DeepSeek-R1": "together_ai/deepseek-ai/DeepSeek-V3",
+    "together_ai/deepseek-ai/DeepSeek-R1-0528": "together_ai/deepseek-ai/DeepSeek-V3.1",
+    "together_ai/deepseek-ai/DeepSeek-V3.1": "together_ai/deepseek-ai/DeepSeek-V4.1-Flash",
+    "together_ai/deepseek-ai/DeepSeek-V4.1-Flash": None,
     "together_ai/deepseek-ai/DeepSeek-V3": "together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo",
     "together_ai/Qwen/Qwen2.5-72B-Instruct-Turbo": "together_ai/Qwen/Qwen2.5-7B-Instruct-Turbo",
     "together_ai/Qwen/Qwen2.5-7B-Instruct-Turbo": None,
-    "together_ai/mistralai/Mixtral-8x7B-Instruct-v0.1": (
-        "together_ai/mistralai/Mistral-7B-Instruct-v0.3"
-    ),
-    "together_ai/mistralai/Mistral-7B-Instruct-v0.3": None,
     # DeepSeek
     "deepseek/deepseek-v4-pro": "deepseek/deepseek-chat",
     "deepseek/deepseek-r1": "deepseek/deepseek-chat",
@@ -98,9 +92,7 @@ DEFAULT_DEGRADATION_MAP: dict[str, str | None] = {
     "mistral/magistral-medium-latest": "mistral/magistral-small-latest",
     "mistral/magistral-small-latest": "mistral/ministral-8b-latest",
     "mistral/codestral-latest": "mistral/ministral-8b-latest",
-    "mistral/open-mixtral-8x22b": "mistral/open-mixtral-8x7b",
-    "mistral/open-mixtral-8x7b": "mistral/open-mistral-7b",
-    "mistral/open-mistral-7b": "mistral/ministral-3b-latest",
+    "mistral/open-mistral-nemo": "mistral/ministral-8b-latest",
     "mistral/ministral-8b-latest": "mistral/ministral-3b-latest",
     "mistral/ministral-3b-latest": None,
 }

@@ -86,8 +86,8 @@ def test_every_example_model_maps_back_to_its_provider() -> None:
         ("o3", "openai"),
         ("anthropic/claude-haiku-4-5", "anthropic"),
         ("claude-3-haiku-20240307", "anthropic"),
-        ("groq/llama-3.1-8b-instant", "groq"),
-        ("llama-3.1-8b-instant", "groq"),  # found in the pricing data under groq/
+        ("groq/openai/gpt-oss-20b", "groq"),
+        ("llama-guard-3-8b", "groq"),  # found in the pricing data under groq/
         ("together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo", "together"),
         ("huggingface/meta-llama/Meta-Llama-3.1-8B-Instruct", "huggingface"),
         ("ollama/llama3", "ollama"),

@@ -90,9 +90,9 @@ def test_provider_prefix_is_stripped_when_the_map_lists_the_bare_name() -> None:
 
 def test_provider_prefix_is_added_when_the_map_lists_only_the_prefixed_name() -> None:
     book = default_price_book()
-    price = book.get("llama-3.1-8b-instant")
-    assert price.model == "groq/llama-3.1-8b-instant"
-    assert price.provider == "groq"
+    price = book.get("ministral-3b-latest")
+    assert price.model == "mistral/ministral-3b-latest"
+    assert price.provider == "mistral"
 
 
 def test_bare_name_listed_at_different_prices_under_two_prefixes_is_not_guessed(

@@ -74,7 +74,7 @@ def test_default_map_covers_todays_families() -> None:
 def test_cheaper_model_follows_the_map() -> None:
     assert get_cheaper_model("gpt-4o") == "gpt-4o-mini"
     assert get_cheaper_model("claude-sonnet-4-5") == "claude-haiku-4-5"
-    assert get_cheaper_model("groq/llama-3.3-70b-versatile") == "groq/llama-3.1-8b-instant"
+    assert get_cheaper_model("groq/openai/gpt-oss-120b") == "groq/openai/gpt-oss-20b"
 
 
 def test_cheapest_model_has_no_cheaper_model() -> None:
@@ -90,8 +90,8 @@ def test_unknown_model_has_no_cheaper_model_not_a_generic_fallback() -> None:
 
 def test_a_provider_prefixed_spelling_finds_the_same_map_entry() -> None:
     assert get_cheaper_model("openai/gpt-4o") == "gpt-4o-mini"
-    assert get_cheaper_model("anthropic/claude-haiku-4-5") == "claude-3-haiku-20240307"
-    assert get_cheaper_model("llama-3.1-8b-instant") is None  # groq's cheapest, unprefixed
+    assert get_cheaper_model("anthropic/claude-sonnet-4-5") == "claude-haiku-4-5"
+    assert get_cheaper_model("ministral-3b-latest") is None  # mistral's cheapest, unprefixed
 
 
 def test_chain_lists_the_models_after_the_given_one_nearest_first() -> None:

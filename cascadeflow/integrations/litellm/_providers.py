@@ -60,8 +60,8 @@ SUPPORTED_PROVIDERS: dict[str, ProviderInfo] = {
             example_models=(
                 "anthropic/claude-sonnet-4-5",
                 "anthropic/claude-haiku-4-5",
-                "claude-opus-4-1",
-                "claude-3-haiku-20240307",
+                "claude-opus-4-6",
+                "claude-sonnet-4-6",
             ),
         ),
         ProviderInfo(
@@ -71,9 +71,9 @@ SUPPORTED_PROVIDERS: dict[str, ProviderInfo] = {
             pricing_available=True,
             requires_api_key=True,
             example_models=(
-                "groq/llama-3.3-70b-versatile",
-                "groq/llama-3.1-8b-instant",
                 "groq/openai/gpt-oss-120b",
+                "groq/openai/gpt-oss-20b",
+                "groq/qwen/qwen3.8-27b",
             ),
         ),
         ProviderInfo(
@@ -128,7 +128,7 @@ SUPPORTED_PROVIDERS: dict[str, ProviderInfo] = {
             example_models=(
                 "gemini/gemini-2.5-pro",
                 "gemini/gemini-2.5-flash",
-                "gemini/gemini-2.0-flash-lite",
+                "gemini/gemini-2.5-flash-lite",
                 "vertex_ai/gemini-2.5-flash",
             ),
         ),
@@ -203,7 +203,7 @@ def provider_of(model: str) -> str:
     then a prefix that is a provider in the price book, then the name's family (``gpt-``...).
 
     Example:
-        >>> provider_of("gpt-4o"), provider_of("groq/llama-3.1-8b-instant")
+        >>> provider_of("gpt-4o"), provider_of("groq/openai/gpt-oss-20b")
         ('openai', 'groq')
         >>> provider_of("ollama/llama3"), provider_of("gemini/gemini-2.5-pro")
         ('ollama', 'google')
