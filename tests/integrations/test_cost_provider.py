@@ -61,7 +61,10 @@ def test_cost_matches_litellms_own_cost_per_token(strict: LiteLLMCostProvider) -
     )
     ours = strict.calculate_cost("gpt-4o", input_tokens=1000, output_tokens=200)
     assert ours == pytest.approx(prompt_cost + completion_cost, rel=1e-12)
-    assert ours == 0.0045
+    entry = litellm.model_cost["gpt-4o"]
+    assert ours == pytest.approx(
+        1000 * entry["input_cost_per_token"] + 200 * entry["output_cost_per_token"], rel=1e-12
+    )
 
 
 def test_model_cost_comes_from_litellms_map(strict: LiteLLMCostProvider) -> None:
@@ -77,7 +80,9 @@ def test_model_cost_comes_from_litellms_map(strict: LiteLLMCostProvider) -> None
 
 def test_provider_prefixed_names_find_litellms_bare_entry(strict: LiteLLMCostProvider) -> None:
     assert strict.get_model_cost("openai/gpt-4o")["source"] == "litellm"
-    assert strict.calculate_cost("openai/gpt-4o", 1000, 200) == 0.0045
+    assert strict.calculate_cost("openai/gpt-4o", 1000, 200) == strict.calculate_cost(
+        "gpt-4o", 1000, 200
+    )
     # A prefix naming another provider does not borrow OpenAI's price.
     with pytest.raises(UnknownModelError):
         strict.get_model_cost("groq/gpt-4o")
@@ -90,19 +95,42 @@ def test_models_registered_with_litellm_at_runtime_are_priced(
     assert strict.get_model_cost(registered_model)["max_tokens"] == 1234
 
 
+def _prefixed_only_chat_model() -> tuple[str, str]:
+    """A chat model LiteLLM's installed map lists only under ``provider/name``.
+
+    Chosen from the installed map (the first in name order) so the test follows whichever
+    LiteLLM release is installed instead of one release's model list.
+    """
+    book = default_price_book()
+    for key in sorted(litellm.model_cost):
+        entry = litellm.model_cost[key]
+        prefix, _, bare = key.partition("/")
+        if (not bare or "/" in bare or bare in litellm.model_cost
+                or entry.get("mode") != "chat" or entry.get("litellm_provider") != prefix
+                or not entry.get("input_cost_per_token")
+                or not entry.get("output_cost_per_token")):
+            continue
+        if LiteLLMCostProvider(fallback_enabled=False, price_book=book)._from_litellm(bare):
+            continue  # LiteLLM resolves the bare name itself
+        try:
+            book.estimate_cost(bare, 1, 1)
+        except UnknownModelError:
+            continue
+        return key, bare
+    raise AssertionError("the installed LiteLLM map has no provider-prefixed-only chat model")
+
+
 def test_pricing_file_prices_what_litellms_map_does_not_name(
     strict: LiteLLMCostProvider,
 ) -> None:
-    # LiteLLM lists it only as "groq/llama-3.1-8b-instant"; the price book adds the prefix.
-    assert "llama-3.1-8b-instant" not in litellm.model_cost
-    cost = strict.get_model_cost("llama-3.1-8b-instant")
+    # LiteLLM lists it only as "<provider>/<name>"; the price book adds the prefix.
+    prefixed, bare = _prefixed_only_chat_model()
+    assert bare not in litellm.model_cost
+    cost = strict.get_model_cost(bare)
     assert cost["source"] == "pricing_file"
-    assert (
-        cost["input_cost_per_token"]
-        == litellm.model_cost["groq/llama-3.1-8b-instant"]["input_cost_per_token"]
-    )
-    assert strict.calculate_cost("llama-3.1-8b-instant", 1000, 1000) == pytest.approx(
-        default_price_book().estimate_cost("groq/llama-3.1-8b-instant", 1000, 1000)
+    assert cost["input_cost_per_token"] == litellm.model_cost[prefixed]["input_cost_per_token"]
+    assert strict.calculate_cost(bare, 1000, 1000) == pytest.approx(
+        default_price_book().estimate_cost(prefixed, 1000, 1000)
     )
 
 
@@ -148,9 +176,21 @@ def test_unknown_model_raises_when_fallback_is_disabled(
 
 
 def test_model_without_per_token_price_is_unknown_not_free(strict: LiteLLMCostProvider) -> None:
-    assert "input_cost_per_token" not in litellm.model_cost["dall-e-3"]
-    with pytest.raises(UnknownModelError):
-        strict.calculate_cost("dall-e-3", 10, 0)
+    # An image model priced per image in the installed map: no per-token price anywhere.
+    book = default_price_book()
+    per_image = []
+    for name in sorted(litellm.model_cost):
+        entry = litellm.model_cost[name]
+        if entry.get("mode") != "image_generation" or "input_cost_per_token" in entry:
+            continue
+        try:
+            book.estimate_cost(name, 10, 0)
+        except UnknownModelError:
+            per_image.append(name)
+    assert per_image, "the installed LiteLLM map has no image model priced per image"
+    for name in per_image[:5]:
+        with pytest.raises(UnknownModelError):
+            strict.calculate_cost(name, 10, 0)
 
 
 def test_fallback_uses_the_documented_default_and_warns_once_per_model(

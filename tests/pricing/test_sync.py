@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cascadeflow import DEFAULT_DEGRADATION_MAP
 from cascadeflow.pricing import PriceBook, _sync
 from cascadeflow.pricing._sync import main
 
@@ -231,9 +233,42 @@ def test_script_runs_from_the_checkout(
     assert PriceBook.load(output).get("gpt-4o").provider == "openai"
 
 
+def _pinned_litellm() -> str:
+    """The LiteLLM version ``constraints.txt`` pins (the one CI and pricing.json use)."""
+    for line in (REPO_ROOT / "constraints.txt").read_text().splitlines():
+        name, _, version = line.partition("==")
+        if name.strip().lower() == "litellm":
+            return version.strip()
+    raise AssertionError("constraints.txt does not pin litellm")
+
+
+def test_committed_pricing_file_is_exported_from_the_pinned_litellm() -> None:
+    committed = json.loads((REPO_ROOT / "pricing" / "pricing.json").read_text())
+    assert committed["litellm_version"] == _pinned_litellm()
+
+
 def test_committed_pricing_file_matches_the_installed_litellm(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    installed = importlib.metadata.version("litellm")
+    if installed != _pinned_litellm():
+        pytest.skip(f"pricing.json is exported from the pinned LiteLLM {_pinned_litellm()}; "
+                    f"this run uses LiteLLM {installed} (checked in the pinned run)")
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     committed = REPO_ROOT / "pricing" / "pricing.json"
     assert main(["--check", "--output", str(committed)]) == 0, capsys.readouterr()
+
+
+def test_installed_litellm_map_exports_a_price_book_for_every_default_model(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Whatever LiteLLM is installed (the pin or the newest release), its map must export
+    # and price every model the default degradation chains name.
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    output = tmp_path / "pricing.json"
+    assert main(["--output", str(output)]) == 0
+    book = PriceBook.load(output)
+    assert json.loads(output.read_text())["litellm_version"] == importlib.metadata.version(
+        "litellm")
+    for model in {*DEFAULT_DEGRADATION_MAP, *DEFAULT_DEGRADATION_MAP.values()} - {None}:
+        assert book.estimate_cost(model, 1_000, 1_000) > 0, model
