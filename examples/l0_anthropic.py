@@ -2,16 +2,18 @@
 
 The first model's stream drops mid-answer; with no retries left L0 moves to the fallback,
 which starts clean and also calls a tool. anthropic>=2 sends through its own httpx fork
-(``httpx2``), which respx cannot patch, so the endpoint is faked with that fork's mock
-transport. Run: ``.venv/bin/python examples/l0_anthropic.py``
+(``httpx2``, which respx cannot patch), older builds through ``httpx``; both ship a
+``MockTransport``, so the endpoint is faked with whichever module the installed SDK uses.
+Run: ``.venv/bin/python examples/l0_anthropic.py``
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
+from types import ModuleType
 
-import httpx2
 from anthropic import AsyncAnthropic
 
 from cascadeflow.l0 import RetryConfig, l0
@@ -47,19 +49,25 @@ def sse(model: str, texts: list[str], *, drop: bool = False) -> bytes:
     return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events).encode()
 
 
-def endpoint(request: httpx2.Request) -> httpx2.Response:
+def sdk_http() -> ModuleType:
+    """The HTTP module the installed anthropic SDK sends through (httpx2 or httpx)."""
+    base = vars(importlib.import_module("anthropic._base_client"))
+    return base.get("httpx2") or base["httpx"]
+
+
+def endpoint(request):
     model = json.loads(request.content)["model"]
     if model == "claude-sonnet-4-5":
         body = sse(model, ["The weather", " in Os"], drop=True)
     else:
         body = sse(model, ["Let me look", " that up."])
-    return httpx2.Response(200, content=body, headers={"content-type": "text/event-stream"})
+    return sdk_http().Response(200, content=body, headers={"content-type": "text/event-stream"})
 
 
 async def main() -> None:
+    http = sdk_http()
     client = AsyncAnthropic(api_key="sk-ant-offline", max_retries=0,
-                            http_client=httpx2.AsyncClient(
-                                transport=httpx2.MockTransport(endpoint)))
+                            http_client=http.AsyncClient(transport=http.MockTransport(endpoint)))
 
     def ask(model: str):
         def factory():  # messages.stream() is an async context manager; L0 enters it

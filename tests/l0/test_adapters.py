@@ -7,9 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
-import respx
 from anthropic.types import (
     InputJSONDelta,
     Message,
@@ -37,6 +35,7 @@ from openai.types.completion_usage import CompletionUsage
 
 from cascadeflow.l0 import L0Event, L0StreamError, consume_stream, detect_adapter, l0
 from cascadeflow.l0.adapters import get_adapter, register_adapter, unregister_adapter
+from tests._sdk_http import mock_async_client, response
 
 
 def _chunk(content: str | None = None, *, tools: list[ChoiceDeltaToolCall] | None = None,
@@ -190,7 +189,6 @@ def _sse(events: list[dict[str, Any]], *, named: bool) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-@respx.mock
 async def test_openai_sdk_stream_over_faked_http() -> None:
     from openai import AsyncOpenAI
 
@@ -202,9 +200,15 @@ async def test_openai_sdk_stream_over_faked_http() -> None:
     body.append({"id": "c", "object": "chat.completion.chunk", "created": 0,
                  "model": "gpt-4o-mini", "choices": [],
                  "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}})
-    respx.post("https://api.openai.com/v1/chat/completions").mock(return_value=httpx.Response(
-        200, content=_sse(body, named=False), headers={"content-type": "text/event-stream"}))
-    client = AsyncOpenAI(api_key="sk-test", max_retries=0)
+    requests: list[str] = []
+
+    def endpoint(request: Any) -> Any:
+        requests.append(str(request.url))
+        return response("openai", 200, content=_sse(body, named=False),
+                        headers={"content-type": "text/event-stream"})
+
+    client = AsyncOpenAI(api_key="sk-test", max_retries=0,
+                         http_client=mock_async_client("openai", endpoint))
 
     async def factory() -> Any:
         return await client.chat.completions.create(
@@ -213,26 +217,24 @@ async def test_openai_sdk_stream_over_faked_http() -> None:
 
     result = await l0(factory, retry=None)
     events = await consume_stream(result)
+    assert requests == ["https://api.openai.com/v1/chat/completions"]
     assert result.state.content == "Hello from OpenAI"
     assert events[-1].usage is not None and events[-1].usage["total_tokens"] == 6
 
 
 async def test_anthropic_sdk_stream_over_faked_http() -> None:
-    # anthropic>=2 sends through its own httpx fork (httpx2), which respx cannot patch, so
-    # the endpoint is faked with that fork's mock transport instead.
-    import httpx2
     from anthropic import AsyncAnthropic
 
     raw = [event.model_dump(exclude_none=True) for event in _anthropic_events()]
     requests: list[str] = []
 
-    def endpoint(request: httpx2.Request) -> httpx2.Response:
+    def endpoint(request: Any) -> Any:
         requests.append(str(request.url))
-        return httpx2.Response(200, content=_sse(raw, named=True),
-                               headers={"content-type": "text/event-stream"})
+        return response("anthropic", 200, content=_sse(raw, named=True),
+                        headers={"content-type": "text/event-stream"})
 
-    client = AsyncAnthropic(api_key="sk-ant-test", max_retries=0, http_client=httpx2.AsyncClient(
-        transport=httpx2.MockTransport(endpoint)))
+    client = AsyncAnthropic(api_key="sk-ant-test", max_retries=0,
+                            http_client=mock_async_client("anthropic", endpoint))
 
     def factory() -> Any:
         return client.messages.stream(model="claude-haiku-4-5", max_tokens=64,
