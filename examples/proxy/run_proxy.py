@@ -3,11 +3,15 @@
 Offline: every model answers with a mock. Run with ``.venv/bin/python examples/proxy/run_proxy.py``.
 alice has a daily budget for about two requests and is refused with HTTP 429 on the third;
 bob has plenty. Both spends end up in the SQLite ledger.
+
+LiteLLM's proxy (1.108 and later) refuses to start without a master key, so each run makes a
+fresh one and the client authenticates with it; the end user is the request's ``user`` field.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -18,6 +22,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+#: The proxy's admin key for this run (LiteLLM >= 1.108 will not start without one).
+MASTER_KEY = f"sk-{secrets.token_hex(16)}"
 
 
 def free_port() -> int:
@@ -27,26 +33,42 @@ def free_port() -> int:
 
 
 def start_proxy(ledger: Path, budgets: str, port: int) -> subprocess.Popen[bytes]:
+    """Start ``litellm --config config.yaml`` on loopback; its output goes to ``<ledger>.log``."""
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", CASCADEFLOW_LEDGER=str(ledger),
-               CASCADEFLOW_USER_BUDGETS=budgets, PYTHONPATH=str(ROOT))
+               CASCADEFLOW_USER_BUDGETS=budgets, PYTHONPATH=str(ROOT),
+               LITELLM_MASTER_KEY=MASTER_KEY)
     litellm_cli = Path(sys.executable).with_name("litellm")
-    return subprocess.Popen(
-        [str(litellm_cli), "--config", str(HERE / "config.yaml"), "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(log_of(ledger), "wb") as log:
+        return subprocess.Popen(
+            [str(litellm_cli), "--config", str(HERE / "config.yaml"), "--host", "127.0.0.1",
+             "--port", str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
+def log_of(ledger: Path) -> Path:
+    """Where :func:`start_proxy` writes the proxy's output for this ledger."""
+    return ledger.with_name(ledger.name + ".log")
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 90.0,
+               log: Path | None = None) -> None:
+    """Wait until the proxy answers its liveness probe; on failure, say why from its log."""
+    def why() -> str:
+        if log is None or not log.exists():
+            return ""
+        return "; its last output:\n" + log.read_text(errors="replace")[-2000:]
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("the proxy exited before it was ready")
+            raise RuntimeError(f"the proxy exited (code {process.returncode}) before it was "
+                               f"ready{why()}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/liveliness", timeout=1):
                 return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError("the proxy did not become ready in time")
+    raise RuntimeError(f"the proxy did not become ready in {timeout:.0f} s{why()}")
 
 
 def main() -> None:
@@ -60,8 +82,8 @@ def main() -> None:
         ledger = Path(folder) / "ledger.db"
         proxy = start_proxy(ledger, "alice=0.0005,bob=1.0", port)
         try:
-            wait_ready(port, proxy)
-            client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}", api_key="sk-local",
+            wait_ready(port, proxy, log=log_of(ledger))
+            client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}", api_key=MASTER_KEY,
                                    max_retries=0)
             for user in ("alice", "bob"):
                 for number in range(1, 4):

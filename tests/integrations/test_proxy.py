@@ -38,8 +38,8 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[openai.Ope
     port = runner.free_port()
     process = runner.start_proxy(ledger, BUDGETS, port)
     try:
-        runner.wait_ready(port, process)
-        yield (openai.OpenAI(base_url=f"http://127.0.0.1:{port}", api_key="sk-local",
+        runner.wait_ready(port, process, log=runner.log_of(ledger))
+        yield (openai.OpenAI(base_url=f"http://127.0.0.1:{port}", api_key=runner.MASTER_KEY,
                              max_retries=0), ledger)
     finally:
         process.terminate()
