@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: demo test bench lint typecheck install redis peers clean
+.PHONY: demo test test-pinned test-newest bench lint typecheck install redis peers clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,bench]" -c constraints.txt
+	$(PY) -m pip install -q -e ".[dev,bench,proxy]" -c constraints.txt
 	touch $@
 
 install: $(VENV)/.installed
@@ -24,9 +24,17 @@ lint: install
 	$(VENV)/bin/ruff check cascadeflow scripts tests benchmarks examples
 	$(VENV)/bin/mypy
 
-test: install redis lint
+# The suite twice: on the LiteLLM pinned in constraints.txt (the one pricing.json is exported
+# from, with the live proxy tests), then on the newest LiteLLM the index serves.
+test: test-pinned test-newest
+
+test-pinned: install redis lint
+	@echo "== the suite against the pinned LiteLLM: $$(grep -i '^litellm==' constraints.txt)"
 	$(VENV)/bin/cascadeflow sync-pricing --check
 	$(PY) -m pytest
+
+test-newest: redis
+	PYTHON=$(PYTHON) bash scripts/test_newest_litellm.sh
 
 peers:
 	@test -x .venv-peers/bin/python || $(PYTHON) -m venv .venv-peers
@@ -37,4 +45,4 @@ bench: install redis peers
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) .venv-peers .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest .venv-peers .mypy_cache .ruff_cache
