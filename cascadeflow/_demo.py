@@ -42,7 +42,7 @@ USERS = {
     "dara": "pro", "eli": "pro",
     "fay": "enterprise",
 }
-MODELS = ("gpt-4o", "claude-sonnet-4-20250514", "gpt-4o-mini")
+MODELS = ("gpt-4o", "claude-sonnet-4-5", "gpt-4o-mini")
 
 
 @dataclass
