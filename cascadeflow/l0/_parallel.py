@@ -168,25 +168,29 @@ async def run_all(runner: TaskRunner, tasks: Sequence[Task], *, concurrency: int
                   fail_fast: bool, on_progress: ProgressCallback | None,
                   first_index: int = 0, total: int | None = None,
                   done_before: int = 0) -> list[TaskOutcome]:
-    """Run ``tasks`` ``concurrency`` at a time; every slot ends with an outcome."""
+    """Run ``tasks`` ``concurrency`` at a time, started in input order; every task ends
+    with an outcome (``cancelled`` for one that never started)."""
     outcomes = [not_run(first_index + offset) for offset in range(len(tasks))]
-    limiter = anyio.CapacityLimiter(concurrency)
-    finished = done_before
     overall = total if total is not None else len(tasks)
+    cursor = {"next": 0, "finished": done_before}
 
     async with anyio.create_task_group() as group:
-        async def one(offset: int) -> None:
-            nonlocal finished
-            async with limiter:
-                outcome = await runner.run(tasks[offset], first_index + offset)
-            outcomes[offset] = outcome
-            finished += 1
-            await call_back(on_progress, finished, overall)
-            if fail_fast and outcome.status == "error":
-                group.cancel_scope.cancel()
+        async def worker() -> None:
+            # Workers take the next task in input order (not a race for a semaphore, whose
+            # winner the scheduler picks), so fail_fast cancels exactly the later tasks.
+            while cursor["next"] < len(tasks) and not group.cancel_scope.cancel_called:
+                offset = cursor["next"]
+                cursor["next"] += 1
+                outcome = await runner.run(tasks[offset], first_index + offset,
+                                           lambda done: outcomes.__setitem__(offset, done))
+                if fail_fast and outcome.status == "error":
+                    group.cancel_scope.cancel()
+                cursor["finished"] += 1
+                with anyio.CancelScope(shield=outcome.status == "error" and fail_fast):
+                    await call_back(on_progress, cursor["finished"], overall)
 
-        for offset in range(len(tasks)):
-            group.start_soon(one, offset)
+        for _ in range(min(concurrency, len(tasks))):
+            group.start_soon(worker)
     return outcomes
 
 
@@ -334,7 +338,8 @@ class L0Pool:
     async def _work(self, index: int) -> None:
         try:
             async with self._limiter:
-                self._outcomes[index] = await self._runner.run(self._tasks[index], index)
+                await self._runner.run(self._tasks[index], index,
+                                       lambda done: self._outcomes.__setitem__(index, done))
         finally:
             self._running -= 1
             if self._running == 0 and self._settled is not None:

@@ -116,8 +116,8 @@ async def race(tasks: Iterable[Task], *, budget: Any = None,
 
     async with anyio.create_task_group() as group:
         async def run(index: int) -> None:
-            outcome = await runner.run(tasks[index], index)
-            outcomes[index] = outcome
+            outcome = await runner.run(tasks[index], index,
+                                       lambda done: outcomes.__setitem__(index, done))
             # Checked and set with no await in between: the first success observed wins.
             if outcome.status == "success" and not winner:
                 winner.append(index)

@@ -150,8 +150,10 @@ class TaskRunner:
                               **(context or {})}
         return options
 
-    async def run(self, task: Task, index: int) -> TaskOutcome:
-        """Run one task to its end; cancellation is recorded, then re-raised."""
+    async def run(self, task: Task, index: int,
+                  record: Callable[[TaskOutcome], None] | None = None) -> TaskOutcome:
+        """Run one task to its end. Its outcome also goes to ``record``, which is how a
+        cancelled task's outcome (partial text, cost) is kept: cancellation is re-raised."""
         probe = _CostProbe()
         box: list[L0Result] = []
         started = time.perf_counter()
@@ -161,16 +163,24 @@ class TaskRunner:
             value = await self._value(task, index, probe, box)
         except anyio.get_cancelled_exc_class():
             await _close(box)
-            self._ended(TaskOutcome(index, "cancelled", None, None, _first(box),
-                                    time.perf_counter() - started, probe.cost(_first(box))))
+            cancelled = self._ended(TaskOutcome(index, "cancelled", None, None, _first(box),
+                                                time.perf_counter() - started,
+                                                probe.cost(_first(box))))
+            if record is not None:
+                record(cancelled)
             raise
         except Exception as error:
             await _close(box)
-            return self._ended(TaskOutcome(index, "error", None, error, _first(box),
-                                           time.perf_counter() - started,
-                                           probe.cost(_first(box))))
-        return self._ended(TaskOutcome(index, "success", value, None, _first(box),
-                                       time.perf_counter() - started, probe.cost(_first(box))))
+            outcome = self._ended(TaskOutcome(index, "error", None, error, _first(box),
+                                              time.perf_counter() - started,
+                                              probe.cost(_first(box))))
+        else:
+            outcome = self._ended(TaskOutcome(index, "success", value, None, _first(box),
+                                              time.perf_counter() - started,
+                                              probe.cost(_first(box))))
+        if record is not None:
+            record(outcome)
+        return outcome
 
     def _ended(self, outcome: TaskOutcome) -> TaskOutcome:
         self.emitter.emit(LifecycleEventType.TASK_END, 0, 0, operation=self.operation,
