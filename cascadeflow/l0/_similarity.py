@@ -13,6 +13,7 @@ from difflib import SequenceMatcher
 
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[-+]?\d+(?:[.,]\d+)*|\w+", re.UNICODE)
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _SHORT_ANSWER_WORDS = 3
 
 
@@ -23,7 +24,7 @@ def normalise(text: str) -> str:
         >>> normalise("  The answer is 42.  ")
         'the answer is 42'
     """
-    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = _THOUSANDS.sub("", unicodedata.normalize("NFKC", text).casefold())
     return " ".join(_WORD.findall(folded))
 
 
@@ -34,7 +35,7 @@ def numbers_of(text: str) -> list[str]:
         >>> numbers_of("between 1,000 and 2.5")
         ['1000', '2.5']
     """
-    return [number.replace(",", "") for number in _NUMBER.findall(text)]
+    return _NUMBER.findall(_THOUSANDS.sub("", text))
 
 
 def similarity(first: str, second: str) -> float:
