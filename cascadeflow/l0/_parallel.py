@@ -7,6 +7,7 @@ and every task ends with a status, so a skipped task never poses as a success.
 from __future__ import annotations
 
 import time
+from functools import partial
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -182,7 +183,7 @@ async def run_all(runner: TaskRunner, tasks: Sequence[Task], *, concurrency: int
                 offset = cursor["next"]
                 cursor["next"] += 1
                 outcome = await runner.run(tasks[offset], first_index + offset,
-                                           lambda done: outcomes.__setitem__(offset, done))
+                                           partial(outcomes.__setitem__, offset))
                 if fail_fast and outcome.status == "error":
                     group.cancel_scope.cancel()
                 cursor["finished"] += 1

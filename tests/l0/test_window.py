@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -30,7 +31,7 @@ def assert_well_formed(window: DocumentWindow, document: str) -> None:
     assert window[0].start == 0 and window[-1].end == len(document)
     for chunk in window:
         assert document[chunk.start:chunk.end] == chunk.content
-    for before, after in zip(window, window[1:], strict=False):
+    for before, after in pairwise(window):
         assert after.start <= before.end, "a gap between chunks"
         assert after.start > before.start and after.end > before.end, "a repeated chunk"
     assert [chunk.index for chunk in window] == list(range(len(window)))
@@ -93,8 +94,7 @@ def test_paragraph_windows_keep_paragraphs_whole_and_overlap_by_whole_ones() -> 
     for chunk in window:
         assert chunk.content.startswith("Paragraph ")
         assert chunk.start == 0 or PARAGRAPHS[chunk.start - 2:chunk.start] == "\n\n"
-    overlapping = [before.end - after.start for before, after in zip(window, window[1:],
-                                                                     strict=False)]
+    overlapping = [before.end - after.start for before, after in pairwise(window)]
     assert any(size > 0 for size in overlapping)
 
 
