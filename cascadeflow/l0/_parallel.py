@@ -7,9 +7,9 @@ and every task ends with a status, so a skipped task never poses as a success.
 from __future__ import annotations
 
 import time
-from functools import partial
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
