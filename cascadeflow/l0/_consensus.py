@@ -58,6 +58,10 @@ class Vote:
         share: its part of the vote, 0.0 to 1.0 (by weight for ``weighted`` and ``best``,
             by count otherwise).
         field: the schema field voted on; ``None`` for whole text outputs.
+
+    Example:
+        >>> [(vote.value, vote.indices) for vote in result.disagreements]
+        [('42', (0, 1)), ('43', (2,))]
     """
 
     value: Any
@@ -74,6 +78,10 @@ class FieldConsensus:
         value: the winning value (the one in ``ConsensusResult.value``).
         share: the winner's part of the vote.
         votes: every distinct value, heaviest first.
+
+    Example:
+        >>> result.field_consensus["age"].value, result.field_consensus["age"].share
+        (31, 0.6666666666666666)
     """
 
     value: Any
@@ -197,7 +205,7 @@ async def consensus(tasks: Iterable[Task], *, strategy: Strategy = "majority",
         >>> result.value, result.cost_usd
         ('42', 0.0031)
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1.0
     """
     tasks = list(tasks)
     _check(strategy, resolve, threshold, minimum_agreement, weights, len(tasks))

@@ -247,7 +247,7 @@ async def parallel(tasks: Iterable[Task], *, concurrency: int = 5, fail_fast: bo
         >>> result.results[0], result.telemetry.cost_usd
         ('A short summary.', 0.00042)
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1.0
     """
     _check_count("concurrency", concurrency)
     return await _operation("parallel", list(tasks), concurrency=concurrency,
@@ -265,7 +265,7 @@ async def sequential(tasks: Iterable[Task], *, fail_fast: bool = False,
         >>> (await sequential([first, second])).statuses
         ['success', 'success']
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1.0
     """
     return await _operation("sequential", list(tasks), concurrency=1, fail_fast=fail_fast,
                             on_progress=on_progress, budget=budget, on_event=on_event,
@@ -285,7 +285,7 @@ async def batched(tasks: Iterable[Task], batch_size: int, *,
         >>> result.failure_count, len(result.results) == len(tasks)
         (1, True)
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1.0
     """
     _check_count("batch_size", batch_size)
     return await _operation("batched", list(tasks), concurrency=batch_size, fail_fast=False,
@@ -388,7 +388,7 @@ def create_pool(workers: int, *, budget: Any = None,
         ...     (await pool.drain()).results
         ['Hello']
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1.0
     """
     return L0Pool(workers, budget=budget, on_event=on_event, **shared_l0_options)
 

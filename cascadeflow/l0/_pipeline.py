@@ -100,6 +100,10 @@ class PipelineContext:
         step_index: the running step's position.
         results: the :class:`StepResult` of every step before this one.
         metadata: a dict steps may use to pass things along.
+
+    Example:
+        >>> def translate(summary, context):
+        ...     return {"stream": ask(f"Translate {summary}; source: {context.input[:50]}")}
     """
 
     input: Any
@@ -121,6 +125,10 @@ class StepResult:
         error: what failed it.
         duration: seconds.
         cost_usd: what its streams cost (``None`` when nothing reported a cost).
+
+    Example:
+        >>> [(step.name, step.status) for step in (await pipe(steps, text)).steps]
+        [('summarise', 'success'), ('translate', 'success')]
     """
 
     name: str
@@ -188,7 +196,7 @@ async def pipe(steps: Sequence[Step], input: Any, *, stop_on_error: bool = True,
         >>> result.output, result.cost_usd
         ('Un résumé.', 0.0004)
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1.0
     """
     if not steps:
         raise ValueError("pipe() needs at least one step")
@@ -278,7 +286,7 @@ def create_pipeline(steps: Sequence[Step], **defaults: Any) -> Pipeline:
         >>> (await pipeline.run("question")).status
         'success'
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1.0
     """
     if not steps:
         raise ValueError("create_pipeline() needs at least one step")

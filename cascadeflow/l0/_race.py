@@ -102,7 +102,7 @@ async def race(tasks: Iterable[Task], *, budget: Any = None,
         >>> result.value, result.winner_index, result.cost_usd
         ('Hello', 1, 0.00021)
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1.0
     """
     tasks = list(tasks)
     if not tasks:

@@ -291,7 +291,7 @@ def create_window(document: str, *, size: int = 2000, overlap: int = 200,
         >>> [(chunk.start, chunk.end) for chunk in window]
         [(0, 100), (90, 190), (180, 250)]
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1.0
     """
     if not isinstance(document, str):
         raise TypeError(f"create_window() needs the document as str, not "
