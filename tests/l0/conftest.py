@@ -77,7 +77,7 @@ def sleeps() -> SleepRecorder:
 
 # --- operations over many streams (issue 13) ---------------------------------------------
 @pytest.fixture(params=["asyncio", "trio"])
-def run(request: pytest.FixtureRequest) -> Any:
+def on_backends(request: pytest.FixtureRequest) -> Any:
     """Runs a coroutine function to completion on each anyio backend in turn."""
     def on_backend(function: Any, *args: Any) -> Any:
         return anyio.run(function, *args, backend=request.param)

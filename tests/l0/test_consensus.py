@@ -27,7 +27,7 @@ def test_outputs_stating_different_numbers_never_agree() -> None:
     assert similarity("Paris", "Lyon") == 0.0
 
 
-def test_the_minority_never_wins_a_majority_vote(run: Any) -> None:
+def test_the_minority_never_wins_a_majority_vote(on_backends: Any) -> None:
     tasks = [Words("After careful thought, the answer is 42."),
              Words("After careful thought, the answer is 43."),
              Words("After careful thought the answer is 43")]
@@ -35,7 +35,7 @@ def test_the_minority_never_wins_a_majority_vote(run: Any) -> None:
     async def main() -> Any:
         return await consensus(tasks)
 
-    result = run(main)
+    result = on_backends(main)
     assert result.value == "After careful thought, the answer is 43."
     assert result.confidence == pytest.approx(2 / 3)
     assert result.status == "consensus"
@@ -43,14 +43,14 @@ def test_the_minority_never_wins_a_majority_vote(run: Any) -> None:
     assert result.agreements == []
 
 
-def test_structured_consensus_is_built_from_the_winning_fields(run: Any) -> None:
+def test_structured_consensus_is_built_from_the_winning_fields(on_backends: Any) -> None:
     tasks = [Words('{"name": "Ada", "age": 30}'), Words('{"name": "Ada", "age": 31}'),
              Words('{"name": "Ada", "age": 31}')]
 
     async def main() -> Any:
         return await consensus(tasks, schema=Person)
 
-    result = run(main)
+    result = on_backends(main)
     assert result.value == Person(name="Ada", age=31)
     fields = result.field_consensus
     assert fields is not None
@@ -63,7 +63,7 @@ def test_structured_consensus_is_built_from_the_winning_fields(run: Any) -> None
         (31, (1, 2)), (30, (0,))]
 
 
-def test_weighted_strategy_honours_the_weights(run: Any) -> None:
+def test_weighted_strategy_honours_the_weights(on_backends: Any) -> None:
     tasks = [Words("Paris"), Words("Lyon"), Words("Lyon")]
 
     async def main() -> tuple[Any, Any]:
@@ -71,34 +71,34 @@ def test_weighted_strategy_honours_the_weights(run: Any) -> None:
         light = await consensus(tasks, strategy="weighted", weights=[1, 1, 1])
         return heavy, light
 
-    heavy, light = run(main)
+    heavy, light = on_backends(main)
     assert (heavy.value, heavy.confidence) == ("Paris", pytest.approx(0.6))
     assert (light.value, light.confidence) == ("Lyon", pytest.approx(2 / 3))
 
 
-def test_best_strategy_picks_the_highest_weight(run: Any) -> None:
+def test_best_strategy_picks_the_highest_weight(on_backends: Any) -> None:
     tasks = [Words("Paris"), Words("Lyon"), Words("Marseille")]
 
     async def main() -> tuple[Any, Any]:
         return (await consensus(tasks, strategy="best", weights=[1, 1, 5]),
                 await consensus(tasks, strategy="best", weights=[1, 4, 1]))
 
-    third, second = run(main)
+    third, second = on_backends(main)
     assert third.value == "Marseille" and second.value == "Lyon"
 
 
-def test_best_structured_output_by_weight(run: Any) -> None:
+def test_best_structured_output_by_weight(on_backends: Any) -> None:
     tasks = [Words('{"name": "Ada", "age": 30}'), Words('{"name": "Bob", "age": 31}')]
 
     async def main() -> Any:
         return await consensus(tasks, schema=Person, strategy="best", weights=[1, 2])
 
-    result = run(main)
+    result = on_backends(main)
     assert result.value == Person(name="Bob", age=31)
     assert result.field_consensus["name"].value == "Bob"
 
 
-def test_unanimous_compares_every_pair_not_only_the_first(run: Any) -> None:
+def test_unanimous_compares_every_pair_not_only_the_first(on_backends: Any) -> None:
     # Output 0 is close to 1 and to 2, but 1 and 2 differ in two words.
     first = LONG
     second = "OMEGA " + LONG.split(" ", 1)[1]
@@ -111,10 +111,10 @@ def test_unanimous_compares_every_pair_not_only_the_first(run: Any) -> None:
                                strategy="unanimous", resolve="fail")
 
     with pytest.raises(ConsensusError, match="no unanimous consensus"):
-        run(main)
+        on_backends(main)
 
 
-def test_unanimous_agreement_and_resolutions(run: Any) -> None:
+def test_unanimous_agreement_and_resolutions(on_backends: Any) -> None:
     same = [Words("Paris."), Words("paris"), Words(" Paris ")]
     split = [Words("Paris"), Words("Paris"), Words("Lyon")]
 
@@ -125,7 +125,7 @@ def test_unanimous_agreement_and_resolutions(run: Any) -> None:
                 await consensus(split, strategy="unanimous", resolve="best",
                                 weights=[1, 1, 2]))
 
-    agreed, voted, merged, best = run(main)
+    agreed, voted, merged, best = on_backends(main)
     assert (agreed.status, agreed.confidence, agreed.value) == ("consensus", 1.0, "Paris.")
     assert [vote.indices for vote in agreed.agreements] == [(0, 1, 2)]
     assert (voted.status, voted.value) == ("resolved", "Paris")
@@ -133,22 +133,22 @@ def test_unanimous_agreement_and_resolutions(run: Any) -> None:
     assert best.value == "Lyon"
 
 
-def test_a_majority_below_the_minimum_agreement_is_resolved(run: Any) -> None:
+def test_a_majority_below_the_minimum_agreement_is_resolved(on_backends: Any) -> None:
     tasks = [Words("red"), Words("red"), Words("blue"), Words("green")]
 
     async def main() -> Any:
         return await consensus(tasks, minimum_agreement=0.6)
 
-    result = run(main)
+    result = on_backends(main)
     assert (result.value, result.status, result.confidence) == ("red", "resolved", 0.5)
 
 
-def test_failed_tasks_do_not_vote_and_all_failing_raises(run: Any) -> None:
+def test_failed_tasks_do_not_vote_and_all_failing_raises(on_backends: Any) -> None:
     async def main() -> Any:
         return await consensus([Words(ValueError("down")), Words("42"), Words("42")],
                                retry=None)
 
-    result = run(main)
+    result = on_backends(main)
     assert result.value == "42" and result.confidence == 1.0
     assert [output.status for output in result.outputs] == ["error", "success", "success"]
 
@@ -156,16 +156,16 @@ def test_failed_tasks_do_not_vote_and_all_failing_raises(run: Any) -> None:
         return await consensus([Words(ValueError("a")), Words(KeyError("b"))], retry=None)
 
     with pytest.raises(ConsensusError, match="every task"):
-        run(failing)
+        on_backends(failing)
 
 
-def test_consensus_emits_its_vote(run: Any) -> None:
+def test_consensus_emits_its_vote(on_backends: Any) -> None:
     seen: list[L0LifecycleEvent] = []
 
     async def main() -> Any:
         return await consensus([Words("yes"), Words("yes")], on_event=seen.append)
 
-    run(main)
+    on_backends(main)
     [vote] = [event for event in seen if event.type == "consensus_vote"]
     assert vote.data["strategy"] == "majority" and vote.data["confidence"] == 1.0
 

@@ -28,13 +28,13 @@ class Person(BaseModel):
     age: int
 
 
-def test_results_keep_input_order_whatever_finishes_first(run: Any) -> None:
+def test_results_keep_input_order_whatever_finishes_first(on_backends: Any) -> None:
     factories = [Words("slow", " one", pause=0.03), Words("fast"), Words("mid", pause=0.01)]
 
     async def main() -> Any:
         return await parallel(factories)
 
-    result = run(main)
+    result = on_backends(main)
     assert result.results == ["slow one", "fast", "mid"]
     assert result.statuses == ["success"] * 3
     assert (result.success_count, result.failure_count, result.cancelled_count) == (3, 0, 0)
@@ -42,7 +42,7 @@ def test_results_keep_input_order_whatever_finishes_first(run: Any) -> None:
     assert all(isinstance(outcome.result, L0Result) for outcome in result.outcomes)
 
 
-def test_every_kind_of_task_gives_its_value(run: Any) -> None:
+def test_every_kind_of_task_gives_its_value(on_backends: Any) -> None:
     async def plain_value() -> int:
         await anyio.sleep(0)
         return 42
@@ -63,14 +63,14 @@ def test_every_kind_of_task_gives_its_value(run: Any) -> None:
     async def main() -> Any:
         return await parallel(tasks)
 
-    result = run(main)
+    result = on_backends(main)
     assert result.statuses == ["success"] * 7, result.errors
     assert result.results[:5] == ["a factory", "a mapping", "options", 42, "from a coroutine"]
     assert result.results[5] == Person(name="Ada", age=36)
     assert result.results[6] == "an L0Result"
 
 
-def test_fail_fast_marks_skipped_and_stopped_tasks_cancelled(run: Any) -> None:
+def test_fail_fast_marks_skipped_and_stopped_tasks_cancelled(on_backends: Any) -> None:
     running = Words("never", " finishes", pause=10.0)
     tasks = [Words(ValueError("broken"), pause=0.02), running, Words("queued"),
              Words("queued too")]
@@ -78,7 +78,7 @@ def test_fail_fast_marks_skipped_and_stopped_tasks_cancelled(run: Any) -> None:
     async def main() -> Any:
         return await parallel(tasks, concurrency=2, fail_fast=True, retry=None)
 
-    result = run(main)
+    result = on_backends(main)
     assert result.statuses == ["error", "cancelled", "cancelled", "cancelled"]
     assert isinstance(result.errors[0], ValueError)
     assert result.errors[1:] == [None, None, None]
@@ -87,29 +87,29 @@ def test_fail_fast_marks_skipped_and_stopped_tasks_cancelled(run: Any) -> None:
     assert running.closed and running.delivered == []
 
 
-def test_without_fail_fast_an_error_does_not_stop_the_others(run: Any) -> None:
+def test_without_fail_fast_an_error_does_not_stop_the_others(on_backends: Any) -> None:
     async def main() -> Any:
         return await parallel([Words(ValueError("x")), Words("ok")], retry=None)
 
-    result = run(main)
+    result = on_backends(main)
     assert result.statuses == ["error", "success"]
     assert result.successful_results() == ["ok"]
 
 
-def test_batched_keeps_every_result_and_each_error(run: Any) -> None:
+def test_batched_keeps_every_result_and_each_error(on_backends: Any) -> None:
     tasks = [Words(f"r{index}") if index % 3 else Words(KeyError(index)) for index in range(7)]
 
     async def main() -> Any:
         return await batched(tasks, batch_size=3, retry=None)
 
-    result = run(main)
+    result = on_backends(main)
     assert result.statuses == ["error", "success", "success"] * 2 + ["error"]
     assert result.results == [None, "r1", "r2", None, "r4", "r5", None]
     assert [type(error).__name__ if error else None for error in result.errors] == [
         "KeyError", None, None, "KeyError", None, None, "KeyError"]
 
 
-def test_concurrency_is_respected_and_sequential_runs_one_at_a_time(run: Any) -> None:
+def test_concurrency_is_respected_and_sequential_runs_one_at_a_time(on_backends: Any) -> None:
     active = {"now": 0, "most": 0}
 
     def task(word: str) -> Any:
@@ -127,12 +127,12 @@ def test_concurrency_is_respected_and_sequential_runs_one_at_a_time(run: Any) ->
         narrow = await sequential([task(str(i)) for i in range(4)])
         return wide, most_wide, narrow, active["most"]
 
-    wide, most_wide, narrow, most_narrow = run(main)
+    wide, most_wide, narrow, most_narrow = on_backends(main)
     assert wide.results == [str(i) for i in range(8)] and most_wide == 3
     assert narrow.results == ["0", "1", "2", "3"] and most_narrow == 1
 
 
-def test_progress_callback_is_awaited_for_every_task(run: Any) -> None:
+def test_progress_callback_is_awaited_for_every_task(on_backends: Any) -> None:
     seen: list[tuple[int, int]] = []
 
     async def on_progress(done: int, total: int) -> None:
@@ -142,11 +142,11 @@ def test_progress_callback_is_awaited_for_every_task(run: Any) -> None:
     async def main() -> Any:
         return await parallel([Words("a"), Words("b"), Words("c")], on_progress=on_progress)
 
-    run(main)
+    on_backends(main)
     assert sorted(seen) == [(1, 3), (2, 3), (3, 3)]
 
 
-def test_telemetry_sums_tokens_retries_and_first_tokens(run: Any) -> None:
+def test_telemetry_sums_tokens_retries_and_first_tokens(on_backends: Any) -> None:
     sleeps = SleepRecorder()
     flaky = Scripted(["x", ConnectionResetError("reset")], ["one", " two"])
 
@@ -154,7 +154,7 @@ def test_telemetry_sums_tokens_retries_and_first_tokens(run: Any) -> None:
         return await parallel([flaky, Words("a", "b", "c")], sleep=sleeps,
                               retry=RetryConfig(attempts=2))
 
-    result = run(main)
+    result = on_backends(main)
     telemetry = result.telemetry
     assert result.results == ["one two", "abc"]
     assert telemetry.tasks == 2 and telemetry.attempts == 3
@@ -166,7 +166,7 @@ def test_telemetry_sums_tokens_retries_and_first_tokens(run: Any) -> None:
     assert telemetry.duration == result.duration > 0
 
 
-def test_pool_runs_submitted_tasks_with_shared_options(run: Any) -> None:
+def test_pool_runs_submitted_tasks_with_shared_options(on_backends: Any) -> None:
     async def main() -> tuple[Any, Any]:
         async with create_pool(2, retry=None) as pool:
             first = pool.submit(Words("one"))
@@ -178,14 +178,14 @@ def test_pool_runs_submitted_tasks_with_shared_options(run: Any) -> None:
         outside.submit(Words("queued"))
         return inside, await outside.drain()
 
-    inside, outside = run(main)
+    inside, outside = on_backends(main)
     assert inside.statuses == ["success", "error", "success"]
     assert inside.results == ["one", None, "three"]
     assert outside.results == ["queued"]
 
 
 def test_budget_is_forwarded_to_l0_per_task_only_when_given(
-        run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        on_backends: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     forwarded: list[Any] = []
     real_l0 = l0_module.l0
 
@@ -207,19 +207,19 @@ def test_budget_is_forwarded_to_l0_per_task_only_when_given(
         await parallel([Words("c")], budget=shared)
         await parallel([Words("d")])
 
-    run(main)
+    on_backends(main)
     assert forwarded[:2] == guards or forwarded[:2] == guards[::-1]
     assert len(guards) == 2 and forwarded[2:] == [shared, "absent"]
 
 
-def test_operation_events_and_stream_events_reach_on_event(run: Any) -> None:
+def test_operation_events_and_stream_events_reach_on_event(on_backends: Any) -> None:
     seen: list[L0LifecycleEvent] = []
 
     async def main() -> Any:
         return await parallel([Words("a"), Words(ValueError("x"))], on_event=seen.append,
                               retry=None)
 
-    run(main)
+    on_backends(main)
     kinds = [event.type for event in seen]
     assert kinds[0] == "operation_start" and kinds[-1] == "operation_end"
     assert kinds.count("task_start") == 2 and kinds.count("task_end") == 2
@@ -231,11 +231,11 @@ def test_operation_events_and_stream_events_reach_on_event(run: Any) -> None:
     assert seen[-1].data["status"] == "partial"
 
 
-def test_bad_input_is_named(run: Any) -> None:
+def test_bad_input_is_named(on_backends: Any) -> None:
     async def main() -> Any:
         return await parallel([42, {"retry": None}])
 
-    result = run(main)
+    result = on_backends(main)
     assert result.statuses == ["error", "error"]
     assert "task 0 of parallel() is a int" in str(result.errors[0])
     assert "has no 'stream'" in str(result.errors[1])

@@ -30,11 +30,11 @@ def exclaim(text: Any, context: PipelineContext) -> Any:
     return {"stream": Words(f"{text}!"), "retry": None}
 
 
-def test_each_output_feeds_the_next_step(run: Any) -> None:
+def test_each_output_feeds_the_next_step(on_backends: Any) -> None:
     async def main() -> Any:
         return await pipe([Step("upper", upper_of), Step("exclaim", exclaim)], "hello")
 
-    result = run(main)
+    result = on_backends(main)
     assert (result.status, result.output, result.error) == ("success", "HELLO!", None)
     assert [(step.name, step.input, step.output) for step in result.steps] == [
         ("upper", "hello", "HELLO"), ("exclaim", "HELLO", "HELLO!")]
@@ -42,7 +42,7 @@ def test_each_output_feeds_the_next_step(run: Any) -> None:
     assert result.cost_usd is None and result.duration > 0
 
 
-def test_a_step_guardrail_is_honoured_not_ignored(run: Any) -> None:
+def test_a_step_guardrail_is_honoured_not_ignored(on_backends: Any) -> None:
     def generate(text: Any, context: PipelineContext) -> Any:
         return {"stream": Words("this is BAD output"), "retry": None,
                 "guardrails": [custom_pattern_rule([r"\bBAD\b"], "bad word", "fatal")]}
@@ -50,14 +50,14 @@ def test_a_step_guardrail_is_honoured_not_ignored(run: Any) -> None:
     async def main() -> Any:
         return await pipe([Step("generate", generate), Step("after", exclaim)], "go")
 
-    result = run(main)
+    result = on_backends(main)
     assert result.status == "error"
     assert isinstance(result.error, L0GuardrailError)
     [step] = result.steps  # stop_on_error: the next step never ran
     assert step.status == "error" and step.output == "go"
 
 
-def test_every_callback_is_awaited(run: Any) -> None:
+def test_every_callback_is_awaited(on_backends: Any) -> None:
     done: list[str] = []
 
     async def slow_note(note: str) -> None:
@@ -90,23 +90,23 @@ def test_every_callback_is_awaited(run: Any) -> None:
         return await pipe([Step("first", fn, transform=transform, condition=condition),
                            failing], "x", on_step=on_step, retry=None)
 
-    result = run(main)
+    result = on_backends(main)
     assert result.steps[0].output == "x?"
     assert done == ["condition", "fn", "transform", "on_step:first", "on_error:ValueError",
                     "on_step:failing"]
 
 
-def test_false_condition_skips_and_passes_input_through(run: Any) -> None:
+def test_false_condition_skips_and_passes_input_through(on_backends: Any) -> None:
     async def main() -> Any:
         return await pipe([Step("skip", upper_of, condition=lambda text, ctx: False),
                            Step("exclaim", exclaim)], "quiet")
 
-    result = run(main)
+    result = on_backends(main)
     assert [step.status for step in result.steps] == ["skipped", "success"]
     assert result.output == "quiet!"
 
 
-def test_branch_runs_the_matching_step(run: Any) -> None:
+def test_branch_runs_the_matching_step(on_backends: Any) -> None:
     step = branch("shout-or-not", lambda text, ctx: text.startswith("!"),
                   Step("shout", upper_of), Step("keep", exclaim))
     optional = branch("only-short", lambda text, ctx: len(text) < 3, Step("up", upper_of))
@@ -115,31 +115,31 @@ def test_branch_runs_the_matching_step(run: Any) -> None:
         return (await pipe([step], "!hey"), await pipe([step], "hey"),
                 await pipe([optional], "long text"))
 
-    shouted, kept, skipped = run(main)
+    shouted, kept, skipped = on_backends(main)
     assert shouted.output == "!HEY" and kept.output == "hey!"
     assert skipped.steps[0].status == "skipped" and skipped.output == "long text"
 
 
-def test_without_stop_on_error_the_pipeline_goes_on(run: Any) -> None:
+def test_without_stop_on_error_the_pipeline_goes_on(on_backends: Any) -> None:
     broken = Step("broken", lambda text, ctx: Words(ValueError("no")))
 
     async def main() -> Any:
         return await pipe([broken, Step("exclaim", exclaim)], "on", stop_on_error=False,
                           retry=None)
 
-    result = run(main)
+    result = on_backends(main)
     assert [step.status for step in result.steps] == ["error", "success"]
     assert result.output == "on!" and result.status == "error"
 
 
-def test_create_pipeline_reuses_steps_and_defaults(run: Any) -> None:
+def test_create_pipeline_reuses_steps_and_defaults(on_backends: Any) -> None:
     seen: list[L0LifecycleEvent] = []
     pipeline = create_pipeline([Step("upper", upper_of)], on_event=seen.append)
 
     async def main() -> tuple[Any, Any]:
         return await pipeline.run("a"), await pipeline.run("b")
 
-    first, second = run(main)
+    first, second = on_backends(main)
     assert (first.output, second.output) == ("A", "B")
     steps = [event for event in seen if event.type == "pipeline_step"]
     assert [event.data["name"] for event in steps] == ["upper", "upper"]

@@ -11,7 +11,7 @@ from cascadeflow.l0 import L0LifecycleEvent, RaceError, race
 from tests.l0.conftest import Words
 
 
-def test_the_first_to_complete_wins_and_losers_are_cancelled_and_closed(run: Any) -> None:
+def test_the_first_to_complete_wins_and_losers_are_cancelled_and_closed(on_backends: Any) -> None:
     slow = Words("slow", " and", " steady", pause=0.05)
     slower = Words("slower", pause=0.2)
     fast = Words("quick", " answer", pause=0.001)
@@ -19,7 +19,7 @@ def test_the_first_to_complete_wins_and_losers_are_cancelled_and_closed(run: Any
     async def main() -> Any:
         return await race([slow, fast, slower])
 
-    result = run(main)
+    result = on_backends(main)
     assert (result.value, result.winner_index) == ("quick answer", 1)
     assert result.result is not None and result.result.state.completed
     assert [loser.index for loser in result.losers] == [0, 2]
@@ -30,14 +30,14 @@ def test_the_first_to_complete_wins_and_losers_are_cancelled_and_closed(run: Any
     assert result.cost_usd is None and result.losers_cost_usd is None
 
 
-def test_a_loser_keeps_the_partial_text_it_delivered(run: Any) -> None:
+def test_a_loser_keeps_the_partial_text_it_delivered(on_backends: Any) -> None:
     talkative = Words(*[f"w{index} " for index in range(100)], pause=0.002)
     winner = Words("done", pause=0.03)
 
     async def main() -> Any:
         return await race([talkative, winner])
 
-    result = run(main)
+    result = on_backends(main)
     assert result.winner_index == 1
     [loser] = result.losers
     partial = loser.result.state.content
@@ -45,7 +45,7 @@ def test_a_loser_keeps_the_partial_text_it_delivered(run: Any) -> None:
     assert talkative.closed
 
 
-def test_same_tick_ties_go_to_the_completion_observed_first(run: Any) -> None:
+def test_same_tick_ties_go_to_the_completion_observed_first(on_backends: Any) -> None:
     async def tied(log: list[Any], name: int) -> Any:
         # Every stream wakes in the same loop tick and completes without another pause.
         await anyio.sleep(0)
@@ -61,9 +61,9 @@ def test_same_tick_ties_go_to_the_completion_observed_first(run: Any) -> None:
             pairs.append((result.winner_index, log[0][1]))
         return pairs
 
-    pairs = run(main)
+    pairs = on_backends(main)
     assert all(winner == first_done for winner, first_done in pairs), pairs
-    if run.backend == "asyncio":  # FIFO scheduling: the first task started finishes first
+    if on_backends.backend == "asyncio":  # FIFO scheduling: the first task started finishes first
         assert {winner for winner, _ in pairs} == {0}
 
 
@@ -72,38 +72,38 @@ def _bound(function: Any, *args: Any) -> Any:
     return lambda: function(*args)
 
 
-def test_failures_do_not_win(run: Any) -> None:
+def test_failures_do_not_win(on_backends: Any) -> None:
     broken = Words(ValueError("instant failure"))
     later = Words("late but right", pause=0.02)
 
     async def main() -> Any:
         return await race([broken, later], retry=None)
 
-    result = run(main)
+    result = on_backends(main)
     assert (result.winner_index, result.value) == (1, "late but right")
     assert result.losers[0].status == "error"
     assert isinstance(result.losers[0].error, ValueError)
 
 
-def test_when_every_task_fails_the_error_carries_every_failure(run: Any) -> None:
+def test_when_every_task_fails_the_error_carries_every_failure(on_backends: Any) -> None:
     async def main() -> Any:
         return await race([Words(ValueError("one")), Words(KeyError("two"), pause=0.01)],
                           retry=None)
 
     with pytest.raises(RaceError) as raised:
-        run(main)
+        on_backends(main)
     assert [type(error).__name__ for error in raised.value.errors] == ["ValueError", "KeyError"]
     assert "task 0: ValueError: one" in str(raised.value)
     assert "task 1: KeyError" in str(raised.value)
 
 
-def test_race_emits_its_winner(run: Any) -> None:
+def test_race_emits_its_winner(on_backends: Any) -> None:
     seen: list[L0LifecycleEvent] = []
 
     async def main() -> Any:
         return await race([Words("a", pause=0.05), Words("b")], on_event=seen.append)
 
-    run(main)
+    on_backends(main)
     [winner] = [event for event in seen if event.type == "race_winner"]
     assert winner.data["index"] == 1 and winner.data["losers"] == [0]
     assert seen[0].type == "operation_start" and seen[-1].type == "operation_end"

@@ -132,7 +132,7 @@ def test_an_empty_document_has_no_chunks() -> None:
     assert len(create_window("")) == 0
 
 
-def test_process_all_runs_every_chunk_in_order_and_merges(run: Any) -> None:
+def test_process_all_runs_every_chunk_in_order_and_merges(on_backends: Any) -> None:
     window = create_window("abcdefghij" * 3, size=10, overlap=0, strategy="char")
     seen: list[L0LifecycleEvent] = []
 
@@ -143,7 +143,7 @@ def test_process_all_runs_every_chunk_in_order_and_merges(run: Any) -> None:
         return (await window.process_all(summarise, concurrency=3, on_event=seen.append),
                 await window.process_sequential(lambda chunk: Words(str(chunk.index))))
 
-    parallel_result, sequential_result = run(main)
+    parallel_result, sequential_result = on_backends(main)
     assert parallel_result.results == ["ABCDEFGHIJ"] * 3
     assert sequential_result.results == ["0", "1", "2"]
     assert window.merge_results(sequential_result, "|") == "0|1|2"
