@@ -187,8 +187,9 @@ async def run_all(runner: TaskRunner, tasks: Sequence[Task], *, concurrency: int
                 if fail_fast and outcome.status == "error":
                     group.cancel_scope.cancel()
                 cursor["finished"] += 1
-                with anyio.CancelScope(shield=outcome.status == "error" and fail_fast):
-                    await call_back(on_progress, cursor["finished"], overall)
+                if on_progress is not None:
+                    with anyio.CancelScope(shield=outcome.status == "error" and fail_fast):
+                        await call_back(on_progress, cursor["finished"], overall)
 
         for _ in range(min(concurrency, len(tasks))):
             group.start_soon(worker)

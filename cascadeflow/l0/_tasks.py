@@ -145,9 +145,9 @@ class TaskRunner:
             options["budget"] = budget
         if self.on_event is not None and options.get("on_event") is None:
             options["on_event"] = self.on_event
-        context = options.get("context")
-        options["context"] = {"operation": self.operation, "task_index": index,
-                              **(context or {})}
+        if options.get("on_event") is not None:  # the context only travels with events
+            options["context"] = {"operation": self.operation, "task_index": index,
+                                  **(options.get("context") or {})}
         return options
 
     async def run(self, task: Task, index: int,
