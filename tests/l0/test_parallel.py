@@ -243,3 +243,31 @@ def test_bad_input_is_named(on_backends: Any) -> None:
         anyio.run(lambda: parallel([], concurrency=0))
     with pytest.raises(ValueError, match="batch_size"):
         anyio.run(lambda: batched([], 0))
+
+
+def test_every_operation_forwards_its_budget(on_backends: Any,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from cascadeflow.l0 import Step, consensus, create_window, pipe, race
+
+    forwarded: list[Any] = []
+    real_l0 = l0_module.l0
+
+    async def recording_l0(*args: Any, **options: Any) -> L0Result:
+        forwarded.append(options.pop("budget", "absent"))
+        return await real_l0(*args, **options)
+
+    monkeypatch.setattr(l0_module, "l0", recording_l0)
+    guard = object()
+    window = create_window("abcdef", size=3, overlap=0, strategy="char")
+
+    async def main() -> None:
+        await race([Words("a")], budget=guard)
+        await consensus([Words("a"), Words("a")], budget=guard)
+        await pipe([Step("s", lambda text, ctx: Words(text))], "x", budget=guard)
+        await window.process_all(lambda chunk: Words(chunk.content), budget=guard)
+        async with create_pool(1, budget=guard) as pool:
+            pool.submit(Words("p"))
+            await pool.drain()
+
+    on_backends(main)
+    assert forwarded == [guard] * 7
