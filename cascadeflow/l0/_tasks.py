@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 TaskStatus = Literal["success", "error", "cancelled"]
 Task = Any  # a stream factory, a mapping of l0() keywords, an L0Options or a callable
-_STREAM_KEYS = ("stream", "fallback_streams")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,35 +158,29 @@ class TaskRunner:
         started = time.perf_counter()
         self.emitter.emit(LifecycleEventType.TASK_START, 0, 0, operation=self.operation,
                           index=index)
+
+        def ended(status: TaskStatus, value: Any = None,
+                  error: BaseException | None = None) -> TaskOutcome:
+            result = box[0] if box else None
+            outcome = TaskOutcome(index, status, value, error, result,
+                                  time.perf_counter() - started, probe.cost(result))
+            self.emitter.emit(LifecycleEventType.TASK_END, 0, 0, operation=self.operation,
+                              index=index, status=status, duration=outcome.duration,
+                              cost_usd=outcome.cost_usd, error=error)
+            if record is not None:
+                record(outcome)
+            return outcome
+
         try:
             value = await self._value(task, index, probe, box)
         except anyio.get_cancelled_exc_class():
             await _close(box)
-            cancelled = self._ended(TaskOutcome(index, "cancelled", None, None, _first(box),
-                                                time.perf_counter() - started,
-                                                probe.cost(_first(box))))
-            if record is not None:
-                record(cancelled)
+            ended("cancelled")
             raise
         except Exception as error:
             await _close(box)
-            outcome = self._ended(TaskOutcome(index, "error", None, error, _first(box),
-                                              time.perf_counter() - started,
-                                              probe.cost(_first(box))))
-        else:
-            outcome = self._ended(TaskOutcome(index, "success", value, None, _first(box),
-                                              time.perf_counter() - started,
-                                              probe.cost(_first(box))))
-        if record is not None:
-            record(outcome)
-        return outcome
-
-    def _ended(self, outcome: TaskOutcome) -> TaskOutcome:
-        self.emitter.emit(LifecycleEventType.TASK_END, 0, 0, operation=self.operation,
-                          index=outcome.index, status=outcome.status,
-                          duration=outcome.duration, cost_usd=outcome.cost_usd,
-                          error=outcome.error)
-        return outcome
+            return ended("error", error=error)
+        return ended("success", value)
 
     async def _value(self, task: Task, index: int, probe: _CostProbe,
                      box: list[L0Result]) -> Any:
@@ -243,10 +236,6 @@ def _replaying(first: Any, make: Callable[[], Any]) -> Callable[[], Any]:
         return make()
 
     return factory
-
-
-def _first(box: list[L0Result]) -> L0Result | None:
-    return box[0] if box else None
 
 
 async def _close(box: list[L0Result]) -> None:
