@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from cascadeflow.l0._events import LifecycleEventType
@@ -45,6 +45,7 @@ class Step:
 
     name: str
     fn: Callable[[Any, PipelineContext], Any]
+    _: KW_ONLY
     transform: Callable[[Any, PipelineContext], Any] | None = None
     condition: Callable[[Any, PipelineContext], Any] | None = None
     on_error: Callable[[BaseException, PipelineContext], Any] | None = None
