@@ -112,3 +112,59 @@ def test_race_emits_its_winner(on_backends: Any) -> None:
 def test_race_needs_tasks() -> None:
     with pytest.raises(ValueError, match="at least one task"):
         anyio.run(race, [])
+
+
+class Priced:
+    """A stream that prices what it delivered once it ends, as guarded LiteLLM streams do."""
+
+    PRICE_PER_CHUNK = 0.001
+
+    def __init__(self, *words: str, pause: float) -> None:
+        self._words = list(words)
+        self._pause = pause
+        self.delivered = 0
+        self.cost_usd: float | None = None
+
+    def __aiter__(self) -> Priced:
+        return self
+
+    async def __anext__(self) -> str:
+        try:
+            await anyio.sleep(self._pause)
+        except BaseException:
+            self._end()
+            raise
+        if self.delivered == len(self._words):
+            self._end()
+            raise StopAsyncIteration
+        self.delivered += 1
+        return self._words[self.delivered - 1]
+
+    async def aclose(self) -> None:
+        self._end()
+
+    def _end(self) -> None:
+        if self.cost_usd is None:
+            self.cost_usd = self.delivered * self.PRICE_PER_CHUNK
+
+
+def test_losers_report_the_cost_their_streams_priced(on_backends: Any) -> None:
+    made: list[Priced] = []
+
+    def priced(*words: str, pause: float) -> Any:
+        def factory() -> Priced:
+            made.append(Priced(*words, pause=pause))
+            return made[-1]
+        return factory
+
+    async def main() -> Any:
+        return await race([priced(*(["slow "] * 200), pause=0.002),
+                           priced("fast", pause=0.03)])
+
+    result = on_backends(main)
+    slow, fast = made
+    assert result.winner_index == 1 and fast.cost_usd == Priced.PRICE_PER_CHUNK
+    [loser] = result.losers
+    assert 0 < slow.delivered < 200
+    assert loser.cost_usd == pytest.approx(slow.delivered * Priced.PRICE_PER_CHUNK)
+    assert result.cost_usd == pytest.approx((slow.delivered + 1) * Priced.PRICE_PER_CHUNK)
