@@ -283,13 +283,23 @@ def _vote_text(ballot: _Ballot, strategy: str, resolve: str, threshold: float,
     return top.value, top.share, agreements, disagreements, None, "resolved"
 
 
+def _as_model(schema: Any, value: Any) -> Any:
+    if isinstance(value, schema):
+        return value
+    if isinstance(value, str):
+        return schema.model_validate_json(value)
+    return schema.model_validate(value)
+
+
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
 def _vote_fields(ballot: _Ballot, schema: Any, strategy: str, resolve: str,
                  minimum_agreement: float) -> _Decided | None:
-    dumps = {voter.index: voter.value.model_dump(mode="json") for voter in ballot.voters}
+    # A plain callable may return a dict or JSON text rather than the model: validate it.
+    dumps = {voter.index: _as_model(schema, voter.value).model_dump(mode="json")
+             for voter in ballot.voters}
     best = ballot.best_index(None)
     fields: dict[str, FieldConsensus] = {}
     for name in schema.model_fields:
@@ -314,7 +324,7 @@ def _vote_fields(ballot: _Ballot, schema: Any, strategy: str, resolve: str,
     if not reached and resolve == "fail":
         return None
     if not reached and resolve == "best":
-        chosen = next(voter.value for voter in ballot.voters if voter.index == best)
+        chosen = schema.model_validate(dumps[best])
         fields = {name: FieldConsensus(dumps[best].get(name), ballot.share(
             next(vote.indices for vote in field.votes if best in vote.indices)), field.votes)
             for name, field in fields.items()}

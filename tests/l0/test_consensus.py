@@ -183,3 +183,42 @@ def test_bad_options_are_named(options: dict[str, Any], message: str) -> None:
 
     with pytest.raises(ValueError, match=message):
         anyio.run(main)
+
+
+def test_plain_callables_may_vote_with_dicts_or_json(on_backends: Any) -> None:
+    async def as_dict() -> dict[str, Any]:
+        return {"name": "Ada", "age": 36}
+
+    async def as_json() -> str:
+        return '{"name": "Ada", "age": 36}'
+
+    async def main() -> Any:
+        return await consensus([as_dict, as_json, Words('{"name": "Ada", "age": 37}')],
+                               schema=Person)
+
+    result = on_backends(main)
+    assert result.value == Person(name="Ada", age=36)
+
+
+def test_structured_resolutions_when_agreement_falls_short(on_backends: Any) -> None:
+    people = ['{"name": "Ada", "age": 30}', '{"name": "Bob", "age": 31}',
+              '{"name": "Ada", "age": 31}']
+
+    async def main() -> tuple[Any, Any]:
+        tasks = [Words(person) for person in people]
+        voted = await consensus(tasks, schema=Person, strategy="unanimous")
+        best = await consensus([Words(person) for person in people], schema=Person,
+                               strategy="unanimous", resolve="best", weights=[1, 5, 1])
+        return voted, best
+
+    voted, best = on_backends(main)
+    assert voted.status == "resolved" and voted.value == Person(name="Ada", age=31)
+    assert best.status == "resolved" and best.value == Person(name="Bob", age=31)
+    assert best.field_consensus["name"].value == "Bob"
+
+    async def failing() -> Any:
+        return await consensus([Words(person) for person in people], schema=Person,
+                               strategy="unanimous", resolve="fail")
+
+    with pytest.raises(ConsensusError):
+        on_backends(failing)
