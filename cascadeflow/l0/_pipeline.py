@@ -10,11 +10,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from cascadeflow.l0._events import LifecycleEventType
 from cascadeflow.l0._parallel import total_cost
-from cascadeflow.l0._tasks import TaskOutcome, TaskRunner, call_back, operation_emitter
+from cascadeflow.l0._tasks import (
+    Deferred,
+    TaskOutcome,
+    TaskRunner,
+    call_back,
+    operation_emitter,
+)
 
 if TYPE_CHECKING:
     from cascadeflow.l0._events import L0LifecycleEvent
@@ -236,13 +243,7 @@ async def _run_step(step: Step, index: int, value: Any, context: PipelineContext
     if step.condition is not None and not await _awaited(step.condition(value, context)):
         return StepResult(step.name, "skipped", value, value, None, None,
                           time.perf_counter() - started, None)
-    try:
-        task = await _awaited(step.fn(value, context))
-    except Exception as error:
-        await call_back(step.on_error, error, context)
-        return StepResult(step.name, "error", value, value, None, error,
-                          time.perf_counter() - started, None)
-    outcome = await runner.run(task, index)
+    outcome = await runner.run(Deferred(partial(step.fn, value, context)), index)
     if outcome.status == "success":
         try:
             output = outcome.value

@@ -64,6 +64,16 @@ def not_run(index: int) -> TaskOutcome:
     return TaskOutcome(index, "cancelled")
 
 
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """A task made only when its turn comes: ``make()`` (may be async) returns the task.
+
+    A failure in ``make`` is that task's error, not the operation's.
+    """
+
+    make: Callable[[], Any]
+
+
 class _CostProbe:
     """Keeps every stream a task's factories returned, to ask them what they cost.
 
@@ -184,6 +194,10 @@ class TaskRunner:
 
     async def _value(self, task: Task, index: int, probe: _CostProbe,
                      box: list[L0Result]) -> Any:
+        if isinstance(task, Deferred):
+            task = task.make()
+            if inspect.isawaitable(task):
+                task = await task
         if isinstance(task, (Mapping, L0Options)):
             return await self._stream_value(self.options_of(task, index), probe, box)
         if not callable(task):
@@ -260,5 +274,5 @@ def operation_emitter(on_event: Callable[[L0LifecycleEvent], Any] | None,
     return EventEmitter(on_event, context)
 
 
-__all__ = ["Task", "TaskOutcome", "TaskRunner", "TaskStatus", "call_back", "not_run",
+__all__ = ["Deferred", "Task", "TaskOutcome", "TaskRunner", "TaskStatus", "call_back", "not_run",
            "operation_emitter"]

@@ -7,16 +7,16 @@ as configured, and the last chunk never lies inside the one before it.
 
 from __future__ import annotations
 
-import inspect
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from cascadeflow.l0._events import LifecycleEventType
 from cascadeflow.l0._parallel import ParallelResult, collect, end_operation, run_all
-from cascadeflow.l0._tasks import TaskRunner, operation_emitter
+from cascadeflow.l0._tasks import Deferred, TaskRunner, operation_emitter
 from cascadeflow.l0._tokens import (
     CHARS_PER_TOKEN,
     TokenCounter,
@@ -235,10 +235,7 @@ class DocumentWindow(Sequence[WindowChunk]):
         started = time.perf_counter()
         emitter.emit(LifecycleEventType.OPERATION_START, 0, 0, operation="window",
                      tasks=len(self.chunks))
-        tasks = []
-        for chunk in self.chunks:
-            task = fn(chunk)
-            tasks.append(await task if inspect.isawaitable(task) else task)
+        tasks = [Deferred(partial(fn, chunk)) for chunk in self.chunks]
         outcomes = await run_all(runner, tasks, concurrency=concurrency, fail_fast=False,
                                  on_progress=None)
         for chunk, outcome in zip(self.chunks, outcomes, strict=True):

@@ -147,3 +147,18 @@ def test_create_pipeline_reuses_steps_and_defaults(on_backends: Any) -> None:
         create_pipeline([upper_of])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="at least one step"):
         create_pipeline([])
+
+
+def test_a_step_whose_fn_raises_fails_that_step(on_backends: Any) -> None:
+    errors: list[str] = []
+
+    def broken(text: Any, context: PipelineContext) -> Any:
+        raise RuntimeError("cannot build the prompt")
+
+    async def main() -> Any:
+        return await pipe([Step("broken", broken,
+                                on_error=lambda error, ctx: errors.append(str(error)))], "in")
+
+    result = on_backends(main)
+    assert result.status == "error" and isinstance(result.error, RuntimeError)
+    assert errors == ["cannot build the prompt"] and result.output == "in"

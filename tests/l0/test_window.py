@@ -151,3 +151,19 @@ def test_process_all_runs_every_chunk_in_order_and_merges(on_backends: Any) -> N
     chunks = [event.data for event in seen if event.type == "window_chunk"]
     assert [(data["index"], data["start"], data["status"]) for data in chunks] == [
         (0, 0, "success"), (1, 10, "success"), (2, 20, "success")]
+
+
+def test_a_chunk_whose_task_cannot_be_made_fails_alone(on_backends: Any) -> None:
+    window = create_window("abcdefghij", size=5, overlap=0, strategy="char")
+
+    def make(chunk: WindowChunk) -> Any:
+        if chunk.index == 0:
+            raise LookupError("no prompt for this chunk")
+        return Words(chunk.content)
+
+    async def main() -> Any:
+        return await window.process_all(make)
+
+    result = on_backends(main)
+    assert result.statuses == ["error", "success"] and result.results[1] == "fghij"
+    assert isinstance(result.errors[0], LookupError)
