@@ -149,20 +149,20 @@ class Priced:
 
 
 def test_losers_report_the_cost_their_streams_priced(on_backends: Any) -> None:
-    made: list[Priced] = []
+    made: dict[str, Priced] = {}
 
-    def priced(*words: str, pause: float) -> Any:
+    def priced(name: str, *words: str, pause: float) -> Any:
         def factory() -> Priced:
-            made.append(Priced(*words, pause=pause))
-            return made[-1]
+            made[name] = Priced(*words, pause=pause)
+            return made[name]
         return factory
 
     async def main() -> Any:
-        return await race([priced(*(["slow "] * 200), pause=0.002),
-                           priced("fast", pause=0.03)])
+        return await race([priced("slow", *(["slow "] * 200), pause=0.002),
+                           priced("fast", "fast", pause=0.03)])
 
     result = on_backends(main)
-    slow, fast = made
+    slow, fast = made["slow"], made["fast"]
     assert result.winner_index == 1 and fast.cost_usd == Priced.PRICE_PER_CHUNK
     [loser] = result.losers
     assert 0 < slow.delivered < 200
