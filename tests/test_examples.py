@@ -21,6 +21,8 @@ HERE = sorted(p.name for p in (ROOT / "examples").glob("*.py") if p.name not in 
 
 def test_every_example_is_run_by_some_test() -> None:
     assert {"quickstart.py", "l0_openai.py", "l0_structured.py"} <= set(HERE)
+    assert {"l0_parallel.py", "l0_race.py", "l0_consensus.py", "l0_pipeline.py",
+            "l0_window.py"} <= set(HERE)
 
 
 @pytest.mark.parametrize("name", HERE)

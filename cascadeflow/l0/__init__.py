@@ -137,3 +137,68 @@ __all__ += [
     "structured",
     "structured_array",
 ]
+
+# --- operations over many streams (issue 13): parallel, race, consensus, pipelines, windows -
+from cascadeflow.l0._consensus import (  # noqa: E402
+    ConsensusError,
+    ConsensusResult,
+    FieldConsensus,
+    Vote,
+    consensus,
+)
+from cascadeflow.l0._parallel import (  # noqa: E402
+    AggregatedTelemetry,
+    L0Pool,
+    ParallelResult,
+    batched,
+    create_pool,
+    parallel,
+    sequential,
+)
+from cascadeflow.l0._pipeline import (  # noqa: E402
+    Pipeline,
+    PipelineContext,
+    PipelineResult,
+    Step,
+    StepResult,
+    branch,
+    create_pipeline,
+    pipe,
+)
+from cascadeflow.l0._race import RaceError, RaceResult, race  # noqa: E402
+from cascadeflow.l0._similarity import similarity  # noqa: E402
+from cascadeflow.l0._tasks import TaskOutcome  # noqa: E402
+from cascadeflow.l0._tokens import estimate_tokens  # noqa: E402
+from cascadeflow.l0._window import DocumentWindow, WindowChunk, create_window  # noqa: E402
+
+__all__ += [
+    "AggregatedTelemetry",
+    "ConsensusError",
+    "ConsensusResult",
+    "DocumentWindow",
+    "FieldConsensus",
+    "L0Pool",
+    "ParallelResult",
+    "Pipeline",
+    "PipelineContext",
+    "PipelineResult",
+    "RaceError",
+    "RaceResult",
+    "Step",
+    "StepResult",
+    "TaskOutcome",
+    "Vote",
+    "WindowChunk",
+    "batched",
+    "branch",
+    "consensus",
+    "create_pipeline",
+    "create_pool",
+    "create_window",
+    "estimate_tokens",
+    "parallel",
+    "pipe",
+    "race",
+    "sequential",
+    "similarity",
+]

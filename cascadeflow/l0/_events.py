@@ -38,6 +38,24 @@ class LifecycleEventType(str, Enum):
     DRIFT = "drift"
     COMPLETE = "complete"
     ERROR = "error"
+    # Operations over many streams (parallel, race, consensus, pipelines, windows) emit
+    # these through their own ``on_event``; ``data["operation"]`` names the operation.
+    OPERATION_START = "operation_start"
+    """An operation began: ``operation``, ``tasks`` (how many)."""
+    TASK_START = "task_start"
+    """One of its tasks began: ``operation``, ``index``."""
+    TASK_END = "task_end"
+    """A task ended: ``index``, ``status``, ``duration``, ``cost_usd``, ``error``."""
+    RACE_WINNER = "race_winner"
+    """A race has its winner: ``index`` and the ``losers`` cancelled."""
+    CONSENSUS_VOTE = "consensus_vote"
+    """A consensus counted its votes: ``strategy``, ``winner``, ``confidence``, ``groups``."""
+    PIPELINE_STEP = "pipeline_step"
+    """A pipeline step ended: ``name``, ``index``, ``status``, ``duration``, ``cost_usd``."""
+    WINDOW_CHUNK = "window_chunk"
+    """A document window chunk was processed: ``index``, ``start``, ``end``, ``status``."""
+    OPERATION_END = "operation_end"
+    """An operation ended: ``status``, ``duration``, ``cost_usd``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from types import FunctionType
 from typing import Any
 
 from cascadeflow.l0._errors import L0Error
@@ -18,6 +19,12 @@ logger = logging.getLogger("cascadeflow.l0")
 
 
 def _takes_argument(factory: Callable[..., Any]) -> bool:
+    if type(factory) is FunctionType and not hasattr(factory, "__wrapped__"):
+        # A plain function: its code object answers without building a Signature (which
+        # costs more than the rest of starting a run; operations over many streams start
+        # hundreds).
+        code = factory.__code__
+        return code.co_argcount > 0 or bool(code.co_flags & inspect.CO_VARARGS)
     try:
         parameters = inspect.signature(factory).parameters.values()
     except (TypeError, ValueError):

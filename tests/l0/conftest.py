@@ -73,3 +73,50 @@ class HTTPError(Exception):
 @pytest.fixture
 def sleeps() -> SleepRecorder:
     return SleepRecorder()
+
+
+# --- operations over many streams (issue 13) ---------------------------------------------
+@pytest.fixture(params=["asyncio", "trio"])
+def on_backends(request: pytest.FixtureRequest) -> Any:
+    """Runs a coroutine function to completion on each anyio backend in turn."""
+    def on_backend(function: Any, *args: Any) -> Any:
+        return anyio.run(function, *args, backend=request.param)
+
+    on_backend.backend = request.param  # type: ignore[attr-defined]
+    return on_backend
+
+
+class Words:
+    """A stream factory yielding ``words``, pausing ``pause`` seconds before each one.
+
+    ``closed`` is True once the stream's ``finally`` block ran (finished, failed or
+    cancelled); ``log`` (shared between factories) records ``("end", name)`` when a stream
+    finishes every word.
+    """
+
+    def __init__(self, *words: Any, pause: float = 0.0, name: Any = None,
+                 log: list[Any] | None = None) -> None:
+        self.words = words
+        self.pause = pause
+        self.name = name
+        self.log = log if log is not None else []
+        self.calls = 0
+        self.closed = False
+        self.delivered: list[str] = []
+
+    def __call__(self) -> AsyncIterator[Any]:
+        self.calls += 1
+        return self._play()
+
+    async def _play(self) -> AsyncIterator[Any]:
+        try:
+            for word in self.words:
+                if self.pause:
+                    await anyio.sleep(self.pause)
+                if isinstance(word, BaseException):
+                    raise word
+                self.delivered.append(word)
+                yield word
+            self.log.append(("end", self.name))
+        finally:
+            self.closed = True

@@ -113,7 +113,7 @@ class _Call:
 
     def stream_meter(self, admission: Admission, request: CallRequest, call_id: str,
                      attempt: int, started: float) -> StreamMeter:
-        def settle(tally: StreamTally) -> None:
+        def settle(tally: StreamTally) -> float | None:
             try:
                 if tally.outcome == "abandoned":
                     self.meter.stats.add("abandoned_streams")
@@ -129,6 +129,8 @@ class _Call:
                 self.meter.record(usage, admission.reservation)
             except Exception as exc:
                 self.meter.stats.error("settling a guarded stream", exc)
+                return None
+            return float(cost)
 
         return StreamMeter(admission.model, request.prompt_tokens, settle)
 

@@ -81,7 +81,8 @@ class StreamMeter:
     """
 
     def __init__(
-        self, model: str, prompt_tokens: int, on_finish: Callable[[StreamTally], None]
+        self, model: str, prompt_tokens: int,
+        on_finish: Callable[[StreamTally], float | None]
     ) -> None:
         self._model = model
         self._prompt_tokens = prompt_tokens
@@ -91,6 +92,7 @@ class StreamMeter:
         self._chunks = 0
         self._done = False
         self._lock = threading.Lock()
+        self.cost_usd: float | None = None  # what on_finish priced the stream at
 
     @property
     def finished(self) -> bool:
@@ -124,7 +126,7 @@ class StreamMeter:
             if self._done:
                 return
             self._done = True
-        self._on_finish(self.tally(outcome))
+        self.cost_usd = self._on_finish(self.tally(outcome))
 
 
 class GuardedStream:
@@ -154,6 +156,12 @@ class GuardedStream:
             raise
         self._meter.observe(chunk)
         return chunk
+
+    @property
+    def cost_usd(self) -> float | None:
+        """What the stream was billed once it ended (``None`` before); L0's operations
+        over many streams read it to report each stream's cost."""
+        return self._meter.cost_usd
 
     def close(self) -> None:
         """Stop reading: settle from what was delivered and close the wrapped stream."""
@@ -207,6 +215,11 @@ class AsyncGuardedStream:
             raise
         self._meter.observe(chunk)
         return chunk
+
+    @property
+    def cost_usd(self) -> float | None:
+        """What the stream was billed once it ended (``None`` before)."""
+        return self._meter.cost_usd
 
     async def aclose(self) -> None:
         """Stop reading: settle from what was delivered and close the wrapped stream."""
