@@ -1,8 +1,11 @@
 """Writes the guardrail corpora: ordinary answers (to let through) and bad outputs (to catch).
 
-``guardrail_ordinary.jsonl`` and ``guardrail_bad.jsonl`` hold ``{"name", "kind", "text"}``
-rows made from guardrail_ordinary_cases.py and guardrail_bad_cases.py. Run it again after
-editing: ``python tests/data/make_guardrail_corpus.py``.
+``guardrail_ordinary.jsonl`` and ``guardrail_bad.jsonl`` hold ``{"name", "kind", "set",
+"text"}`` rows made from guardrail_ordinary_cases.py and guardrail_bad_cases.py (``set``
+"tuning": written before the rules were tuned, and looked at while tuning them) and from
+guardrail_held_out_cases.py (``set`` "held_out": written after the rules were final; two
+fixes followed it; ``set`` "held_out_2": written after those fixes, never tuned against).
+Run it again after editing: ``python tests/data/make_guardrail_corpus.py``.
 """
 
 from __future__ import annotations
@@ -12,25 +15,38 @@ from collections import Counter
 from pathlib import Path
 
 from guardrail_bad_cases import BAD
+from guardrail_held_out_cases import (
+    HELD_OUT_2_BAD,
+    HELD_OUT_2_ORDINARY,
+    HELD_OUT_BAD,
+    HELD_OUT_ORDINARY,
+)
 from guardrail_ordinary_cases import ORDINARY
 
+Cases = list[tuple[str, str]]
 
-def rows(cases: list[tuple[str, str]]) -> list[dict[str, str]]:
+
+def rows(cases: Cases, held_out: Cases, held_out_2: Cases) -> list[dict[str, str]]:
     numbered: Counter[str] = Counter()
     out = []
-    for kind, text in cases:
-        numbered[kind] += 1
-        out.append({"name": f"{kind}/{numbered[kind]}", "kind": kind, "text": text})
+    for subset, group in (("tuning", cases), ("held_out", held_out),
+                          ("held_out_2", held_out_2)):
+        for kind, text in group:
+            numbered[kind] += 1
+            out.append({"name": f"{kind}/{numbered[kind]}", "kind": kind, "set": subset,
+                        "text": text})
     return out
 
 
 if __name__ == "__main__":
     here = Path(__file__).parent
-    for filename, cases in (("guardrail_ordinary.jsonl", ORDINARY), ("guardrail_bad.jsonl", BAD)):
-        texts = [text for _, text in cases]
+    for filename, *groups in (
+            ("guardrail_ordinary.jsonl", ORDINARY, HELD_OUT_ORDINARY, HELD_OUT_2_ORDINARY),
+            ("guardrail_bad.jsonl", BAD, HELD_OUT_BAD, HELD_OUT_2_BAD)):
+        texts = [text for group in groups for _, text in group]
         duplicates = sorted({text for text in texts if texts.count(text) > 1})
         assert not duplicates, f"duplicate cases: {duplicates}"
         with (here / filename).open("w", encoding="utf-8") as out:
-            for row in rows(cases):
+            for row in rows(*groups):
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        print(f"wrote {len(cases)} cases to {filename}")
+        print(f"wrote {len(texts)} cases to {filename}")

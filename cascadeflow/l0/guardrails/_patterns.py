@@ -70,7 +70,7 @@ REFUSAL = PatternCategory(
         r"\bi(?: cannot| can't| can not| won't| will not|'m unable to| am unable to"
         r"|'m not able to| am not able to| won't be able to| will not be able to)"
         r" (?:help(?! but\b| \w+ing\b)|assist|provide|comply|fulfill|fulfil"
-        r"|complete|answer|do that|generate|create|write)\b",
+        r"|complete|answer(?! for\b)|do that|generate|create|write)\b",
         r"\bi must (?:decline|refuse)\b",
         r"\bi(?:'m| am) (?:sorry|afraid),? (?:but )?i (?:can't|cannot|won't|am unable)\b",
     ),
@@ -113,7 +113,8 @@ PLACEHOLDERS = PatternCategory(
     explained_by=r"\b(?:jinja2?|templat\w*|handlebars|mustache|liquid|django|twig|"
                  r"go templates?|helm|ansible|vue|angular|syntax|interpolat\w*|variables?|"
                  r"placeholders?|render\w*|prints?|escape[sd]?|filters?|pipes?|forms?|fields?|hints?|"
-                 r"mock-?ups?|replace[sd]?|fill(?:s|ed)?|markers?|grep|tags?|merge)\b",
+                 r"mock-?ups?|replace[sd]?|fill(?:s|ed)?|markers?|grep|tags?|merge|docs?|"
+                 r"documentation|paste|substitute[sd]?|wherever)\b",
     doubtful_in_tables=True,
 )
 HEDGING = PatternCategory(
