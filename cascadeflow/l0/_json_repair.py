@@ -27,7 +27,7 @@ _BARE_VALUE = re.compile(r"[^,}\]\n\r/#]+")
 _BARE_VALUE_IN_TUPLE = re.compile(r"[^,}\])\n\r/#]+")
 _SPACE = re.compile(r"\s+")
 _FOLLOWS_VALUE = re.compile(
-    r"""\s*(?://|/\*|\#|["'{\[\]}(\-\d]|\.\.\.|…|true\b|false\b|null\b"""
+    r"""\s*(?://|/\*|\#|["'\u201c{\[\]}(\-\d]|\.\.\.|…|true\b|false\b|null\b"""
     r"""|[A-Za-z_$][\w$-]*\s*:|[A-Za-z_$][\w$-]*\s+"[^"\n]*"\s*:|$)""")
 # After a closing quote: stray words up to the end of the member, with no quote among them.
 _STRAY_WORDS_THEN_END = re.compile(r"""[ \t]+[A-Za-z_$][^"'\n,{}\[\]]*(?:[}\]\n]|$)""")

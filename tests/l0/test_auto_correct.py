@@ -227,6 +227,10 @@ def test_behaves_the_same_under_python_dash_o():
     ('{"ids": ["a", "b", …]}', {"ids": ["a", "b"]}),
     ('{"a": [1, 2]], "b": 3}', {"a": [1, 2], "b": 3}),
     ('{"score": NaN, "max": Infinity}', {"score": None, "max": None}),
+    ('{\u201cname\u201d: \u201cAda\u201d, \u201cn\u201d: 1}', {"name": "Ada", "n": 1}),
+    ('{"name": "Ada, "age": 36}', {"name": "Ada", "age": 36}),
+    ('{"value_1": true, SHOULD_NOT_EXIST "value_2": "data" AAAA }',
+     {"value_1": True, "value_2": "data"}),
 ])
 def test_recovers_and_keeps_the_rest_of_the_document(text, expected):
     assert value_of(text) == expected
