@@ -13,38 +13,29 @@ from __future__ import annotations
 
 import re
 
-_STRING_STOP = {
-    '"': re.compile(r'["\\\x00-\x1f]'),
-    "'": re.compile(r"['\\\x00-\x1f\"]"),
-    "\u201d": re.compile(r'[\u201d\\\x00-\x1f"]'),
-}
-_QUOTES = "\"'\u201c"  # the curly opening quote closes with \u201d
-# A run that starts like a number, up to the next delimiter: "12", "1_000", "1/3", "57ee-4".
+from cascadeflow.l0._json_strings import (
+    CLOSERS,
+    CONTROL_ESCAPES,
+    ELLIPSIS,
+    KEY_AHEAD,
+    QUOTES,
+    StringReader,
+)
+
 _NUMBER_TOKEN = re.compile(r"[+-]?[0-9.](?:[^\s,:\[\]{}()\"'#]|:(?=\d))*|[+-]")
 _NUMBER = re.compile(r"([+-]?)(\d+(?:_\d+)*)?(?:\.(\d+(?:_\d+)*)?)?(?:[eE]([+-]?)(\d*))?")
 _WORD = re.compile(r"[A-Za-z_$][\w$-]*")
 _BARE_VALUE = re.compile(r"[^,}\]\n\r/#]+")
 _BARE_VALUE_IN_TUPLE = re.compile(r"[^,}\])\n\r/#]+")
 _SPACE = re.compile(r"\s+")
-_FOLLOWS_VALUE = re.compile(
-    r"""\s*(?://|/\*|\#|["'\u201c{\[\]}(\-\d]|\.\.\.|…|true\b|false\b|null\b"""
-    r"""|[A-Za-z_$][\w$-]*\s*:|[A-Za-z_$][\w$-]*\s+"[^"\n]*"\s*:|$)""")
-# After a closing quote: stray words up to the end of the member, with no quote among them.
-_STRAY_WORDS_THEN_END = re.compile(r"""[ \t]+[A-Za-z_$][^"'\n,{}\[\]]*(?:[}\]\n]|$)""")
-_KEY_AHEAD = re.compile(r"""(?:"[^"\n]*"|'[^'\n]*')\s*:""")
 _ANY_KEY_AHEAD = re.compile(r"""\s*(?:"[^"\n]*"|'[^'\n]*'|[A-Za-z_$][\w$-]*)\s*:""")
 _MEMBERS_AFTER_CLOSE = re.compile(r"""\s*,\s*(?:"[^"\n]*"|'[^'\n]*')\s*:""")
 _SET_AHEAD = re.compile(r"""\s*(?:"[^"\n]*"|'[^'\n]*')\s*[,}]""")
-_ELLIPSIS = re.compile(r"\.\.\.+|…")
-_UNICODE_ESCAPE = re.compile(r"[0-9a-fA-F]{4}")
-_CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
-_VALID_ESCAPES = frozenset('"\\/bfnrtu')
 _LITERALS = {"true": "true", "false": "false", "null": "null", "True": "true",
              "False": "false", "None": "null", "undefined": "null", "NaN": "null",
              "Infinity": "null", "nil": "null", "TRUE": "true", "FALSE": "false",
              "NULL": "null", "Null": "null"}
 _CONTROL = re.compile(r"[\x00-\x1f]")
-_CLOSERS = "}])"
 _MAX_DEPTH = 500
 
 
@@ -63,11 +54,11 @@ class _Elided(_Missing):
 def _quoted(raw: str) -> str:
     """``raw`` as a JSON string literal, its characters kept (escaped where JSON needs)."""
     escaped = raw.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + _CONTROL.sub(lambda match: _CONTROL_ESCAPES.get(match.group())
+    return '"' + _CONTROL.sub(lambda match: CONTROL_ESCAPES.get(match.group())
                               or f"\\u{ord(match.group()):04x}", escaped) + '"'
 
 
-class JsonRepairer:
+class JsonRepairer(StringReader):
     """Reads one JSON value from ``text`` starting at ``start``; see :func:`repair`."""
 
     def __init__(self, text: str, start: int = 0) -> None:
@@ -103,10 +94,10 @@ class JsonRepairer:
     # -- values -------------------------------------------------------------------------
     def value(self) -> None:
         char = self.peek()
-        if not char or char in _CLOSERS or char == ",":
+        if not char or char in CLOSERS or char == ",":
             raise _Missing
         if char in ".…":
-            ellipsis = _ELLIPSIS.match(self.text, self.pos)
+            ellipsis = ELLIPSIS.match(self.text, self.pos)
             if ellipsis is not None:  # "[1, 2, ...]": the model abbreviated; drop the marker
                 self.pos = ellipsis.end()
                 self.corrections.add("removed_ellipses")
@@ -122,7 +113,7 @@ class JsonRepairer:
         elif char == "(":
             self.corrections.add("tuples_as_arrays")
             self.container("[", ")", "]")
-        elif char in _QUOTES:
+        elif char in QUOTES:
             self.out.append(self.string(char, as_key=False))
         elif char in "+-.0123456789":
             self.number()
@@ -135,8 +126,9 @@ class JsonRepairer:
         self.closers.append(closer)
         self.pos += 1
         out = self.out
+        opened_at = len(out)
         out.append(opener)
-        members = 0
+        commas = members = 0
         separated = True  # no member yet, or a separator after the last one
         is_object = opener == "{"
         while True:
@@ -154,7 +146,7 @@ class JsonRepairer:
                 if members and separated:
                     self.corrections.add("removed_trailing_commas")
                 break
-            if char in _CLOSERS:
+            if char in CLOSERS:
                 if self.wrong_closer_ends_container(char):
                     break
                 continue
@@ -162,6 +154,7 @@ class JsonRepairer:
                 if separated:
                     self.corrections.add("removed_extra_commas")
                 self.pos += 1
+                commas += 1
                 separated = True
                 continue
             mark = len(out)
@@ -170,7 +163,7 @@ class JsonRepairer:
             try:
                 if is_object:
                     self.member()
-                elif _KEY_AHEAD.match(self.text, self.pos):
+                elif KEY_AHEAD.match(self.text, self.pos):
                     self.pairs_in_array()
                 else:
                     self.value()
@@ -184,8 +177,11 @@ class JsonRepairer:
                 self.corrections.add("inserted_missing_commas")
             members += 1
             separated = False
-        out.append(written_closer)
         self.closers.pop()
+        if closer == ")" and members == 1 and not commas:
+            out[opened_at] = ""  # (1) is a parenthesized value, (1,) a tuple
+            return
+        out.append(written_closer)
 
     def wrong_closer_ends_container(self, char: str) -> bool:
         """Decide what a closer that is not this container's own means.
@@ -208,7 +204,7 @@ class JsonRepairer:
         follows = self.text[after:].lstrip()
         if follows.startswith(","):
             follows = follows[1:]
-        if not follows.strip() or follows.lstrip()[:1] in _CLOSERS:
+        if not follows.strip() or follows.lstrip()[:1] in CLOSERS:
             return True
         parent_is_object = ancestors[-1] == "}"
         if (_ANY_KEY_AHEAD.match(follows) is not None) == parent_is_object:
@@ -240,9 +236,9 @@ class JsonRepairer:
 
     def member(self) -> None:
         char = self.peek()
-        if _ELLIPSIS.match(self.text, self.pos):
+        if ELLIPSIS.match(self.text, self.pos):
             self.value()  # drops the marker and raises _Missing
-        if char in _QUOTES:
+        if char in QUOTES:
             key = self.string(char, as_key=True)
         else:
             word = _WORD.match(self.text, self.pos) or _NUMBER_TOKEN.match(self.text, self.pos)
@@ -281,135 +277,6 @@ class JsonRepairer:
             self.corrections.add("inserted_missing_values")
             self.out.append("null")
 
-    def string(self, quote: str, *, as_key: bool) -> str:
-        text, size = self.text, len(self.text)
-        if quote == "\u201c":
-            quote = "\u201d"
-            self.corrections.add("straightened_quotes")
-        stop = _STRING_STOP[quote]
-        if quote == "'":
-            self.corrections.add("single_quotes")
-        position = self.pos + 1
-        doubled = (text.startswith(quote, position) and position + 1 < size
-                   and (text[position + 1].isalnum() or text[position + 1] == "_"))
-        if doubled:  # ""key"": the model doubled the quotes
-            position += 1
-            self.corrections.add("fixed_doubled_quotes")
-        parts = ['"']
-        while True:
-            match = stop.search(text, position)
-            if match is None:
-                parts.append(self.unterminated_tail(text[position:]))
-                parts.append('"')
-                self.pos = size
-                self.corrections.add("closed_string")
-                return "".join(parts)
-            parts.append(text[position:match.start()])
-            char = match.group()
-            position = match.end()
-            if char == quote:
-                if doubled and text.startswith(quote, position):
-                    parts.append('"')
-                    self.pos = position + 1
-                    return "".join(parts)
-                if self.closes_string(position, as_key):
-                    parts.append('"')
-                    self.pos = position
-                    return "".join(parts)
-                comma = self.missing_quote_before_comma(parts, match.start(), as_key)
-                if comma is not None:  # "Ada, "age": the quote before the comma is missing
-                    self.pos = comma
-                    self.corrections.add("closed_string")
-                    return "".join(parts)
-                parts.append('\\"' if quote == '"' else "'")
-                self.corrections.add("escaped_inner_quotes")
-            elif char == "\\":
-                if position >= size:
-                    parts.append('"')  # a dangling backslash at the cut: drop it
-                    self.pos = size
-                    self.corrections.add("closed_string")
-                    return "".join(parts)
-                escaped = text[position]
-                if escaped == "'" and quote == "'":
-                    parts.append("'")
-                elif escaped == "u" and not _UNICODE_ESCAPE.fullmatch(
-                        text, position + 1, position + 5):
-                    if position + 5 > size:  # a \u escape cut short by truncation
-                        parts.append('"')
-                        self.pos = size
-                        self.corrections.add("closed_string")
-                        return "".join(parts)
-                    parts.append("\\\\u")
-                    self.corrections.add("escaped_backslashes")
-                elif escaped in _VALID_ESCAPES:
-                    parts.append("\\" + escaped)
-                else:
-                    parts.append("\\\\" + (escaped if escaped >= " " else
-                                           _CONTROL_ESCAPES.get(escaped, "")))
-                    self.corrections.add("escaped_backslashes")
-                position += 1
-            elif char == '"':  # inside a single- or curly-quoted string
-                parts.append('\\"')
-            else:
-                parts.append(_CONTROL_ESCAPES.get(char) or f"\\u{ord(char):04x}")
-                self.corrections.add("escaped_control_characters")
-
-    def unterminated_tail(self, tail: str) -> str:
-        """A string that runs to the end: closers typed after a forgotten quote close it."""
-        if "{" in tail or "[" in tail or "(" in tail:
-            return tail
-        stripped = tail.rstrip()
-        if stripped.endswith("```"):  # the fence around the answer, not content
-            stripped = stripped[:-3].rstrip()
-        closing = "".join(reversed(self.closers))
-        for length in range(len(closing), 0, -1):
-            if stripped.endswith(closing[:length]):
-                return stripped[:-length]
-        return tail
-
-    def missing_quote_before_comma(self, parts: list[str], quote_at: int,
-                                   as_key: bool) -> int | None:
-        """Where a value should have ended when ``"Ada, "age": 36`` lost its closing quote."""
-        if as_key or _KEY_AHEAD.match(self.text, quote_at) is None:
-            return None
-        content = parts[-1]
-        comma = content.rstrip().endswith(",")
-        if not comma:
-            return None
-        body = content.rstrip()[:-1]
-        parts[-1] = body
-        parts.append('"')
-        return quote_at - (len(content) - len(body))
-
-    def closes_string(self, after: int, as_key: bool) -> bool:
-        """Whether the quote just before ``after`` ends the string (else it is content)."""
-        text, size = self.text, len(self.text)
-        position = after
-        while position < size and text[position] in " \t\r\n":
-            position += 1
-        if position >= size:
-            return True
-        char = text[position]
-        if char == ":":
-            return True
-        if as_key:  # a quote inside a key is rare; a missing colon is not
-            return position > after or not (char.isalnum() or char in "'\"")
-        if char in _CLOSERS:
-            return True
-        if char == ",":
-            return _FOLLOWS_VALUE.match(text, position + 1) is not None
-        if position > after and char == "#":
-            return True  # "value" # a comment
-        if char in "\"'":  # a missing comma: a space, the next line, or a key follows
-            return position > after or _KEY_AHEAD.match(text, position) is not None
-        if position > after and self.closers and self.closers[-1] != "}" and (
-                char in "{[(" or char.isdigit()):
-            return True  # ["a" 1]: a missing comma in an array
-        if text.startswith(("//", "/*"), position) or _ELLIPSIS.match(text, position):
-            return True
-        # "data" AAAA }: words with no quote up to the end of the member are stray text
-        return position > after and _STRAY_WORDS_THEN_END.match(text, after) is not None
-
     def number(self) -> None:
         token = _NUMBER_TOKEN.match(self.text, self.pos)
         raw = token.group() if token is not None else self.text[self.pos]
@@ -417,7 +284,7 @@ class JsonRepairer:
             if comment in raw:
                 raw = raw[:raw.index(comment)]
         start, self.pos = self.pos, self.pos + max(len(raw), 1)
-        ellipsis = _ELLIPSIS.search(raw)
+        ellipsis = ELLIPSIS.search(raw)
         if ellipsis is not None and ellipsis.start() > 0 and _NUMBER.fullmatch(
                 raw, 0, ellipsis.start()):
             raw = raw[:ellipsis.start()]  # "2..." or "2 ...": the number, then an ellipsis
@@ -477,7 +344,7 @@ class JsonRepairer:
             self.corrections.add("removed_unexpected")
             raise _Missing
         end = bare.end()
-        key = _KEY_AHEAD.search(self.text, self.pos, end)
+        key = KEY_AHEAD.search(self.text, self.pos, end)
         if key is not None and key.start() > self.pos:  # value "key2": the comma is missing
             end = key.start()
         self.pos = end

@@ -231,6 +231,9 @@ def test_behaves_the_same_under_python_dash_o():
     ('{"name": "Ada, "age": 36}', {"name": "Ada", "age": 36}),
     ('{"value_1": true, SHOULD_NOT_EXIST "value_2": "data" AAAA }',
      {"value_1": True, "value_2": "data"}),
+    ('{"group": (1), "pair": (1, 2), "one": (1,)}', {"group": 1, "pair": [1, 2], "one": [1]}),
+    ("{\"note\": \"it\\'s here\", \"n\": 1,}", {"note": "it's here", "n": 1}),
+    ('{"key": "value, value2"```', {"key": "value, value2"}),
 ])
 def test_recovers_and_keeps_the_rest_of_the_document(text, expected):
     assert value_of(text) == expected
