@@ -237,7 +237,7 @@ class JsonRepairer(StringReader):
     def member(self) -> None:
         char = self.peek()
         if ELLIPSIS.match(self.text, self.pos):
-            self.value()  # drops the marker and raises _Missing
+            self.value()  # drops the marker and raises _Elided
         if char in QUOTES:
             key = self.string(char, as_key=True)
         else:
@@ -250,7 +250,7 @@ class JsonRepairer(StringReader):
             if self.peek() != ":":  # a word that is not a key: stray text between members
                 self.corrections.add("removed_unexpected")
                 raise _Missing
-            key = '"' + word.group() + '"'
+            key = _quoted(word.group())
             self.corrections.add("quoted_keys")
         char = self.peek()
         if char == ":":
