@@ -166,3 +166,112 @@ HELD_OUT_2_BAD: list[tuple[str, str]] = [
     ("empty_or_noise", "!!!"),
     ("empty_or_noise", "        "),
 ]
+
+# A third held-out round, larger, written after everything above was final.
+HELD_OUT_3_ORDINARY: list[tuple[str, str]] = [
+    ("support", "Thanks for your patience! The sync job was stuck on a locked row; I've "
+                "restarted it and your dashboard is current again."),
+    ("support", "You can invite up to 5 guests on the Starter plan. Guests can comment but "
+                "cannot edit."),
+    ("support", "Refunds go back to the original payment method. For PayPal that usually "
+                "takes 24 hours."),
+    ("support", "I'm sorry, that discount code only works on the first invoice. Your "
+                "current invoice is $59."),
+    ("support", "Hi Priya, I've extended your trial by 7 days so you can finish the "
+                "evaluation."),
+    ("support", "To export contacts, go to Contacts > Export and pick CSV. The file keeps "
+                "custom fields as extra columns."),
+    ("support", "Your API key was rotated automatically after the leak alert. Update it in "
+                "your CI secrets."),
+    ("support", "We don't store card numbers; Stripe does. We only keep the last four "
+                "digits."),
+    ("templates", "Jekyll pages read front matter with {{ page.title }} and site settings "
+                  "with {{ site.url }}."),
+    ("templates", "In Hugo, {{ .Content }} renders the page body inside the layout."),
+    ("templates", "Write {{ request.path }} in a Django template to show the current path."),
+    ("templates", "Zapier fields appear as {{step1.email}} when you map data between "
+                  "steps."),
+    ("templates", "A Terraform template file uses ${var.region}, while Jinja would use "
+                  "{{ region }}."),
+    ("templates", "The invoice template prints {{ invoice.total }} in the footer."),
+    ("chat_formats", "Qwen's chat template starts every message with <|im_start|> followed "
+                     "by the role."),
+    ("chat_formats", "If you see [INST] in the output, the prompt was formatted twice; build "
+                     "it once with the tokenizer."),
+    ("chat_formats", "Use the `<|eot_id|>` id as the stop token when you run Llama 3 with "
+                     "vLLM."),
+    ("maths", "The monthly payment on a $200,000 loan at 6% over 30 years is about "
+              "$1,199."),
+    ("maths", "Since $\\log_2 8 = 3$, eight items need three bits."),
+    ("maths", "$$E = mc^2$$ relates mass and energy."),
+    ("maths", "At $0.002 per 1K tokens, a million tokens cost $2."),
+    ("tables", "| Region | Latency |\n|---|---|\n| eu-west | 38 ms |\n| us-east | 91 ms |"),
+    ("tables", "| Variable | Example |\n|---|---|\n| `{{ user }}` | ada |\n| `{{ plan }}` | "
+               "pro |"),
+    ("json_in_prose", "The webhook payload has an `event` field, e.g. {\"event\": "
+                      "\"invoice.paid\", \"id\": \"evt_1\"}."),
+    ("json_in_prose", "Return an empty list [] when nothing matches, not null."),
+    ("json_in_prose", "{\"status\": \"ok\", \"items\": []}"),
+    ("hedged", "I can't see your screen, but the error code 0x80070005 usually means "
+               "access denied."),
+    ("hedged", "It might be DNS. Try `dig example.com` and compare with 8.8.8.8."),
+    ("hedged", "I'm fairly sure the limit is 10 MB per file, but check the docs for your "
+               "plan."),
+    ("hedged", "I cannot confirm the release date; the roadmap only says Q3."),
+    ("hedged", "Absolutely. A B-tree keeps keys sorted, so range scans are cheap."),
+    ("meta_lookalike", "As an AI company, we publish model cards for every release."),
+    ("meta_lookalike", "The FAQ answers \"Is this an AI?\" with a plain yes."),
+    ("meta_lookalike", "As language models get cheaper, batch jobs become the norm."),
+    ("refusal_lookalike", "I can't overstate how much faster the new index is."),
+    ("refusal_lookalike", "The bot will not answer questions about pricing; it hands those "
+                          "to sales."),
+    ("refusal_lookalike", "Users complained that the assistant kept saying \"I cannot "
+                          "assist with that\"."),
+    ("code", f"{FENCE}python\nresponse = client.chat(messages=[{{\"role\": \"user\", "
+             f"\"content\": \"[INST] hi [/INST]\"}}])\n{FENCE}"),
+    ("code", f"{FENCE}bash\nsed -i 's/{{{{VERSION}}}}/1.4.2/' Chart.yaml\n{FENCE}"),
+    ("code", "Mark unfinished spots with `TODO:` comments; the linter lists them."),
+    ("code", f"{FENCE}ts\nconst msg = `Dear ${{name}}, your total is ${{total}}`;\n{FENCE}"),
+    ("letters", "Dear Professor Alvarez,\n\nThank you for agreeing to review the thesis. The "
+                "defence is on 12 May.\n\nYours sincerely,\nMina Haddad"),
+    ("letters", "Hey Chris, the slides are in the shared folder. See you at 10. - Jo"),
+    ("general", "The Great Wall is not visible to the naked eye from low Earth orbit in "
+                "most conditions."),
+    ("general", "Sourdough uses wild yeast and lactic acid bacteria, which give it its "
+                "tang."),
+    ("general", "A CDN caches static files near users, which cuts latency and origin "
+                "load."),
+    ("general", "The Fed raises rates to cool inflation by making borrowing dearer."),
+    ("lists", "Next steps:\n1. Merge the PR\n2. Tag v2.3.0\n3. Announce in #releases"),
+    ("lists", "Packing list: passport, charger, adapter [UK plug], rain jacket."),
+    ("mixed", "Sure, here's how: put {{ csrf_token }} inside the form in your Django "
+              "template, and the middleware checks it on POST."),
+]
+
+HELD_OUT_3_BAD: list[tuple[str, str]] = [
+    ("refusal", "I'm sorry, but I can't provide assistance with that."),
+    ("refusal", "I cannot fulfill that request."),
+    ("refusal", "Sorry — I'm not able to answer that."),
+    ("refusal", "I won't help with this."),
+    ("refusal", "I'm afraid I can't help you with that request."),
+    ("meta_commentary", "As an AI language model, I must point out that I lack context."),
+    ("meta_commentary", "I'm just an AI assistant, but I'd guess Tuesday."),
+    ("meta_commentary", "As a large language model, I cannot feel emotions."),
+    ("meta_commentary", "My training data only goes up to 2023."),
+    ("instruction_leak", "Hello! <|im_start|>assistant"),
+    ("instruction_leak", "Result: 42 [/INST]"),
+    ("instruction_leak", "<</SYS>>\nSure thing."),
+    ("instruction_leak", "All set.<|endoftext|><|endoftext|>"),
+    ("placeholder", "Dear [Hiring Manager's Name],\n\nI am excited to apply."),
+    ("placeholder", "Warm regards,\n[Your Name]\n[Your Phone Number]"),
+    ("placeholder", "Hi {{user_name}}, your password was changed."),
+    ("placeholder", "Date: [Insert Date]"),
+    ("placeholder", "Our CEO, [CEO Name], will speak at [Event Name]."),
+    ("placeholder", "Please send the report to <your manager's email>."),
+    ("unclosed_fence", f"{FENCE}go\nfunc main() {{\n\tfmt.Println(\"hi\")"),
+    ("unclosed_fence", f"Config:\n{FENCE}toml\n[server]\nport = 80"),
+    ("empty_or_noise", "\n"),
+    ("empty_or_noise", "======"),
+    ("empty_or_noise", ". . . ."),
+    ("empty_or_noise", "xxxxxxxxxxxx"),
+]
