@@ -16,8 +16,16 @@ from cascadeflow.l0.guardrails._patterns import PatternCategory
 Verdict = Literal["report", "warn", "ignore", "wait"]
 
 _FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+_WORDS = re.compile(r"[a-z][a-z0-9-]*")  # applied to lowered text
 _SENTENCE_START = re.compile(r"[.!?\n][^.!?\n]*\Z")
-_CONTEXT_REACH = 300  # characters of paragraph read on each side of a match
+_CONTEXT_REACH = 300  # characters read on each side of a match, so a match costs O(1)
+
+
+def _line_start(content: str, position: int) -> int:
+    """Where the line holding ``position`` starts (at most ``_CONTEXT_REACH`` back)."""
+    reach = max(0, position - _CONTEXT_REACH)
+    newline = content.rfind("\n", reach, position)
+    return reach if newline == -1 else newline + 1
 
 
 class FenceTracker:
@@ -39,14 +47,12 @@ class FenceTracker:
         self._fence = None
 
     def inside(self, content: str, position: int) -> bool:
-        line_start = content.rfind("\n", 0, position) + 1
-        while self._read_until < line_start:
-            end = content.find("\n", self._read_until, line_start)
+        while True:  # read the complete lines before ``position`` not read yet
+            end = content.find("\n", self._read_until, position)
             if end == -1:
-                break
+                return self._fence is not None
             self._read_line(content[self._read_until:end])
             self._read_until = end + 1
-        return self._fence is not None
 
     def _read_line(self, line: str) -> None:
         if "`" not in line and "~" not in line:
@@ -63,6 +69,28 @@ class FenceTracker:
             self._fence = None
 
 
+class _WordSet:
+    """Words and stems (``"templat*"``) looked up in a stretch of text, case-insensitively.
+
+    The stretch is split into words once and intersected with the set (C speed); only the
+    few stems need a regex. One regex alternation of every word would be tried at every
+    position of the text, several times slower.
+    """
+
+    __slots__ = ("_stems", "_words")
+
+    def __init__(self, words: tuple[str, ...]) -> None:
+        self._words = frozenset(word.lower() for word in words if not word.endswith("*"))
+        stems = [re.escape(word[:-1].lower()) for word in words if word.endswith("*")]
+        self._stems = re.compile(rf"\b(?:{'|'.join(stems)})") if stems else None
+
+    def any_in(self, content: str, start: int, end: int) -> bool:
+        text = content[start:end].lower()
+        if not self._words.isdisjoint(_WORDS.findall(text)):
+            return True
+        return self._stems is not None and self._stems.search(text) is not None
+
+
 class MatchJudge:
     """Decides what a match of a :class:`PatternCategory` means where it stands."""
 
@@ -70,7 +98,7 @@ class MatchJudge:
 
     def __init__(self, categories: dict[str, PatternCategory]) -> None:
         self._fences = FenceTracker()
-        self._explained = {name: re.compile(category.explained_by, re.IGNORECASE)
+        self._explained = {name: _WordSet(category.explained_by)
                            for name, category in categories.items() if category.explained_by}
         self._reported = {name: re.compile(category.reported_by, re.IGNORECASE)
                           for name, category in categories.items() if category.reported_by}
@@ -81,8 +109,7 @@ class MatchJudge:
     def placement(self, category: PatternCategory, content: str, start: int) -> bool:
         """Whether the match at ``start`` stands where it counts: not in code or quotes,
         not reported speech. Decided from the text before the match, once per match."""
-        line_start = content.rfind("\n", 0, start) + 1
-        before = content[line_start:start]
+        before = content[_line_start(content, start):start]
         if category.outside_code and (before.count("`") % 2 == 1
                                       or self._fences.inside(content, start)):
             return False
@@ -103,20 +130,20 @@ class MatchJudge:
         ``warn``, ``ignore``, or ``wait`` for more text (the paragraph is not complete)."""
         explained = self._explained.get(category.name)
         if explained is not None:
-            paragraph_end = content.find("\n\n", end)
+            reach_end = end + _CONTEXT_REACH
+            paragraph_end = content.find("\n\n", end, reach_end)
             if paragraph_end == -1:
-                if not completed and len(content) - end < _CONTEXT_REACH:
+                if not completed and len(content) < reach_end:
                     return "wait"
-                paragraph_end = len(content)
-            paragraph_start = content.rfind("\n\n", 0, start)
-            paragraph_start = 0 if paragraph_start == -1 else paragraph_start + 2
-            context_start = max(paragraph_start, start - _CONTEXT_REACH)
-            context_end = min(paragraph_end, end + _CONTEXT_REACH)
-            if (explained.search(content, context_start, start)
-                    or explained.search(content, end, context_end)):
+                paragraph_end = min(len(content), reach_end)
+            reach_start = max(0, start - _CONTEXT_REACH)
+            paragraph_start = content.rfind("\n\n", reach_start, start)
+            context_start = reach_start if paragraph_start == -1 else paragraph_start + 2
+            context_end = paragraph_end
+            if (explained.any_in(content, context_start, start)
+                    or explained.any_in(content, end, context_end)):
                 return "ignore" if category.when_explained == "ignore" else "warn"
-        if category.doubtful_in_tables:
-            line_start = content.rfind("\n", 0, start) + 1
-            if content[line_start:start].lstrip().startswith("|"):
-                return "warn"
+        in_table = content[_line_start(content, start):start].lstrip().startswith("|")
+        if category.doubtful_in_tables and in_table:
+            return "warn"
         return "report"

@@ -23,8 +23,9 @@ class PatternCategory:
         outside_code: matches inside inline code or fenced code blocks are ignored.
         outside_quotes: matches inside double quotes on their line are ignored (the text
             quotes the pattern rather than producing it).
-        explained_by: a regex of words which, in the same paragraph as the match (the match
-            itself left out), show the text is explaining the pattern, not producing it.
+        explained_by: words which, in the same paragraph as the match (the match itself
+            left out), show the text is explaining the pattern, not producing it; compared
+            case-insensitively, and a trailing ``*`` matches any ending (``"templat*"``).
         when_explained: what such a match becomes: ``"ignore"`` or ``"warning"``.
         reported_by: a regex of words which, earlier in the same sentence, make the match
             reported speech ("if the assistant says I cannot comply"): ignored.
@@ -39,7 +40,7 @@ class PatternCategory:
     suggestion: str
     outside_code: bool = True
     outside_quotes: bool = False
-    explained_by: str | None = None
+    explained_by: tuple[str, ...] = ()
     when_explained: Literal["ignore", "warning"] = "ignore"
     reported_by: str | None = None
     doubtful_in_tables: bool = False
@@ -93,8 +94,9 @@ INSTRUCTION_LEAK = PatternCategory(
     "retry; check the prompt template",
     outside_quotes=True,
     # "Keep the <|im_start|> tokens out of user input": text about chat formats.
-    explained_by=r"\b(?:tokens?|tags?|markers?|delimiters?|chatml|special|formats?|"
-                 r"templates?|syntax|escape|strip|prompts?|tokenizers?)\b",
+    explained_by=("token*", "tag", "tags", "marker*", "delimiter*", "chatml", "special",
+                  "format", "formats", "template*", "syntax", "escape", "strip", "prompt",
+                  "prompts", "tokenizer*"),
     when_explained="warning",
 )
 PLACEHOLDERS = PatternCategory(
@@ -110,11 +112,15 @@ PLACEHOLDERS = PatternCategory(
     ),
     "error", True, "unfilled placeholder in the output", "retry, asking for concrete values",
     # "Use {{ user.name }} in the Jinja template", "the form shows [Your Name] as a hint"
-    explained_by=r"\b(?:jinja2?|templat\w*|handlebars|mustache|liquid|django|twig|"
-                 r"go templates?|helm|ansible|vue|angular|syntax|interpolat\w*|variables?|"
-                 r"placeholders?|render\w*|prints?|escape[sd]?|filters?|pipes?|forms?|fields?|hints?|"
-                 r"mock-?ups?|replace[sd]?|fill(?:s|ed)?|markers?|grep|tags?|merge|docs?|"
-                 r"documentation|paste|substitute[sd]?|wherever)\b",
+    explained_by=("jinja", "jinja2", "templat*", "handlebars", "mustache", "liquid",
+                  "django", "twig", "helm", "ansible", "vue", "angular", "syntax",
+                  "interpolat*", "variable", "variables", "placeholder", "placeholders",
+                  "render*", "print", "prints", "escape", "escaped", "escapes", "filter",
+                  "filters", "pipe", "pipes", "form", "forms", "field", "fields", "hint",
+                  "hints", "mockup", "mockups", "mock-up", "mock-ups", "replace", "replaced",
+                  "replaces", "fill", "fills", "filled", "marker", "markers", "grep", "tag",
+                  "tags", "merge", "doc", "docs", "documentation", "paste", "substitute",
+                  "substituted", "substitutes", "wherever"),
     doubtful_in_tables=True,
 )
 HEDGING = PatternCategory(
