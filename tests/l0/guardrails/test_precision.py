@@ -104,3 +104,10 @@ def test_a_placeholder_waits_for_its_paragraph_before_it_is_judged(drive):
     real = "Hello {{ first_name }},\n\nWelcome aboard!" + " More text follows." * 20
     streaming, final = drive(pattern_rule(["placeholders"], scan_every=1), real)
     assert [v.position for v in streaming] == [6] and final == []
+
+
+def test_every_match_of_a_long_line_is_judged_once(drive):
+    unit = "Hi {{x}} "
+    streaming, final = drive(pattern_rule(["placeholders"]), unit * 2_000, every=5)
+    positions = [v.position for v in streaming + final]
+    assert positions == [i * len(unit) + 3 for i in range(2_000)]
