@@ -179,7 +179,13 @@ def _find_start(body: str) -> int | None:
 
 
 SeveralValues = Literal["first", "list"]
-"""What :func:`auto_correct_json` returns for text holding several top-level values."""
+"""What :func:`auto_correct_json` returns for text holding several top-level values:
+``"first"`` (the default) or ``"list"`` (all of them, as one array).
+
+Example:
+    >>> auto_correct_json('[1]\\n[2]', several_values="list").text
+    '[[1],[2]]'
+"""
 
 _NEXT_VALUE = re.compile(r"[\s,]*(?=[{\[])")
 

@@ -30,6 +30,11 @@ class PatternCategory:
         reported_by: a regex of words which, earlier in the same sentence, make the match
             reported speech ("if the assistant says I cannot comply"): ignored.
         doubtful_in_tables: a match inside a Markdown table row is only a warning.
+
+    Example:
+        >>> from cascadeflow.l0.guardrails import PATTERN_CATEGORIES
+        >>> PATTERN_CATEGORIES["placeholders"].doubtful_in_tables
+        True
     """
 
     name: str
