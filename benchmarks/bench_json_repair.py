@@ -11,9 +11,10 @@ from typing import Any
 from benchmarks._json_documents import timing_documents
 from benchmarks._report import ROOT, figure, header, run_peer
 
+DATA = ROOT / "tests" / "data"
 CORPORA = {
-    "first corpus (written with the repairer)": ROOT / "tests" / "data" / "broken_json.jsonl",
-    "model-failure corpus (independent)": ROOT / "tests" / "data" / "broken_json_models.jsonl",
+    "first corpus (written with the repairer)": DATA / "broken_json.jsonl",
+    "model-failure corpus (expected values first)": DATA / "broken_json_models.jsonl",
 }
 FUZZ_INPUTS = 100_000
 FUZZ_ALPHABET = (
