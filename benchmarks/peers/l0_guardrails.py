@@ -1,6 +1,7 @@
 """ai2070-l0 and json-repair measured in .venv-peers; prints JSON to stdout.
 
 usage: l0_guardrails.py stream <tokens> | repair <corpus.jsonl>
+       | precision <ordinary.jsonl> <bad.jsonl>
 """
 
 from __future__ import annotations
@@ -71,8 +72,32 @@ def repair_scores(path: str) -> dict[str, Any]:
             for name, v in out.items()}
 
 
+def precision(ordinary_path: str, bad_path: str) -> dict[str, Any]:
+    """ai2070-l0's recommended guardrails on the completed texts of both corpora."""
+    from l0 import guardrails
+
+    def flags(text: str) -> tuple[bool, bool]:
+        context = guardrails.GuardrailContext(content=text, completed=True)
+        violations = guardrails.check_guardrails(context, guardrails.recommended_guardrails())
+        return any(v.severity != "warning" for v in violations), bool(violations)
+
+    counts = {"false_errors": 0, "any_flag": 0, "caught": 0}
+    with open(ordinary_path, encoding="utf-8") as ordinary:
+        texts = [json.loads(line)["text"] for line in ordinary]
+    for text in texts:
+        error, anything = flags(text)
+        counts["false_errors"] += error
+        counts["any_flag"] += anything
+    with open(bad_path, encoding="utf-8") as bad:
+        bad_texts = [json.loads(line)["text"] for line in bad]
+    counts["caught"] = sum(flags(text)[0] for text in bad_texts)
+    return {**counts, "ordinary": len(texts), "bad": len(bad_texts)}
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "stream":
+    if sys.argv[1] == "precision":
+        print(json.dumps(precision(sys.argv[2], sys.argv[3])))
+    elif sys.argv[1] == "stream":
         print(json.dumps(asyncio.run(stream_rate(int(sys.argv[2])))))
     else:
         print(json.dumps(repair_scores(sys.argv[2])))

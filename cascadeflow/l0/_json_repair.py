@@ -1,32 +1,41 @@
 """A tolerant JSON reader that writes back strict JSON text.
 
-It reads what models produce (comments, single quotes, unquoted keys, Python literals,
-trailing or missing commas, misordered or missing closers, truncation, raw control
-characters in strings) and emits JSON. String contents are copied as they are; only raw
-control characters are escaped and quotes re-escaped for the double-quoted form.
+It reads what models produce (comments, single quotes, unquoted keys, Python and JavaScript
+literals, tuples, sets, ellipses, digit separators, trailing or missing commas, misplaced
+or missing closers, stray words, truncation, raw control characters in strings) and emits
+JSON. After a local error it recovers and reads on, so the rest of the document is kept.
+String contents are copied as they are; only raw control characters are escaped and quotes
+re-escaped for the double-quoted form. Nothing here uses ``assert``: bad input ends in
+:class:`NotCorrectable`, never in another exception.
 """
 
 from __future__ import annotations
 
 import re
 
-_STRING_STOP = {
-    '"': re.compile(r'["\\\x00-\x1f]'),
-    "'": re.compile(r"['\\\x00-\x1f\"]"),
-}
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d*)?|[+-]")
+from cascadeflow.l0._json_strings import (
+    CLOSERS,
+    CONTROL_ESCAPES,
+    ELLIPSIS,
+    KEY_AHEAD,
+    QUOTES,
+    StringReader,
+)
+
+_NUMBER_TOKEN = re.compile(r"[+-]?[0-9.](?:[^\s,:\[\]{}()\"'#]|:(?=\d))*|[+-]")
+_NUMBER = re.compile(r"([+-]?)(\d+(?:_\d+)*)?(?:\.(\d+(?:_\d+)*)?)?(?:[eE]([+-]?)(\d*))?")
 _WORD = re.compile(r"[A-Za-z_$][\w$-]*")
 _BARE_VALUE = re.compile(r"[^,}\]\n\r/#]+")
+_BARE_VALUE_IN_TUPLE = re.compile(r"[^,}\])\n\r/#]+")
 _SPACE = re.compile(r"\s+")
-_FOLLOWS_VALUE = re.compile(
-    r"""\s*(?://|/\*|\#|["'{\[\]}\-\d]|true\b|false\b|null\b|[A-Za-z_$][\w$-]*\s*:|$)""")
-_KEY_AHEAD = re.compile(r"""(?:"[^"\n]*"|'[^'\n]*')\s*:""")
-_CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
-_VALID_ESCAPES = frozenset('"\\/bfnrtu')
+_ANY_KEY_AHEAD = re.compile(r"""\s*(?:"[^"\n]*"|'[^'\n]*'|[A-Za-z_$][\w$-]*)\s*:""")
+_MEMBERS_AFTER_CLOSE = re.compile(r"""\s*,\s*(?:"[^"\n]*"|'[^'\n]*')\s*:""")
+_SET_AHEAD = re.compile(r"""\s*(?:"[^"\n]*"|'[^'\n]*')\s*[,}]""")
 _LITERALS = {"true": "true", "false": "false", "null": "null", "True": "true",
              "False": "false", "None": "null", "undefined": "null", "NaN": "null",
-             "Infinity": "null", "nil": "null"}
-_CLOSERS = "}]"
+             "Infinity": "null", "nil": "null", "TRUE": "true", "FALSE": "false",
+             "NULL": "null", "Null": "null"}
+_CONTROL = re.compile(r"[\x00-\x1f]")
 _MAX_DEPTH = 500
 
 
@@ -35,10 +44,21 @@ class NotCorrectable(ValueError):
 
 
 class _Missing(Exception):
-    """No value where one was due (end of text, or a closer)."""
+    """No value where one was due (end of text, a closer, or something dropped)."""
 
 
-class JsonRepairer:
+class _Elided(_Missing):
+    """An ellipsis stood where a value was due: the model abbreviated; drop the member."""
+
+
+def _quoted(raw: str) -> str:
+    """``raw`` as a JSON string literal, its characters kept (escaped where JSON needs)."""
+    escaped = raw.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + _CONTROL.sub(lambda match: CONTROL_ESCAPES.get(match.group())
+                              or f"\\u{ord(match.group()):04x}", escaped) + '"'
+
+
+class JsonRepairer(StringReader):
     """Reads one JSON value from ``text`` starting at ``start``; see :func:`repair`."""
 
     def __init__(self, text: str, start: int = 0) -> None:
@@ -46,7 +66,7 @@ class JsonRepairer:
         self.pos = start
         self.out: list[str] = []
         self.corrections: set[str] = set()
-        self.depth = 0
+        self.closers: list[str] = []  # the closer each open container waits for
 
     # -- whitespace and comments -------------------------------------------------------
     def skip(self) -> None:
@@ -74,27 +94,41 @@ class JsonRepairer:
     # -- values -------------------------------------------------------------------------
     def value(self) -> None:
         char = self.peek()
-        if not char or char in _CLOSERS or char == ",":
+        if not char or char in CLOSERS or char == ",":
             raise _Missing
+        if char in ".…":
+            ellipsis = ELLIPSIS.match(self.text, self.pos)
+            if ellipsis is not None:  # "[1, 2, ...]": the model abbreviated; drop the marker
+                self.pos = ellipsis.end()
+                self.corrections.add("removed_ellipses")
+                raise _Elided
         if char == "{":
-            self.container("{", "}")
+            if _SET_AHEAD.match(self.text, self.pos + 1):  # {"a", "b"}: a Python set
+                self.corrections.add("sets_as_arrays")
+                self.container("[", "}", "]")
+            else:
+                self.container("{", "}", "}")
         elif char == "[":
-            self.container("[", "]")
-        elif char in "\"'":
+            self.container("[", "]", "]")
+        elif char == "(":
+            self.corrections.add("tuples_as_arrays")
+            self.container("[", ")", "]")
+        elif char in QUOTES:
             self.out.append(self.string(char, as_key=False))
         elif char in "+-.0123456789":
             self.number()
         else:
             self.word()
 
-    def container(self, opener: str, closer: str) -> None:
-        self.depth += 1
-        if self.depth > _MAX_DEPTH:
+    def container(self, opener: str, closer: str, written_closer: str) -> None:
+        if len(self.closers) >= _MAX_DEPTH:
             raise NotCorrectable("nesting too deep")
+        self.closers.append(closer)
         self.pos += 1
         out = self.out
+        opened_at = len(out)
         out.append(opener)
-        members = 0
+        commas = members = 0
         separated = True  # no member yet, or a separator after the last one
         is_object = opener == "{"
         while True:
@@ -103,27 +137,34 @@ class JsonRepairer:
                 self.corrections.add("closed_brackets")
                 break
             if char == closer:
+                self.pos += 1
+                if (is_object and len(self.closers) == 1
+                        and _MEMBERS_AFTER_CLOSE.match(self.text, self.pos)):
+                    self.corrections.add("fixed_closers")  # {"a": 1}, "b": 2}: read on
+                    separated = False
+                    continue
                 if members and separated:
                     self.corrections.add("removed_trailing_commas")
-                self.pos += 1
                 break
-            if char in _CLOSERS:  # misordered: close this one, let the parent read it
-                self.corrections.add("fixed_closers")
-                break
+            if char in CLOSERS:
+                if self.wrong_closer_ends_container(char):
+                    break
+                continue
             if char in ",:":
                 if separated:
                     self.corrections.add("removed_extra_commas")
                 self.pos += 1
+                commas += 1
                 separated = True
                 continue
-            if members and not separated:
-                self.corrections.add("inserted_missing_commas")
             mark = len(out)
             if members:
                 out.append(",")
             try:
                 if is_object:
                     self.member()
+                elif KEY_AHEAD.match(self.text, self.pos):
+                    self.pairs_in_array()
                 else:
                     self.value()
             except _Missing:
@@ -132,23 +173,84 @@ class JsonRepairer:
                     self.corrections.add("closed_brackets")
                     break
                 continue
+            if members and not separated:
+                self.corrections.add("inserted_missing_commas")
             members += 1
             separated = False
-        out.append(closer)
-        self.depth -= 1
+        self.closers.pop()
+        if closer == ")" and members == 1 and not commas:
+            out[opened_at] = ""  # (1) is a parenthesized value, (1,) a tuple
+            return
+        out.append(written_closer)
+
+    def wrong_closer_ends_container(self, char: str) -> bool:
+        """Decide what a closer that is not this container's own means.
+
+        Returns whether this container ends here (the closer is then consumed when it was a
+        typo for ours, left for the parent otherwise); ``False`` means the closer was stray
+        and has been dropped.
+        """
+        self.corrections.add("fixed_closers")
+        ancestors = self.closers[:-1]
+        if char not in ancestors:  # closes nothing that is open: a stray closer
+            self.pos += 1
+            return False
+        if char != ancestors[-1]:  # closes a grandparent: close this one and let it read
+            return True
+        # It closes the parent. Either our closer is missing, or it is a typo for ours; the
+        # text after it tells: a typo is followed by what the parent holds (a key in an
+        # object, a value in an array), a missing closer by the grandparent's members.
+        after = self.pos + 1
+        follows = self.text[after:].lstrip()
+        if follows.startswith(","):
+            follows = follows[1:]
+        if not follows.strip() or follows.lstrip()[:1] in CLOSERS:
+            return True
+        parent_is_object = ancestors[-1] == "}"
+        if (_ANY_KEY_AHEAD.match(follows) is not None) == parent_is_object:
+            self.pos = after  # a typo for our closer
+        return True
+
+    def pairs_in_array(self) -> None:
+        """``["a": 1, "b": 2]``: consecutive key/value pairs in an array become one object."""
+        self.corrections.add("wrapped_pairs_in_arrays")
+        self.out.append("{")
+        self.closers.append("}")
+        first = True
+        while True:
+            mark = len(self.out)
+            if not first:
+                self.out.append(",")
+            try:
+                self.member()
+            except _Missing:
+                del self.out[mark:]
+                break
+            first = False
+            if self.peek() == "," and _ANY_KEY_AHEAD.match(self.text, self.pos + 1):
+                self.pos += 1
+                continue
+            break
+        self.closers.pop()
+        self.out.append("}")
 
     def member(self) -> None:
         char = self.peek()
-        if char in "\"'":
+        if ELLIPSIS.match(self.text, self.pos):
+            self.value()  # drops the marker and raises _Elided
+        if char in QUOTES:
             key = self.string(char, as_key=True)
         else:
-            word = _WORD.match(self.text, self.pos) or _NUMBER.match(self.text, self.pos)
+            word = _WORD.match(self.text, self.pos) or _NUMBER_TOKEN.match(self.text, self.pos)
             if word is None:
                 self.pos += 1  # something that cannot start a key: drop it
                 self.corrections.add("removed_unexpected")
                 raise _Missing
             self.pos = word.end()
-            key = '"' + word.group() + '"'
+            if self.peek() != ":":  # a word that is not a key: stray text between members
+                self.corrections.add("removed_unexpected")
+                raise _Missing
+            key = _quoted(word.group())
             self.corrections.add("quoted_keys")
         char = self.peek()
         if char == ":":
@@ -165,114 +267,55 @@ class JsonRepairer:
         self.out.append(key + ":")
         try:
             self.value()
+        except _Elided:
+            del self.out[mark:]
+            raise
         except _Missing:
             if not self.peek():
-                del self.out[mark:]
+                del self.out[mark:]  # truncated after the colon: drop the member
                 raise
             self.corrections.add("inserted_missing_values")
             self.out.append("null")
 
-    def string(self, quote: str, *, as_key: bool) -> str:
-        text, size = self.text, len(self.text)
-        stop = _STRING_STOP[quote]
-        if quote == "'":
-            self.corrections.add("single_quotes")
-        parts = ['"']
-        position = self.pos + 1
-        while True:
-            match = stop.search(text, position)
-            if match is None:
-                parts.append(text[position:])
-                parts.append('"')
-                self.pos = size
-                self.corrections.add("closed_string")
-                return "".join(parts)
-            parts.append(text[position:match.start()])
-            char = match.group()
-            position = match.end()
-            if char == quote:
-                if self.closes_string(position, as_key):
-                    parts.append('"')
-                    self.pos = position
-                    return "".join(parts)
-                parts.append('\\"' if quote == '"' else "'")
-                self.corrections.add("escaped_inner_quotes")
-            elif char == "\\":
-                if position >= size:
-                    parts.append('"')  # a dangling backslash at the cut: drop it
-                    self.pos = size
-                    self.corrections.add("closed_string")
-                    return "".join(parts)
-                escaped = text[position]
-                if escaped == "'" and quote == "'":
-                    parts.append("'")
-                elif escaped == "u" and not re.fullmatch(r"[0-9a-fA-F]{4}",
-                                                        text[position + 1:position + 5]):
-                    if position + 5 > size:  # a \u escape cut short by truncation
-                        parts.append('"')
-                        self.pos = size
-                        self.corrections.add("closed_string")
-                        return "".join(parts)
-                    parts.append("\\\\u")
-                    self.corrections.add("escaped_backslashes")
-                elif escaped in _VALID_ESCAPES:
-                    parts.append("\\" + escaped)
-                else:
-                    parts.append("\\\\" + (escaped if escaped >= " " else
-                                           _CONTROL_ESCAPES.get(escaped, "")))
-                    self.corrections.add("escaped_backslashes")
-                position += 1
-            elif char == '"':  # inside a single-quoted string
-                parts.append('\\"')
-            else:
-                parts.append(_CONTROL_ESCAPES.get(char) or f"\\u{ord(char):04x}")
-                self.corrections.add("escaped_control_characters")
-
-    def closes_string(self, after: int, as_key: bool) -> bool:
-        """Whether the quote just before ``after`` ends the string (else it is content)."""
-        text, size = self.text, len(self.text)
-        position = after
-        while position < size and text[position] in " \t\r\n":
-            position += 1
-        if position >= size:
-            return True
-        char = text[position]
-        if char == ":":
-            return True
-        if as_key:  # a quote inside a key is rare; a missing colon is not
-            return position > after or not (char.isalnum() or char in "'\"")
-        if char in "}]":
-            return True
-        if char == ",":
-            return _FOLLOWS_VALUE.match(text, position + 1) is not None
-        if char in "\"'":  # a missing comma: the next line, or a key, follows
-            return "\n" in text[after:position] or _KEY_AHEAD.match(text, position) is not None
-        return text.startswith(("//", "/*"), position)
-
     def number(self) -> None:
-        match = _NUMBER.match(self.text, self.pos)
-        assert match is not None
-        raw = match.group()
-        self.pos = match.end()
-        mantissa, _, exponent = raw.lower().partition("e")
-        sign = "-" if mantissa.startswith("-") else ""
-        mantissa = mantissa.lstrip("+-")
-        whole, _, fraction = mantissa.partition(".")
-        if not whole and not fraction:
+        token = _NUMBER_TOKEN.match(self.text, self.pos)
+        raw = token.group() if token is not None else self.text[self.pos]
+        for comment in ("//", "/*"):
+            if comment in raw:
+                raw = raw[:raw.index(comment)]
+        start, self.pos = self.pos, self.pos + max(len(raw), 1)
+        ellipsis = ELLIPSIS.search(raw)
+        if ellipsis is not None and ellipsis.start() > 0 and _NUMBER.fullmatch(
+                raw, 0, ellipsis.start()):
+            raw = raw[:ellipsis.start()]  # "2..." or "2 ...": the number, then an ellipsis
+            self.pos = start + ellipsis.start()
+        if raw in ("+", "-"):
             if self.text.startswith("Infinity", self.pos):  # "-Infinity"
                 self.pos += len("Infinity")
                 self.out.append("null")
                 self.corrections.add("python_literals")
                 return
             raise _Missing
-        whole = whole.lstrip("0") or "0"
-        number = sign + whole + ("." + fraction if fraction else "")
-        exponent_digits = exponent.lstrip("+-")
+        number = _NUMBER.fullmatch(raw)
+        if number is None or not (number.group(2) or number.group(3)):
+            self.bare_token(raw)
+            return
+        sign, whole, fraction, _, exponent_digits = number.groups()
+        whole = (whole or "").replace("_", "").lstrip("0") or "0"
+        fraction = (fraction or "").replace("_", "")
+        text = ("-" if sign == "-" else "") + whole + ("." + fraction if fraction else "")
         if exponent_digits:
-            number += "e" + ("-" if exponent.startswith("-") else "") + exponent_digits
-        if number != raw:
+            text += "e" + ("-" if number.group(4) == "-" else "") + exponent_digits
+        if text != raw:
             self.corrections.add("fixed_numbers")
-        self.out.append(number)
+        self.out.append(text)
+
+    def bare_token(self, raw: str) -> None:
+        """A token that starts like a number but is not one (``1/3``, ``1.1.1``, an id)."""
+        if not self.closers:
+            raise NotCorrectable("text does not start with a JSON value")
+        self.corrections.add("quoted_bare_values")
+        self.out.append(_quoted(raw))
 
     def word(self) -> None:
         match = _WORD.match(self.text, self.pos)
@@ -292,22 +335,27 @@ class JsonRepairer:
                         self.corrections.add("completed_literals")
                         self.out.append(full)
                         return
-        if self.depth == 0:
+        if not self.closers:
             raise NotCorrectable("text does not start with a JSON value")
-        bare = _BARE_VALUE.match(self.text, self.pos)
+        in_tuple = ")" in self.closers
+        bare = (_BARE_VALUE_IN_TUPLE if in_tuple else _BARE_VALUE).match(self.text, self.pos)
         if bare is None or not bare.group().strip():
             self.pos += 1
             self.corrections.add("removed_unexpected")
             raise _Missing
-        self.pos = bare.end()
-        value = bare.group().strip()
+        end = bare.end()
+        key = KEY_AHEAD.search(self.text, self.pos, end)
+        if key is not None and key.start() > self.pos:  # value "key2": the comma is missing
+            end = key.start()
+        self.pos = end
+        value = self.text[bare.start():end].strip()
         self.corrections.add("quoted_bare_values")
-        self.out.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        self.out.append(_quoted(value))
 
 
 def repair(text: str, start: int) -> tuple[str, int, set[str]]:
     """Read one value from ``text[start:]``: return its JSON text, where it ended, and the
-    names of the corrections made. Raises :class:`NotCorrectable`."""
+    names of the corrections made. Raises :class:`NotCorrectable`, and nothing else."""
     repairer = JsonRepairer(text, start)
     try:
         repairer.value()

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from cascadeflow.l0._json_repair import NotCorrectable, repair
 
 __all__ = [
     "CorrectionResult",
+    "SeveralValues",
     "auto_correct_json",
     "balance_braces",
     "extract_json_from_markdown",
@@ -47,10 +49,15 @@ class CorrectionResult:
     error: str | None = None
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _is_json(text: str) -> bool:
+    """Whether ``text`` is strict JSON (Python's parser alone also accepts NaN, Infinity)."""
     try:
-        json.loads(text)
-    except ValueError:
+        json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
         return False
     return True
 
@@ -147,6 +154,7 @@ def balance_braces(text: str) -> str:
 
 _NUMBER_PREFIX = re.compile(r"-?\d*\.?\d*(?:[eE][+-]?\d*)?")
 _LITERAL_WORDS = ("true", "false", "null", "True", "False", "None")
+_PLAUSIBLE_TUPLE = re.compile(r"""\(\s*(?:["'(\[{\-\d])""")
 _PLAUSIBLE_START = re.compile(
     r"""[{\[](?=\s*(?:["'{\[\]}\-\d]|[A-Za-z_$][\w$-]*\s*:|true\b|false\b|null\b|$))""")
 
@@ -158,7 +166,7 @@ def _find_start(body: str) -> int | None:
         return None
     first = len(body) - len(body.lstrip())
     char = stripped[0]
-    if char in "{[\"'":
+    if char in "{[\"'" or (char == "(" and _PLAUSIBLE_TUPLE.match(stripped)):
         return first
     if _NUMBER_PREFIX.fullmatch(stripped) or any(
             word.startswith(stripped) for word in _LITERAL_WORDS):
@@ -170,28 +178,73 @@ def _find_start(body: str) -> int | None:
     return fallback if fallback != -1 else None
 
 
-def auto_correct_json(text: str) -> CorrectionResult:
+SeveralValues = Literal["first", "list"]
+"""What :func:`auto_correct_json` returns for text holding several top-level values:
+``"first"`` (the default) or ``"list"`` (all of them, as one array).
+
+Example:
+    >>> auto_correct_json('[1]\\n[2]', several_values="list").text
+    '[[1],[2]]'
+"""
+
+_NEXT_VALUE = re.compile(r"[\s,]*(?=[{\[])")
+
+
+def _more_values(body: str, end: int, fixes: set[str]) -> tuple[list[str], int]:
+    """The objects and arrays after the first value (``{...}\\n{...}``, JSON lines), and
+    where the last of them ended."""
+    values: list[str] = []
+    while True:
+        following = _NEXT_VALUE.match(body, end)
+        if following is None:
+            return values, end
+        try:
+            value, end, more_fixes = repair(body, following.end())
+        except NotCorrectable:
+            return values, end
+        values.append(value)
+        fixes |= more_fixes
+
+
+def auto_correct_json(text: str, *, several_values: SeveralValues = "first") -> CorrectionResult:
     """Repair the JSON in a model's answer; return valid JSON text or say it is not correctable.
 
     Valid JSON comes back untouched (``corrected=False``). Otherwise this extracts JSON from
     a Markdown fence or from surrounding prose, removes ``//``, ``/* */`` and ``#``
-    comments outside strings, converts single-quoted strings, quotes unquoted keys and
-    bare values, maps Python literals (``True``, ``None``) and ``undefined``/``NaN`` to
-    JSON, removes trailing and extra commas, inserts missing commas, fixes misordered
-    closers, escapes raw control characters inside strings, and closes a truncated
-    document (an unterminated string, then the open brackets, innermost first; a key cut
-    off before its value is dropped). Nothing inside a string is changed otherwise:
-    ``"http://x.com"`` survives.
+    comments outside strings, converts single-quoted (and curly-quoted) strings, quotes
+    unquoted keys and bare values, maps Python and JavaScript literals (``True``, ``None``,
+    ``undefined``, ``NaN``, ``Infinity``) to JSON, reads tuples ``(1, 2)`` and sets of
+    strings ``{"a", "b"}`` as arrays, drops ellipses (``...``, ``…``) standing for elided
+    items, removes digit separators (``1_000``), keeps values that only start like numbers
+    (``1/3``, ``10-20``, ``1.1.1``, ids such as ``57eeeeb1-450b-...``) as strings, removes
+    trailing and extra commas, inserts missing commas, and closes a truncated document (an
+    unterminated string, then the open brackets, innermost first; a key cut off before its
+    value is dropped).
+
+    After a local error it reads on, so the rest of the document is kept: a misplaced
+    closer (``["a", "b"}`` followed by more members), a key/value pair inside an array
+    (``["key": "value"]`` becomes ``[{"key": "value"}]``), stray words between members,
+    doubled quotes (``""key""``), an unescaped quote inside a string, a comment after a
+    value. Nothing inside a string is changed except that raw control characters are
+    escaped: ``"http://x.com"`` survives.
+
+    Text holding several top-level values (``{...}\\n{...}``, JSON lines) gives the first
+    by default; ``several_values="list"`` gives every object and array found, as one list.
 
     When no JSON value can be recovered the result has ``valid=False``, ``text`` is the
-    input and ``error`` says why; this function does not raise for bad input.
+    input and ``error`` says why. This function does not raise for any ``str`` (with or
+    without ``python -O``), and every ``valid=True`` result has been parsed as strict JSON.
 
     Example:
-        >>> auto_correct_json("```json\\n{'a': [1, 2\\n").text
+        >>> auto_correct_json("```json\\n{'a': [1, 2, ...\\n").text
         '{"a":[1,2]}'
+        >>> auto_correct_json('{"id": 1}\\n{"id": 2}', several_values="list").text
+        '[{"id":1},{"id":2}]'
         >>> auto_correct_json("no json here").valid
         False
     """
+    if several_values not in ("first", "list"):
+        raise ValueError(f"several_values must be 'first' or 'list', not {several_values!r}")
     if _is_json(text):
         return CorrectionResult(text, False)
     corrections: list[str] = []
@@ -209,6 +262,11 @@ def auto_correct_json(text: str) -> CorrectionResult:
         repaired, end, fixes = repair(body, start)
     except NotCorrectable as exc:
         return CorrectionResult(text, False, (), False, str(exc))
+    if several_values == "list":
+        more, end = _more_values(body, end, fixes)
+        if more:
+            repaired = "[" + ",".join([repaired, *more]) + "]"
+            corrections.append("collected_several_values")
     rest = body[end:].strip()
     if rest and not rest.startswith(("//", "/*", "#", "```")):
         corrections.append("removed_trailing_text")

@@ -99,13 +99,25 @@ def _forbidding_extras(schema: type[ModelT]) -> type[ModelT]:
     return type(f"Strict{schema.__name__}", (schema,), {"model_config": config})
 
 
+class _UnparseableOutput(ValueError):
+    """The output could not be repaired or parsed as JSON (one attempt's error)."""
+
+
 def _parse(text: str, auto_correct: bool) -> tuple[Any, bool, tuple[str, ...]]:
-    if not auto_correct:
-        return json.loads(text), False, ()
-    correction = auto_correct_json(text)
-    if not correction.valid:
-        raise ValueError(f"output is not JSON: {correction.error}")
-    return json.loads(correction.text), correction.corrected, correction.corrections
+    """Parse (and repair) ``text``; every failure, whatever its type, is a ``ValueError``
+    so that it counts as a validation failure: retried, then ``StructuredOutputError``."""
+    try:
+        if not auto_correct:
+            return json.loads(text), False, ()
+        correction = auto_correct_json(text)
+        if not correction.valid:
+            raise _UnparseableOutput(f"output is not JSON: {correction.error}")
+        return json.loads(correction.text), correction.corrected, correction.corrections
+    except ValueError:
+        raise
+    except Exception as exc:  # e.g. RecursionError on very deep nesting
+        problem = f"output could not be parsed: {type(exc).__name__}: {exc}"
+        raise _UnparseableOutput(problem) from exc
 
 
 async def _run(validate: Callable[[Any], ValueT], stream: Any, *,

@@ -216,3 +216,37 @@ async def test_structured_output_from_a_litellm_stream() -> None:
 
     assert result.data == Person(name="Ada", age=36, languages=["en"])
     assert result.corrections == ("extracted_from_markdown", "closed_brackets")
+
+
+class Tagged(BaseModel):
+    n: int
+    tags: list[int]
+
+
+async def test_an_abbreviated_list_validates(sleeps: SleepRecorder) -> None:
+    raw = '{"n": 1, "tags": [1, 2, ...]}'
+    result = await structured(Tagged, Scripted(pieces(raw)), sleep=sleeps)
+    assert result.data == Tagged(n=1, tags=[1, 2])
+    assert "removed_ellipses" in result.corrections
+
+
+@pytest.mark.parametrize("auto_correct", [True, False])
+async def test_output_that_cannot_be_parsed_is_a_validation_failure(
+        auto_correct: bool, sleeps: SleepRecorder) -> None:
+    raw = "[" * 50_000 + "]" * 50_000  # json.loads raises RecursionError on this
+    seen: list[Exception] = []
+    factory = Scripted([raw])
+    with pytest.raises(StructuredOutputError) as caught:
+        await structured(Tagged, factory, auto_correct=auto_correct,
+                         retry=RetryConfig(attempts=2), sleep=sleeps,
+                         on_validation_error=lambda error, attempt: seen.append(error))
+    assert factory.calls == 2
+    assert caught.value.raw == raw
+    assert len(seen) == 2 and all(isinstance(error, ValueError) for error in seen)
+
+
+@pytest.mark.parametrize("raw", ["#\\e_-x\ntrue/**/)None \".key{1...[//", "[.", "(x", "…"])
+async def test_junk_ends_in_structured_output_error(raw: str, sleeps: SleepRecorder) -> None:
+    with pytest.raises(StructuredOutputError) as caught:
+        await structured_array(Tag, Scripted([raw]), retry=None, sleep=sleeps)
+    assert caught.value.raw == raw

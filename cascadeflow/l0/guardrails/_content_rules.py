@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from cascadeflow.l0.guardrails._context import MatchJudge
 from cascadeflow.l0.guardrails._patterns import CATEGORIES, LONGEST_MATCH, OPENING_ONLY
 from cascadeflow.l0.guardrails._scan import IncrementalSearch
 from cascadeflow.l0.guardrails._types import GuardrailContext, GuardrailViolation, Severity
@@ -38,19 +39,36 @@ class PatternRule:
         self._body = _alternation(body, grouped=True) if body else None
         opening = [name for name in chosen if name in OPENING_ONLY]
         self._opening = _alternation(opening, grouped=True) if opening else None
+        self._judge = MatchJudge(self._categories)
         self.reset()
 
     def reset(self) -> None:
         if self._search is not None:
             self._search.reset()
         self._opening_checked = self._opening is None
+        self._judge.reset()
+        self._waiting: list[tuple[str, int, int, str]] = []  # category, start, end, text
 
-    def _violation(self, category: str, match: re.Match[str]) -> GuardrailViolation:
+    def _violation(self, category: str, start: int, text: str,
+                   doubtful: bool = False) -> GuardrailViolation:
         info = self._categories[category]
+        severity: Severity = "warning" if doubtful else (self._severity_override
+                                                         or info.severity)
         return GuardrailViolation(
-            self.name, f"{info.message}: {match.group().strip()!r}",
-            self._severity_override or info.severity, info.recoverable, match.start(),
+            self.name, f"{info.message}: {text.strip()!r}", severity, info.recoverable, start,
             info.suggestion)
+
+    def _judge_waiting(self, content: str, completed: bool,
+                       found: list[GuardrailViolation]) -> None:
+        still: list[tuple[str, int, int, str]] = []
+        for category, start, end, text in self._waiting:
+            verdict = self._judge.verdict(self._categories[category], content, start, end,
+                                          completed)
+            if verdict == "wait":
+                still.append((category, start, end, text))
+            elif verdict != "ignore":
+                found.append(self._violation(category, start, text, verdict == "warn"))
+        self._waiting = still
 
     def check(self, context: GuardrailContext) -> list[GuardrailViolation]:
         content = context.content
@@ -58,17 +76,21 @@ class PatternRule:
         if not self._opening_checked and (
                 context.completed or len(content) >= _OPENING_LENGTH or "\n" in content):
             self._opening_checked = True
-            assert self._opening is not None
-            match = self._opening.match(content, 0, _OPENING_LENGTH)
+            match = self._opening.match(content, 0, _OPENING_LENGTH) if self._opening else None
             if match is not None and match.lastgroup is not None:
-                found.append(self._violation(match.lastgroup, match))
-        if self._search is not None:
-            assert self._body is not None
-            for match in self._search.matches(content, context.completed):
-                # The ungrouped pattern is the fast one; name the category only on a hit.
-                named = self._body.match(content, match.start(), match.end())
-                if named is not None and named.lastgroup is not None:
-                    found.append(self._violation(named.lastgroup, match))
+                found.append(self._violation(match.lastgroup, match.start(), match.group()))
+        if self._search is None or self._body is None:
+            return found
+        for match in self._search.matches(content, context.completed):
+            # The ungrouped pattern is the fast one; name the category only on a hit.
+            named = self._body.match(content, match.start(), match.end())
+            if named is None or named.lastgroup is None:
+                continue
+            category = self._categories[named.lastgroup]
+            if self._judge.placement(category, content, match.start()):
+                self._waiting.append((category.name, match.start(), match.end(), match.group()))
+        if self._waiting:
+            self._judge_waiting(content, context.completed, found)
         return found
 
 
@@ -264,13 +286,24 @@ def pattern_rule(categories: Iterable[str] | None = None,
                  severity: Severity | None = None, *, scan_every: int = 256) -> PatternRule:
     """Flag the common kinds of unwanted output.
 
-    Categories: ``meta_commentary`` ("as an AI language model", error), ``refusal``
-    ("I can't help with that", error), ``instruction_leak`` (chat-template tokens such as
-    ``[INST]`` or ``<|im_start|>``, error), ``placeholders`` (``[INSERT NAME]``,
+    Categories: ``meta_commentary`` (the output speaking as an AI about itself: "As an AI
+    language model, I ...", not "As an AI researcher said"; error), ``refusal`` ("I can't
+    help with that", error), ``instruction_leak`` (chat-template tokens such as ``[INST]``
+    or ``<|im_start|>``, error), ``placeholders`` (``[INSERT NAME]``, ``[Your Name]``,
     ``{{name}}``, error) and ``hedging`` (filler such as "Sure!" opening the output,
-    warning). All are on by default; ``severity`` overrides every category's severity.
-    Matches are found once each, scanning only new text, in batches of at least
-    ``scan_every`` characters while streaming (and everything left at completion).
+    warning). All are on by default.
+
+    Matches are judged in context: none counts inside inline code or a fenced block;
+    meta commentary, refusals and leak tokens inside double quotes are quotations; a
+    refusal after "says", "such as", ... is reported speech; a placeholder in a paragraph
+    that explains a template language or a form ("Use {{ user.name }} in the Jinja
+    template") is ignored, and one in a table row is only a warning; leak tokens in text
+    about chat formats ("the <|im_start|> tokens") are only warnings. A placeholder or
+    leak token is judged once its paragraph is complete (or 300 characters later).
+    ``severity`` overrides every category's severity for the matches that count; doubtful
+    matches stay warnings. Matches are found once each, scanning only new text, in batches
+    of at least ``scan_every`` characters while streaming (and everything left at
+    completion).
 
     Example:
         >>> from cascadeflow.l0.guardrails import GuardrailContext
