@@ -137,3 +137,66 @@ __all__ += [
     "structured",
     "structured_array",
 ]
+
+# --- observability: event hooks, payloads, monitor (issue 11) --------------------------------
+from cascadeflow.l0._events import (  # noqa: E402
+    EventObserver,
+    add_event_hook,
+    event_hooks,
+    remove_event_hook,
+)
+from cascadeflow.l0._monitor import (  # noqa: E402
+    Monitor,
+    MonitorSnapshot,
+    combine_events,
+    create_monitor,
+    filter_events,
+    run_is_sampled,
+)
+from cascadeflow.l0._payloads import (  # noqa: E402
+    EVENT_PAYLOADS,
+    AbortData,
+    AttemptStartData,
+    CheckpointData,
+    CompleteData,
+    DriftData,
+    ErrorData,
+    FallbackData,
+    FirstTokenData,
+    ResumeData,
+    RetryData,
+    RunOutcome,
+    SessionEndData,
+    SessionStartData,
+    TimeoutData,
+    ViolationData,
+)
+
+__all__ += [
+    "EVENT_PAYLOADS",
+    "AbortData",
+    "AttemptStartData",
+    "CheckpointData",
+    "CompleteData",
+    "DriftData",
+    "ErrorData",
+    "EventObserver",
+    "FallbackData",
+    "FirstTokenData",
+    "Monitor",
+    "MonitorSnapshot",
+    "ResumeData",
+    "RetryData",
+    "RunOutcome",
+    "SessionEndData",
+    "SessionStartData",
+    "TimeoutData",
+    "ViolationData",
+    "add_event_hook",
+    "combine_events",
+    "create_monitor",
+    "event_hooks",
+    "filter_events",
+    "remove_event_hook",
+    "run_is_sampled",
+]

@@ -1,0 +1,265 @@
+"""The payload of each lifecycle event type: what ``L0LifecycleEvent.data`` holds, field by field.
+
+Payloads are plain dicts at run time (observers read ``event.data["reason"]``); these
+``TypedDict`` classes are their documented, type-checked shape, and :data:`EVENT_PAYLOADS`
+maps every :class:`LifecycleEventType` to its class (the event-catalogue test checks that
+every emitted event carries exactly these keys).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
+
+from cascadeflow.l0._events import LifecycleEventType
+
+if TYPE_CHECKING:
+    from cascadeflow.l0._runtime import _Run
+
+RunOutcome = Literal["completed", "failed", "aborted", "abandoned", "cancelled"]
+
+
+class SessionStartData(TypedDict):
+    """``session_start``: the run began (its consumer asked for the first event).
+
+    Attributes:
+        streams: how many factories the run may use (primary plus fallbacks).
+    """
+
+    streams: int
+
+
+class AttemptStartData(TypedDict):
+    """``attempt_start``: a factory is about to be called (first try, retry or fallback).
+
+    Attributes:
+        continuing: True when the attempt resumes from a checkpoint.
+    """
+
+    continuing: bool
+
+
+class FirstTokenData(TypedDict):
+    """``first_token``: the run's first token arrived (``ts`` says when; no fields)."""
+
+
+class RetryData(TypedDict):
+    """``retry``: the failed attempt is retried on the same factory.
+
+    Attributes:
+        reason: a :class:`RetryReason` value (``network_error``, ``timeout``, ...).
+        delay: seconds waited before the next attempt.
+        category: the :class:`ErrorCategory` value of the error.
+        error: the exception that failed the attempt.
+    """
+
+    reason: str
+    delay: float
+    category: str
+    error: BaseException
+
+
+class FallbackData(TypedDict):
+    """``fallback``: the run moves on to the next factory.
+
+    Attributes:
+        index: the fallback's position (1 for the first of ``fallback_streams``).
+    """
+
+    index: int
+
+
+class CheckpointData(TypedDict):
+    """``checkpoint``: the text so far passed the checks and was saved.
+
+    Attributes:
+        token_count: tokens of the current attempt at the checkpoint.
+    """
+
+    token_count: int
+
+
+class ResumeData(TypedDict):
+    """``resume``: an attempt continues from the last checkpoint.
+
+    Attributes:
+        checkpoint_chars: characters of checkpoint text the attempt starts from.
+    """
+
+    checkpoint_chars: int
+
+
+class TimeoutData(TypedDict):
+    """``timeout``: a deadline passed (the attempt then fails and is usually retried).
+
+    Attributes:
+        kind: ``"initial_token"`` or ``"inter_token"``.
+        seconds: the deadline that passed.
+    """
+
+    kind: str
+    seconds: float
+
+
+class AbortData(TypedDict):
+    """``abort``: the run was aborted (``result.abort()`` or its signal).
+
+    Attributes:
+        token_count: tokens of the current attempt when it stopped.
+    """
+
+    token_count: int
+
+
+class ViolationData(TypedDict):
+    """``violation``: a guardrail rule reported a problem.
+
+    Attributes:
+        violation: the ``GuardrailViolation`` (``rule``, ``message``, ``severity``, ...).
+    """
+
+    violation: Any
+
+
+class DriftData(TypedDict):
+    """``drift``: the drift detector found the output drifting.
+
+    Attributes:
+        types: the kinds of drift found (``"meta_commentary"``, ``"repetition"``, ...).
+        confidence: the detector's confidence, 0 to 1.
+    """
+
+    types: list[str]
+    confidence: float
+
+
+class CompleteData(TypedDict):
+    """``complete``: an attempt finished and passed the final checks.
+
+    Attributes:
+        token_count: tokens of the finishing attempt.
+        usage: the provider's usage dict when it sent one, else None.
+    """
+
+    token_count: int
+    usage: dict[str, Any] | None
+
+
+class ErrorData(TypedDict):
+    """``error``: an attempt failed (a ``retry``, ``fallback`` or the run's end follows).
+
+    Attributes:
+        error: the exception.
+        category: the :class:`ErrorCategory` value it was classified as.
+    """
+
+    error: BaseException
+    category: str
+
+
+class SessionEndData(TypedDict):
+    """``session_end``: the run is over, whatever ended it; always the last event.
+
+    Attributes:
+        outcome: ``completed``, ``failed``, ``aborted``, ``abandoned`` (the consumer
+            stopped reading and the stream was closed or collected) or ``cancelled``.
+        error_type: the class name of the error a failed run raised, else None.
+        token_count: tokens of the last attempt.
+        duration: seconds from ``session_start``.
+        time_to_first_token: seconds from ``session_start`` to the first token, or None.
+        attempts: factory calls made.
+        retries: retries by :class:`RetryReason` value.
+        fallbacks: fallbacks taken.
+        violations: guardrail violations reported.
+        usage: the provider's usage dict of the finishing attempt, or None.
+        cost_usd: what the run's attempts cost when a budget guard metered them, else None.
+    """
+
+    outcome: RunOutcome
+    error_type: str | None
+    token_count: int
+    duration: float
+    time_to_first_token: float | None
+    attempts: int
+    retries: dict[str, int]
+    fallbacks: int
+    violations: int
+    usage: dict[str, Any] | None
+    cost_usd: float | None
+
+
+#: The payload class of every lifecycle event type.
+EVENT_PAYLOADS: dict[LifecycleEventType, type] = {
+    LifecycleEventType.SESSION_START: SessionStartData,
+    LifecycleEventType.ATTEMPT_START: AttemptStartData,
+    LifecycleEventType.FIRST_TOKEN: FirstTokenData,
+    LifecycleEventType.RETRY: RetryData,
+    LifecycleEventType.FALLBACK: FallbackData,
+    LifecycleEventType.CHECKPOINT: CheckpointData,
+    LifecycleEventType.RESUME: ResumeData,
+    LifecycleEventType.TIMEOUT: TimeoutData,
+    LifecycleEventType.ABORT: AbortData,
+    LifecycleEventType.VIOLATION: ViolationData,
+    LifecycleEventType.DRIFT: DriftData,
+    LifecycleEventType.COMPLETE: CompleteData,
+    LifecycleEventType.ERROR: ErrorData,
+    LifecycleEventType.SESSION_END: SessionEndData,
+}
+
+
+def _outcome(run: _Run) -> RunOutcome:
+    if run.state.completed:
+        return "completed"
+    if run.state.aborted:
+        return "aborted"
+    if run.failure is not None:
+        return "failed"
+    # Called from the event generator's ``finally``: what is propagating says why it stops.
+    if isinstance(sys.exc_info()[1], asyncio.CancelledError):
+        return "cancelled"
+    return "abandoned"
+
+
+def session_end_data(run: _Run) -> dict[str, Any]:
+    """The ``session_end`` payload of ``run`` (built once, when the run is over)."""
+    outcome = _outcome(run)
+    telemetry = run.telemetry
+    failure = run.failure if outcome == "failed" else None
+    started = run._started_at
+    return {
+        "outcome": outcome,
+        "error_type": type(failure).__qualname__ if failure is not None else None,
+        "token_count": run.state.token_count,
+        "duration": time.monotonic() - started if started else 0.0,
+        "time_to_first_token": telemetry.time_to_first_token,
+        "attempts": telemetry.attempts,
+        "retries": dict(telemetry.retries),
+        "fallbacks": telemetry.fallbacks,
+        "violations": len(run.state.violations),
+        "usage": run.state.usage,
+        # The budget guard (when the run has one) sums its attempts' cost here.
+        "cost_usd": getattr(telemetry, "cost_usd", None),
+    }
+
+
+__all__ = [
+    "EVENT_PAYLOADS",
+    "AbortData",
+    "AttemptStartData",
+    "CheckpointData",
+    "CompleteData",
+    "DriftData",
+    "ErrorData",
+    "FallbackData",
+    "FirstTokenData",
+    "ResumeData",
+    "RetryData",
+    "RunOutcome",
+    "SessionEndData",
+    "SessionStartData",
+    "TimeoutData",
+    "ViolationData",
+    "session_end_data",
+]
