@@ -74,9 +74,12 @@ class _Call:
         sent.setdefault("max_retries", 0)
         return sent
 
-    def failed(self, admission: Admission, exc: BaseException) -> None:
+    def failed(self, admission: Admission, exc: BaseException, started: float) -> None:
         if not isinstance(exc, BudgetExceededError):
-            self.meter.stats.failure(self.user_id, admission.model)
+            self.meter.failed(admission.model, exc, user_id=self.user_id,
+                              user_tier=self.user_tier, stream=bool(self.kwargs.get("stream")),
+                              duration=time.perf_counter() - started,
+                              source="guarded_completion", reservation=admission.reservation)
 
     def _usage(self, admission: Admission, response: Any, call_id: str, attempt: int,
                started: float) -> Usage:
@@ -187,7 +190,7 @@ def _attempt(call: _Call, attempt: int) -> Any:
         response = litellm.completion(**call.call_kwargs(admission, call_id))
     except BaseException as exc:
         call.meter.release(admission.reservation)
-        call.failed(admission, exc)
+        call.failed(admission, exc, started)
         raise
     if call.kwargs.get("stream"):
         return GuardedStream(response,
@@ -227,7 +230,7 @@ async def _aattempt(call: _Call, attempt: int) -> Any:
         response = await litellm.acompletion(**call.call_kwargs(admission, call_id))
     except BaseException as exc:
         await call.meter.arelease(admission.reservation)
-        call.failed(admission, exc)
+        call.failed(admission, exc, started)
         raise
     if call.kwargs.get("stream"):
         return AsyncGuardedStream(
