@@ -165,7 +165,8 @@ class SessionEndData(TypedDict):
     Attributes:
         outcome: ``completed``, ``failed``, ``aborted``, ``abandoned`` (the consumer
             stopped reading and the stream was closed or collected) or ``cancelled``.
-        error_type: the class name of the error a failed run raised, else None.
+        error: the exception a failed run raised (what ``text()`` raises), else None.
+        error_type: its class name, else None.
         token_count: tokens of the last attempt.
         duration: seconds from ``session_start``.
         time_to_first_token: seconds from ``session_start`` to the first token, or None.
@@ -178,6 +179,7 @@ class SessionEndData(TypedDict):
     """
 
     outcome: RunOutcome
+    error: BaseException | None
     error_type: str | None
     token_count: int
     duration: float
@@ -230,6 +232,7 @@ def session_end_data(run: _Run) -> dict[str, Any]:
     started = run._started_at
     return {
         "outcome": outcome,
+        "error": failure,
         "error_type": type(failure).__qualname__ if failure is not None else None,
         "token_count": run.state.token_count,
         "duration": time.monotonic() - started if started else 0.0,
