@@ -32,6 +32,8 @@ from cascadeflow.telemetry import (
 logger = logging.getLogger("cascadeflow.integrations.otel")
 
 _NAME = "cascadeflow"
+# Attribute dicts of ledger entries are built once per (provider, model, tier[, user]).
+_CACHED_ATTRIBUTE_SETS = 4096
 _VERSION = "0.2.0"
 
 
@@ -160,6 +162,7 @@ class CascadeflowInstrumentor:
             self._record_user_id = record_user_id
             self._legacy_system = not sc.latest_experimental()
             self._instruments = GenAIInstruments()
+            self._entry_attributes: dict[tuple[Any, ...], tuple[dict[str, Any], ...]] = {}
             self._instruments.attach(get_cascadeflow_meter(meter_provider))
             self._runs = L0RunTracer(tracer, self._instruments, self._base_attributes)
             add_ledger_hook(self._on_ledger_event)
@@ -224,19 +227,32 @@ class CascadeflowInstrumentor:
     def _entry(self, event: EntryRecorded) -> None:
         """Token usage and cost, once per stored entry, whatever path recorded it."""
         entry = event.entry
-        attributes = self._base_attributes(entry.provider, entry.model)
-        attributes[sc.RESPONSE_MODEL] = entry.model
-        if self._record_user_id and entry.user_id:
-            attributes[sc.USER_ID] = entry.user_id
-        usage = self._instruments.token_usage
+        user_id = entry.user_id if self._record_user_id else None
+        key = (entry.provider, entry.model, entry.user_tier, user_id)
+        sets = self._entry_attributes.get(key)
+        if sets is None:
+            sets = self._entry_attribute_sets(entry.provider, entry.model, entry.user_tier,
+                                              user_id)
+            if len(self._entry_attributes) >= _CACHED_ATTRIBUTE_SETS:
+                self._entry_attributes.clear()
+            self._entry_attributes[key] = sets
+        instruments = self._instruments
         if entry.prompt_tokens is not None:
-            usage.record(entry.prompt_tokens, {**attributes, sc.TOKEN_TYPE: "input"})
+            instruments.token_usage.record(entry.prompt_tokens, sets[0])
         if entry.completion_tokens is not None:
-            usage.record(entry.completion_tokens, {**attributes, sc.TOKEN_TYPE: "output"})
+            instruments.token_usage.record(entry.completion_tokens, sets[1])
         if entry.cost > 0:  # a counter only grows: refunds are not subtracted
-            cost_attributes = self._user(self._base_attributes(entry.provider, entry.model),
-                                         entry.user_id, entry.user_tier)
-            self._instruments.cost.add(entry.cost, cost_attributes)
+            instruments.cost.add(entry.cost, sets[2])
+
+    def _entry_attribute_sets(self, provider: str, model: str, tier: str | None,
+                              user_id: str | None) -> tuple[dict[str, Any], ...]:
+        """Input-token, output-token and cost attributes (built once per combination)."""
+        tokens = self._base_attributes(provider, model)
+        tokens[sc.RESPONSE_MODEL] = model
+        if user_id:
+            tokens[sc.USER_ID] = user_id
+        cost = self._user(self._base_attributes(provider, model), user_id, tier)
+        return ({**tokens, sc.TOKEN_TYPE: "input"}, {**tokens, sc.TOKEN_TYPE: "output"}, cost)
 
     def _completion(self, event: CompletionFinished) -> None:
         """One CLIENT span and one duration point per completion attempt."""
@@ -253,7 +269,6 @@ class CascadeflowInstrumentor:
             sc.USAGE_OUTPUT_TOKENS: event.output_tokens,
             sc.COST_AMOUNT: event.cost,
             sc.COST_CURRENCY: "USD",
-            "cascadeflow.source": event.source,
         })
         if event.cache_read_tokens is not None:
             span_attributes[sc.USAGE_CACHE_READ] = event.cache_read_tokens
