@@ -95,6 +95,9 @@ class CompletionFinished:
         decision: the enforcement decision made before the call, when there was one.
         source: ``"litellm_callback"`` or ``"guarded_completion"``.
         entry_id: the ledger entry recorded for it, when one was.
+        input_messages, output_messages: the messages in the GenAI conventions' shape
+            (``role``, ``parts``), only when ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
+            asks for content; None otherwise.
     """
 
     operation: str
@@ -116,6 +119,8 @@ class CompletionFinished:
     decision: EnforcementResult | None = None
     source: str = "litellm_callback"
     entry_id: str | None = None
+    input_messages: tuple[dict[str, Any], ...] | None = None
+    output_messages: tuple[dict[str, Any], ...] | None = None
 
 
 LedgerEvent = EntryRecorded | EnforcementDecided | ReservationRefused | CompletionFinished

@@ -231,3 +231,61 @@ async def test_fallbacks_are_counted(otel: OtelCapture, sleeps: SleepRecorder) -
     assert fallbacks.value == 1
     [span] = otel.spans("l0.run")
     assert [e.attributes["l0.index"] for e in span.events if e.name == "l0.fallback"] == [1]
+
+
+async def test_the_registered_callback_path_gets_spans_and_metrics_too(
+        otel: OtelCapture, messages: list, await_until) -> None:
+    import litellm
+
+    from cascadeflow.integrations.litellm import register
+
+    tracker = CostTracker(enforcement_mode="block")
+    tracker.set_user_budget("cara", BudgetConfig(daily=5.0))
+    register(tracker)
+    await litellm.acompletion(model="gpt-4o-mini", messages=messages, user="cara",
+                              mock_response="Hi there")
+    await await_until(lambda: len(otel.spans()) == 1)
+    [entry] = tracker.get_entries_by_user("cara")
+    [span] = otel.spans()
+    assert span.name == "chat gpt-4o-mini"
+    assert span.attributes["gen_ai.usage.output_tokens"] == entry.completion_tokens
+    assert [e.attributes["cascadeflow.budget.action"] for e in span.events] == ["allow"]
+    usage = _by_type(otel.points("gen_ai.client.token.usage"))
+    assert usage["output"].sum == entry.completion_tokens  # type: ignore[attr-defined]
+    assert usage["output"].count == 1  # type: ignore[attr-defined]
+
+
+async def test_a_guarded_stream_is_one_span_marked_as_streamed(otel: OtelCapture,
+                                                               messages: list) -> None:
+    tracker = CostTracker()
+    stream = await acompletion(model="gpt-4o-mini", messages=messages, user="dora",
+                               tracker=tracker, stream=True,
+                               mock_response="one two three four five")
+    async for _ in stream:
+        pass
+    [entry] = tracker.get_entries_by_user("dora")
+    [span] = otel.spans()
+    assert span.attributes["gen_ai.request.stream"] is True
+    assert span.attributes["gen_ai.usage.output_tokens"] == entry.completion_tokens > 0
+    assert sum(p.count for p in otel.points("gen_ai.client.token.usage")) == 2
+
+
+def test_message_content_is_recorded_only_when_asked(monkeypatch: pytest.MonkeyPatch,
+                                                     otel: OtelCapture, messages: list
+                                                     ) -> None:
+    import json
+
+    tracker = CostTracker()
+    completion(model="gpt-4o-mini", messages=messages, user="eve", tracker=tracker,
+               mock_response="Secret answer")
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    completion(model="gpt-4o-mini", messages=messages, user="eve", tracker=tracker,
+               mock_response="Secret answer")
+    plain, captured = otel.spans()
+    assert not any("Secret" in str(value) for value in plain.attributes.values())
+    sent = json.loads(captured.attributes["gen_ai.input.messages"])
+    assert sent == [{"role": "user", "parts": [{"type": "text",
+                                                "content": messages[0]["content"]}]}]
+    [answer] = json.loads(captured.attributes["gen_ai.output.messages"])
+    assert answer["parts"] == [{"type": "text", "content": "Secret answer"}]
+    assert answer["role"] == "assistant" and answer["finish_reason"] == "stop"

@@ -7,6 +7,7 @@ and turned into one :class:`CompletionFinished` when the attempt is recorded or 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -33,6 +34,9 @@ class ResponseDetails:
     finish_reasons: tuple[str, ...]
     cache_read_tokens: int | None
     cache_creation_tokens: int | None
+    #: Message content, only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT asks.
+    input_messages: tuple[dict[str, Any], ...] | None = None
+    output_messages: tuple[dict[str, Any], ...] | None = None
 
 
 def _get(obj: object, name: str) -> Any:
@@ -45,8 +49,44 @@ def _tokens(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def response_details(response: object) -> ResponseDetails:
-    """The response model, finish reasons and prompt-cache tokens of a LiteLLM response."""
+def capture_content() -> bool:
+    """Whether ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` asks for content."""
+    value = os.environ.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "")
+    return value.strip().lower() in {"true", "1", "yes", "span_only", "span_and_event"}
+
+
+def _as_genai_message(role: object, content: object) -> dict[str, Any]:
+    """A message in the conventions' shape: role and text parts."""
+    parts: list[dict[str, Any]] = []
+    if isinstance(content, str):
+        parts.append({"type": "text", "content": content})
+    elif isinstance(content, list):
+        for part in content:
+            text = _get(part, "text")
+            if isinstance(text, str):
+                parts.append({"type": "text", "content": text})
+    return {"role": str(role or "user"), "parts": parts}
+
+
+def _content(messages: object, response: object) -> tuple[tuple[dict[str, Any], ...],
+                                                           tuple[dict[str, Any], ...]]:
+    sent = tuple(_as_genai_message(_get(message, "role"), _get(message, "content"))
+                 for message in (messages if isinstance(messages, (list, tuple)) else ()))
+    answered = []
+    for choice in _get(response, "choices") or ():
+        message = _get(choice, "message")
+        answer = _as_genai_message(_get(message, "role") or "assistant",
+                                   _get(message, "content"))
+        reason = _get(choice, "finish_reason")
+        if reason:
+            answer["finish_reason"] = str(reason)
+        answered.append(answer)
+    return sent, tuple(answered)
+
+
+def response_details(response: object, messages: object = None) -> ResponseDetails:
+    """The response model, finish reasons and prompt-cache tokens of a LiteLLM response
+    (and the messages, when content capture is on)."""
     reasons = tuple(str(reason) for choice in (_get(response, "choices") or ())
                     if (reason := _get(choice, "finish_reason")))
     usage = _get(response, "usage")
@@ -54,8 +94,12 @@ def response_details(response: object) -> ResponseDetails:
     if cache_read is None:
         cache_read = _tokens(_get(_get(usage, "prompt_tokens_details"), "cached_tokens"))
     model = _get(response, "model")
+    sent = answered = None
+    if capture_content():
+        sent, answered = _content(messages, response)
     return ResponseDetails(model if isinstance(model, str) and model else None, reasons,
-                           cache_read, _tokens(_get(usage, "cache_creation_input_tokens")))
+                           cache_read, _tokens(_get(usage, "cache_creation_input_tokens")),
+                           sent, answered)
 
 
 class DecisionMemory:
@@ -117,6 +161,8 @@ def publish_recorded(usage: Usage, entry: CostEntry,
         decision=decision,
         source=str(usage.metadata.get("source", "litellm_callback")),
         entry_id=entry.id,
+        input_messages=details.input_messages if details is not None else None,
+        output_messages=details.output_messages if details is not None else None,
     ))
 
 
@@ -133,5 +179,5 @@ def publish_failed(model: str, provider: str, error: BaseException | None, *,
         decision=decision, source=source))
 
 
-__all__ = ["DecisionMemory", "ResponseDetails", "publish_failed", "publish_recorded",
-           "response_details"]
+__all__ = ["DecisionMemory", "ResponseDetails", "capture_content", "publish_failed",
+           "publish_recorded", "response_details"]

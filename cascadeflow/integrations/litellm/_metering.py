@@ -333,7 +333,7 @@ class Meter:
             extra.update(summary.as_metadata())
         return Usage(user_id, user_tier, model, self.provider(model, provider_hint), prompt,
                      completion, cost, call_id, extra,
-                     response_details(response) if observed() else None)
+                     response_details(response, messages) if observed() else None)
 
     @staticmethod
     def _entry_fields(usage: Usage) -> dict[str, Any]:

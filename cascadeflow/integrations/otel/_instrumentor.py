@@ -8,6 +8,7 @@ refusals, completions) and an L0 event hook (runs); nothing runs per token.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -276,6 +277,9 @@ class CascadeflowInstrumentor:
             span_attributes[sc.USAGE_CACHE_CREATION] = event.cache_creation_tokens
         if event.finish_reasons:
             span_attributes[sc.FINISH_REASONS] = list(event.finish_reasons)
+        if event.input_messages is not None and sc.capture_content():
+            span_attributes[sc.INPUT_MESSAGES] = json.dumps(event.input_messages)
+            span_attributes[sc.OUTPUT_MESSAGES] = json.dumps(event.output_messages or ())
         end_ns = time.time_ns()
         start_ns = end_ns - int((event.duration or 0.0) * 1e9)
         span = self._tracer.start_span(f"{sc.CHAT} {event.request_model}", kind=SpanKind.CLIENT,

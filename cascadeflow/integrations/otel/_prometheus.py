@@ -20,6 +20,10 @@ class PrometheusEndpoint:
     Attributes:
         url: where Prometheus scrapes, e.g. ``http://127.0.0.1:9464/metrics``.
         port: the port actually bound (useful with ``port=0``).
+
+    Example:
+        >>> with serve_prometheus(port=0) as endpoint:
+        ...     print(httpx.get(endpoint.url).text[:40])
     """
 
     url: str

@@ -38,7 +38,12 @@ def _error_name(error: object) -> str:
 
 
 class SentryObserver:
-    """An ``on_event`` observer reporting L0 runs to Sentry; see :func:`sentry_observer`."""
+    """An ``on_event`` observer reporting L0 runs to Sentry; see :func:`sentry_observer`.
+
+    Example:
+        >>> observer = SentryObserver(min_severity="fatal")
+        >>> result = await l0(factory, on_event=observer)
+    """
 
     def __init__(self, min_severity: Severity = "error") -> None:
         if min_severity not in _RANK:
