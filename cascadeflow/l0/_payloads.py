@@ -165,7 +165,7 @@ class SessionEndData(TypedDict):
     Attributes:
         outcome: ``completed``, ``failed``, ``aborted``, ``abandoned`` (the consumer
             stopped reading and the stream was closed or collected) or ``cancelled``.
-        error: the exception a failed run raised (what ``text()`` raises), else None.
+        error: what a failed or aborted run raised (what ``text()`` raises), else None.
         error_type: its class name, else None.
         token_count: tokens of the last attempt.
         duration: seconds from ``session_start``.
@@ -228,7 +228,7 @@ def session_end_data(run: _Run) -> dict[str, Any]:
     """The ``session_end`` payload of ``run`` (built once, when the run is over)."""
     outcome = _outcome(run)
     telemetry = run.telemetry
-    failure = run.failure if outcome == "failed" else None
+    failure = run.failure if outcome in ("failed", "aborted") else None
     started = run._started_at
     return {
         "outcome": outcome,

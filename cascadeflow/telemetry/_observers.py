@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cascadeflow._money import to_usd
+
 if TYPE_CHECKING:
     from cascadeflow._entry import CostEntry
     from cascadeflow.telemetry._enforcement import EnforcementResult
@@ -207,6 +209,24 @@ def publish(event: LedgerEvent) -> None:
                                exc_info=True)
 
 
+def publish_entry(entry: CostEntry, cost_nanos: int) -> None:
+    """Publish that ``entry`` is in the store (called by the tracker)."""
+    publish(EntryRecorded(entry, cost_nanos))
+
+
+def publish_refusal(user_id: str, estimated_cost: float, outcome: Any) -> None:
+    """Publish a refused reservation from the store's ``ReserveOutcome`` (or a scope's)."""
+    publish(ReservationRefused(
+        user_id, str(getattr(outcome, "scope_kind", None) or "user"),
+        outcome.period or "total", to_usd(outcome.limit_nanos),
+        to_usd(outcome.spent_nanos + outcome.reserved_nanos), float(estimated_cost)))
+
+
+def publish_decision(user_id: str, model: str, result: EnforcementResult) -> None:
+    """Publish an enforcement decision (the tier is the one the decision saw)."""
+    publish(EnforcementDecided(user_id, result.context.user_tier, model, result))
+
+
 __all__ = [
     "CompletionFinished",
     "EnforcementDecided",
@@ -219,5 +239,8 @@ __all__ = [
     "ledger_hooks",
     "observed",
     "publish",
+    "publish_decision",
+    "publish_entry",
+    "publish_refusal",
     "remove_ledger_hook",
 ]

@@ -20,13 +20,13 @@ from cascadeflow._entry import CostEntry, new_entry_id
 from cascadeflow._exceptions import BudgetExceededError
 from cascadeflow._money import to_nanos, to_usd
 from cascadeflow.storage import LedgerStore, MemoryStore, PeriodKey, PeriodLimit, Usage
+from cascadeflow.telemetry import _observers
 from cascadeflow.telemetry._budget import BudgetConfig
 from cascadeflow.telemetry._enforcement import (
     EnforcementCallbacks,
     EnforcementResult,
 )
 from cascadeflow.telemetry._ledger_queries import LedgerQueries
-from cascadeflow.telemetry._observers import observed as _observed
 from cascadeflow.telemetry._periods import PeriodClock
 from cascadeflow.telemetry._reservation import Reservation
 
@@ -314,8 +314,8 @@ class CostTracker(LedgerQueries):
 
     def _after_record(self, entry: CostEntry, cost_nanos: int,
                       keys: tuple[PeriodKey, ...]) -> None:
-        if _observed():
-            _publish_entry(entry, cost_nanos)
+        if _observers.observed():
+            _observers.publish_entry(entry, cost_nanos)
         if self.verbose:
             logger.info("recorded $%.6f for %s (%s, user=%s)", entry.cost, entry.model,
                         entry.provider, entry.user_id)
@@ -467,8 +467,8 @@ class CostTracker(LedgerQueries):
         return new_entry_id(), amount, limits, now, now + float(ttl)
 
     def _refused(self, user_id: str, estimated_cost: float, outcome: Any) -> BudgetExceededError:
-        if _observed():
-            _publish_refusal(user_id, estimated_cost, outcome)
+        if _observers.observed():
+            _observers.publish_refusal(user_id, estimated_cost, outcome)
         return BudgetExceededError(
             user_id=user_id,
             period=outcome.period or "total",
@@ -586,11 +586,10 @@ class CostTracker(LedgerQueries):
                 keys: tuple[PeriodKey, ...], usage: Usage) -> EnforcementResult:
         from cascadeflow.telemetry._decision import decide
 
-        tier = user_tier or self.get_user_tier(user_id)
         result = decide(self, user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
-                        tier, budget, keys, usage)
-        if _observed():
-            _publish_decision(user_id, tier, model, result)
+                        user_tier or self.get_user_tier(user_id), budget, keys, usage)
+        if _observers.observed():
+            _observers.publish_decision(user_id, model, result)
         return result
 
     # -- housekeeping ---------------------------------------------------------
@@ -604,28 +603,6 @@ class CostTracker(LedgerQueries):
             self._global_nanos = None
             self.budget_warned = False
             self.budget_exceeded = False
-
-
-def _publish_entry(entry: CostEntry, cost_nanos: int) -> None:
-    from cascadeflow.telemetry._observers import EntryRecorded, publish
-
-    publish(EntryRecorded(entry, cost_nanos))
-
-
-def _publish_refusal(user_id: str, estimated_cost: float, outcome: Any) -> None:
-    from cascadeflow.telemetry._observers import ReservationRefused, publish
-
-    publish(ReservationRefused(
-        user_id, str(getattr(outcome, "scope_kind", None) or "user"),
-        outcome.period or "total", to_usd(outcome.limit_nanos),
-        to_usd(outcome.spent_nanos + outcome.reserved_nanos), float(estimated_cost)))
-
-
-def _publish_decision(user_id: str, tier: str | None, model: str,
-                      result: EnforcementResult) -> None:
-    from cascadeflow.telemetry._observers import EnforcementDecided, publish
-
-    publish(EnforcementDecided(user_id, tier, model, result))
 
 
 def _remaining(budget: BudgetConfig, keys: tuple[PeriodKey, ...],

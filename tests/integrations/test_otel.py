@@ -289,3 +289,18 @@ def test_message_content_is_recorded_only_when_asked(monkeypatch: pytest.MonkeyP
     [answer] = json.loads(captured.attributes["gen_ai.output.messages"])
     assert answer["parts"] == [{"type": "text", "content": "Secret answer"}]
     assert answer["role"] == "assistant" and answer["finish_reason"] == "stop"
+
+
+async def test_an_aborted_run_span_is_an_error_named_after_the_abort(otel: OtelCapture) -> None:
+    from cascadeflow.l0 import L0AbortedError
+
+    result = await l0(Scripted(WORDS))
+    with pytest.raises(L0AbortedError):
+        async for event in result:
+            if event.type == "token":
+                result.abort()
+    [span] = otel.spans("l0.run")
+    assert span.attributes["l0.outcome"] == "aborted"
+    assert span.attributes["error.type"] == "L0AbortedError"
+    assert span.status.status_code is StatusCode.ERROR
+    assert [e.name for e in span.events][-1] == "l0.abort"

@@ -119,3 +119,19 @@ def test_budget_refusals_and_blocks_become_breadcrumbs(sent: list[dict[str, Any]
     assert refused["data"] == {"user_id": "erin", "scope": "user", "period": "daily",
                                "limit": 0.01, "spent": 0.0, "requested": 0.02}
     assert blocked["data"]["user_id"] == "dan" and blocked["data"]["action"] == "block"
+
+
+async def test_aborted_runs_are_warnings_captured_only_from_min_severity_warning(
+        sent: list[dict[str, Any]]) -> None:
+    from cascadeflow.l0 import L0AbortedError
+
+    for observer in (sentry_observer(), sentry_observer(min_severity="warning")):
+        result = await l0(Scripted(WORDS), on_event=observer)
+        with pytest.raises(L0AbortedError):
+            async for event in result:
+                if event.type == "token":
+                    result.abort()
+    sentry_sdk.flush()
+    [event] = sent
+    assert event["level"] == "warning" and event["tags"]["l0.outcome"] == "aborted"
+    assert event["exception"]["values"][-1]["type"] == "L0AbortedError"
