@@ -304,3 +304,27 @@ async def test_an_aborted_run_span_is_an_error_named_after_the_abort(otel: OtelC
     assert span.attributes["error.type"] == "L0AbortedError"
     assert span.status.status_code is StatusCode.ERROR
     assert [e.name for e in span.events][-1] == "l0.abort"
+
+
+async def test_a_completion_of_an_l0_run_nests_under_its_run_span(otel: OtelCapture) -> None:
+    import time
+
+    from cascadeflow.telemetry import CompletionFinished
+    from cascadeflow.telemetry._observers import publish
+
+    run_ids: list[str] = []
+
+    async def metered() -> AsyncIterator[str]:
+        # What a metered attempt reports (issue 9's entries name their l0 run).
+        publish(CompletionFinished("chat", "gpt-4o", "gpt-4o", "openai", True, time.time(),
+                                   0.01, 10, 2, 0.0001, l0_stream_id=run_ids[0]))
+        for word in WORDS:
+            yield word
+
+    result = await l0(metered)
+    run_ids.append(result.stream_id)
+    await result.text()
+    chat = otel.spans("chat gpt-4o")[0]
+    run = otel.spans("l0.run")[0]
+    assert chat.parent is not None and chat.parent.span_id == run.context.span_id
+    assert chat.context.trace_id == run.context.trace_id

@@ -122,6 +122,10 @@ class DecisionMemory:
             return self._decisions.pop(reservation_id, None)
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _duration(metadata: Mapping[str, Any]) -> float | None:
     latency = metadata.get("latency_ms")
     return float(latency) / 1000.0 if isinstance(latency, (int, float)) else None
@@ -161,6 +165,7 @@ def publish_recorded(usage: Usage, entry: CostEntry,
         decision=decision,
         source=str(usage.metadata.get("source", "litellm_callback")),
         entry_id=entry.id,
+        l0_stream_id=_text(usage.metadata.get("l0_stream_id")),
         input_messages=details.input_messages if details is not None else None,
         output_messages=details.output_messages if details is not None else None,
     ))

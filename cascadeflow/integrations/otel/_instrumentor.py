@@ -283,6 +283,7 @@ class CascadeflowInstrumentor:
         end_ns = time.time_ns()
         start_ns = end_ns - int((event.duration or 0.0) * 1e9)
         span = self._tracer.start_span(f"{sc.CHAT} {event.request_model}", kind=SpanKind.CLIENT,
+                                       context=self._runs.context_of(event.l0_stream_id),
                                        attributes=span_attributes, start_time=start_ns)
         decision = event.decision
         if decision is not None:

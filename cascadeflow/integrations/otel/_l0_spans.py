@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from cascadeflow.integrations.otel import _semconv as sc
@@ -75,6 +76,14 @@ class L0RunTracer:
 
     def detach(self) -> None:
         remove_event_hook(self.on_event)
+
+    def context_of(self, stream_id: str | None) -> Context | None:
+        """A context whose current span is run ``stream_id``'s, while that run is open."""
+        if stream_id is None:
+            return None
+        with self._lock:
+            span = self._spans.get(stream_id)
+        return trace.set_span_in_context(span) if span is not None else None
 
     @property
     def open_spans(self) -> int:
