@@ -328,3 +328,20 @@ async def test_a_completion_of_an_l0_run_nests_under_its_run_span(otel: OtelCapt
     run = otel.spans("l0.run")[0]
     assert chat.parent is not None and chat.parent.span_id == run.context.span_id
     assert chat.context.trace_id == run.context.trace_id
+
+
+def test_optional_integrations_are_imported_only_when_used() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, cascadeflow, cascadeflow.l0, cascadeflow.telemetry\n"
+        "core = [m for m in ('opentelemetry', 'sentry_sdk', 'prometheus_client')\n"
+        "        if m in sys.modules]\n"
+        "import cascadeflow.integrations.otel\n"
+        "otel = [m for m in ('opentelemetry.sdk', 'sentry_sdk', 'prometheus_client')\n"
+        "        if m in sys.modules]\n"
+        "print(core, otel)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, timeout=120)
+    assert done.stdout.strip() == "[] []"
