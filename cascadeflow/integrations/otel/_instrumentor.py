@@ -252,7 +252,9 @@ class CascadeflowInstrumentor:
         tokens[sc.RESPONSE_MODEL] = model
         if user_id:
             tokens[sc.USER_ID] = user_id
-        cost = self._user(self._base_attributes(provider, model), user_id, tier)
+        # Our own metric: provider, model and tier only (as cascadeflow 1.2.0 users group it).
+        cost = self._user({sc.PROVIDER_NAME: sc.provider_name(provider), sc.REQUEST_MODEL: model},
+                          user_id, tier)
         return ({**tokens, sc.TOKEN_TYPE: "input"}, {**tokens, sc.TOKEN_TYPE: "output"}, cost)
 
     def _completion(self, event: CompletionFinished) -> None:
