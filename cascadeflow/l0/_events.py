@@ -96,7 +96,7 @@ def add_event_hook(observer: EventObserver,
         ['session_start', 'session_end']
         >>> remove_event_hook(seen.append)
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
     global _hooks
     if not callable(observer):
@@ -113,7 +113,7 @@ def remove_event_hook(observer: EventObserver) -> bool:
         >>> remove_event_hook(monitor.on_event)
         True
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
     global _hooks
     kept = tuple(hook for hook in _hooks if hook[0] != observer)
@@ -129,7 +129,7 @@ def event_hooks() -> tuple[EventObserver, ...]:
         >>> event_hooks()
         ()
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
     return tuple(hook[0] for hook in _hooks)
 

@@ -225,7 +225,7 @@ def create_monitor(sample_rate: float = 1.0, *, window: int = 1000,
         >>> monitor.snapshot().runs in (0, 1)
         True
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
     monitor = Monitor(sample_rate, window=window)
     return monitor.attach() if attach else monitor
@@ -240,7 +240,7 @@ def combine_events(*observers: EventObserver) -> EventObserver:
     Example:
         >>> result = await l0(factory, on_event=combine_events(monitor.on_event, print))
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
     for observer in observers:
         if not callable(observer):
@@ -267,7 +267,7 @@ def filter_events(types: Collection[LifecycleEventType | str],
     Example:
         >>> on_event = filter_events({"retry", "fallback"}, print)
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
     if isinstance(types, (str, LifecycleEventType)):
         types = (types,)

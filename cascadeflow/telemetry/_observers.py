@@ -148,7 +148,7 @@ def add_ledger_hook(observer: LedgerObserver) -> None:
         >>> type(seen[0]).__name__
         'EntryRecorded'
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
     global _hooks
     if not callable(observer):
@@ -164,7 +164,7 @@ def remove_ledger_hook(observer: LedgerObserver) -> bool:
         >>> remove_ledger_hook(seen.append)
         True
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
     global _hooks
     kept = tuple(hook for hook in _hooks if hook != observer)

@@ -17,6 +17,7 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from cascadeflow import __version__ as _VERSION
 from cascadeflow.integrations.otel import _semconv as sc
 from cascadeflow.integrations.otel._l0_spans import L0RunTracer
 from cascadeflow.telemetry import (
@@ -35,7 +36,6 @@ logger = logging.getLogger("cascadeflow.integrations.otel")
 _NAME = "cascadeflow"
 # Attribute dicts of ledger entries are built once per (provider, model, tier[, user]).
 _CACHED_ATTRIBUTE_SETS = 4096
-_VERSION = "0.2.0"
 
 
 class _Fan:
@@ -124,7 +124,7 @@ class CascadeflowInstrumentor:
         >>> CascadeflowInstrumentor().instrument()          # global providers
         >>> CascadeflowInstrumentor().instrument(meter_provider=my_meter_provider)
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
     _instance: CascadeflowInstrumentor | None = None

@@ -63,7 +63,7 @@ def serve_prometheus(port: int = 9464, addr: str = "127.0.0.1") -> PrometheusEnd
         >>> endpoint.url
         'http://127.0.0.1:9464/metrics'
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
     try:
         from opentelemetry.exporter.prometheus import PrometheusMetricReader

@@ -154,7 +154,7 @@ def sentry_observer(min_severity: Severity = "error", *,
         >>> result = await l0(factory, on_event=observer)
         >>> add_event_hook(observer)     # or: every run of the process
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
     observer = SentryObserver(min_severity)
     if budget_breadcrumbs_too:
@@ -190,7 +190,7 @@ def budget_breadcrumbs(enabled: bool = True) -> None:
         >>> budget_breadcrumbs()          # on
         >>> budget_breadcrumbs(False)     # off
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
     if enabled:
         add_ledger_hook(_ledger_breadcrumb)
