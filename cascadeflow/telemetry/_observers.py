@@ -97,6 +97,7 @@ class CompletionFinished:
         decision: the enforcement decision made before the call, when there was one.
         source: ``"litellm_callback"`` or ``"guarded_completion"``.
         entry_id: the ledger entry recorded for it, when one was.
+        time_to_first_chunk: seconds to the first chunk of a stream, when known.
         l0_stream_id: the ``l0()`` run the attempt belongs to, when the entry's metadata
             names one (its span then nests under the run's ``l0.run`` span).
         input_messages, output_messages: the messages in the GenAI conventions' shape
@@ -123,6 +124,7 @@ class CompletionFinished:
     decision: EnforcementResult | None = None
     source: str = "litellm_callback"
     entry_id: str | None = None
+    time_to_first_chunk: float | None = None
     l0_stream_id: str | None = None
     input_messages: tuple[dict[str, Any], ...] | None = None
     output_messages: tuple[dict[str, Any], ...] | None = None

@@ -344,3 +344,25 @@ def test_optional_integrations_are_imported_only_when_used() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True, timeout=120)
     assert done.stdout.strip() == "[] []"
+
+
+async def test_a_callback_stream_reports_time_to_first_chunk(otel: OtelCapture, messages: list,
+                                                            await_until) -> None:
+    import litellm
+
+    from cascadeflow.integrations.litellm import register
+
+    tracker = CostTracker()
+    register(tracker)
+    stream = await litellm.acompletion(model="gpt-4o-mini", messages=messages, user="finn",
+                                       stream=True, mock_response="one two three four")
+    async for _ in stream:
+        pass
+    await await_until(lambda: len(otel.spans()) == 1)
+    [entry] = tracker.get_entries_by_user("finn")
+    assert entry.metadata["time_to_first_chunk_ms"] >= 0
+    [first] = otel.points("gen_ai.client.operation.time_to_first_chunk")
+    assert first.count == 1
+    assert first.sum == pytest.approx(entry.metadata["time_to_first_chunk_ms"] / 1000.0)
+    assert first.attributes["gen_ai.request.model"] == "gpt-4o-mini"
+    assert otel.spans()[0].attributes["gen_ai.request.stream"] is True

@@ -220,6 +220,9 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
             extra["latency_ms"] = latency
         if kwargs.get("stream"):
             extra["stream"] = True
+            first_chunk = _latency_ms(start_time, kwargs.get("completion_start_time"))
+            if first_chunk is not None:
+                extra["time_to_first_chunk_ms"] = first_chunk
         return self._meter.usage_of(
             model, kwargs.get("messages"), response_obj,
             response_cost=response_cost_of(kwargs, response_obj), user_id=user,

@@ -126,9 +126,9 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _duration(metadata: Mapping[str, Any]) -> float | None:
-    latency = metadata.get("latency_ms")
-    return float(latency) / 1000.0 if isinstance(latency, (int, float)) else None
+def _seconds(metadata: Mapping[str, Any], key: str) -> float | None:
+    milliseconds = metadata.get(key)
+    return float(milliseconds) / 1000.0 if isinstance(milliseconds, (int, float)) else None
 
 
 def _requested(model: str, decision: EnforcementResult | None) -> str:
@@ -142,7 +142,7 @@ def publish_recorded(usage: Usage, entry: CostEntry,
                      decision: EnforcementResult | None) -> None:
     """Tell the hooks that ``usage`` was recorded as ``entry``."""
     details = usage.details
-    duration = _duration(usage.metadata)
+    duration = _seconds(usage.metadata, "latency_ms")
     publish(CompletionFinished(
         operation="chat",
         request_model=_requested(usage.model, decision),
@@ -165,6 +165,7 @@ def publish_recorded(usage: Usage, entry: CostEntry,
         decision=decision,
         source=str(usage.metadata.get("source", "litellm_callback")),
         entry_id=entry.id,
+        time_to_first_chunk=_seconds(usage.metadata, "time_to_first_chunk_ms"),
         l0_stream_id=_text(usage.metadata.get("l0_stream_id")),
         input_messages=details.input_messages if details is not None else None,
         output_messages=details.output_messages if details is not None else None,

@@ -165,7 +165,8 @@ class CascadeflowInstrumentor:
             self._instruments = GenAIInstruments()
             self._entry_attributes: dict[tuple[Any, ...], tuple[dict[str, Any], ...]] = {}
             self._instruments.attach(get_cascadeflow_meter(meter_provider))
-            self._runs = L0RunTracer(tracer, self._instruments, self._base_attributes)
+            self._runs = L0RunTracer(tracer, self._instruments, self._base_attributes,
+                                     self._stream_timings)
             add_ledger_hook(self._on_ledger_event)
             self._runs.attach()
             self._instrumented = True
@@ -265,6 +266,9 @@ class CascadeflowInstrumentor:
             attributes[sc.ERROR_TYPE] = event.error_type
         if event.duration is not None:
             self._instruments.duration.record(event.duration, attributes)
+        first = event.time_to_first_chunk
+        if event.stream and first is not None:
+            self._stream_timings(first, event.duration, event.output_tokens, attributes)
         span_attributes = self._user(dict(attributes), event.user_id, event.user_tier)
         span_attributes.update({
             sc.REQUEST_STREAM: event.stream,
@@ -294,6 +298,14 @@ class CascadeflowInstrumentor:
         if event.error_type is not None:
             span.set_status(Status(StatusCode.ERROR, event.error_type))
         span.end(end_time=end_ns)
+
+    def _stream_timings(self, first: float, duration: float | None, chunks: int,
+                        attributes: dict[str, Any]) -> None:
+        """Time to first chunk and the mean time per chunk after it, once per stream."""
+        self._instruments.time_to_first_chunk.record(first, attributes)
+        if chunks > 1 and duration is not None and duration > first:
+            self._instruments.time_per_output_chunk.record((duration - first) / (chunks - 1),
+                                                           attributes)
 
     def _decision(self, event: EnforcementDecided) -> None:
         result = event.result

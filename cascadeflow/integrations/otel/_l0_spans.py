@@ -64,10 +64,13 @@ class L0RunTracer:
     """The L0 event hook of the instrumentor: spans, retry/fallback counters, stream timings."""
 
     def __init__(self, tracer: trace.Tracer, instruments: GenAIInstruments,
-                 base_attributes: Callable[[str | None, str | None], dict[str, Any]]) -> None:
+                 base_attributes: Callable[[str | None, str | None], dict[str, Any]],
+                 stream_timings: Callable[[float, float | None, int, dict[str, Any]], None]
+                 ) -> None:
         self._tracer = tracer
         self._instruments = instruments
         self._base_attributes = base_attributes
+        self._stream_timings = stream_timings
         self._spans: dict[str, Span] = {}
         self._lock = threading.Lock()
 
@@ -141,21 +144,11 @@ class L0RunTracer:
             error_type = data.get("error_type") or data["outcome"]
             span.set_attribute(sc.ERROR_TYPE, error_type)
             span.set_status(Status(StatusCode.ERROR, error_type))
-        self._stream_timings(event)
-        span.end()
-
-    def _stream_timings(self, event: L0LifecycleEvent) -> None:
-        """Time to first chunk, and the mean time per chunk after it: once per run."""
-        data = event.data
         first = data.get("time_to_first_token")
-        if first is None:
-            return
-        attributes = self._metric_attributes(event)
-        self._instruments.time_to_first_chunk.record(first, attributes)
-        chunks = data.get("token_count", 0)
-        if chunks > 1 and data.get("duration", 0.0) > first:
-            self._instruments.time_per_output_chunk.record(
-                (data["duration"] - first) / (chunks - 1), attributes)
+        if first is not None:
+            self._stream_timings(first, data.get("duration"), data.get("token_count", 0),
+                                 self._metric_attributes(event))
+        span.end()
 
 
 __all__ = ["L0RunTracer"]
