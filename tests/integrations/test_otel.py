@@ -267,6 +267,10 @@ async def test_a_guarded_stream_is_one_span_marked_as_streamed(otel: OtelCapture
     assert span.attributes["gen_ai.request.stream"] is True
     assert span.attributes["gen_ai.usage.output_tokens"] == entry.completion_tokens > 0
     assert sum(p.count for p in otel.points("gen_ai.client.token.usage")) == 2
+    [first] = otel.points("gen_ai.client.operation.time_to_first_chunk")
+    assert first.sum == pytest.approx(entry.metadata["time_to_first_chunk_ms"] / 1000.0)
+    [per_chunk] = otel.points("gen_ai.client.operation.time_per_output_chunk")
+    assert per_chunk.count == 1
 
 
 def test_message_content_is_recorded_only_when_asked(monkeypatch: pytest.MonkeyPatch,

@@ -125,6 +125,9 @@ class _Call:
                 metadata = self._metadata(attempt, started)
                 metadata.update(stream=True, stream_outcome=tally.outcome,
                                 tokens_from_usage=tally.from_usage, chunks=tally.chunks)
+                if tally.first_chunk_at is not None:
+                    metadata["time_to_first_chunk_ms"] = round(
+                        (tally.first_chunk_at - started) * 1000.0, 3)
                 cost = self.meter.price(tally.model, tally.prompt_tokens, tally.completion_tokens)
                 usage = Usage(self.user_id, self.user_tier, tally.model,
                               self.meter.provider(tally.model), tally.prompt_tokens,
