@@ -249,8 +249,9 @@ class CascadeflowInstrumentor:
     def _entry_attribute_sets(self, provider: str, model: str, tier: str | None,
                               user_id: str | None) -> tuple[dict[str, Any], ...]:
         """Input-token, output-token and cost attributes (built once per combination)."""
+        # An entry knows the model it was recorded for, not what the response called itself:
+        # gen_ai.response.model is left to the completion's duration metric and span.
         tokens = self._base_attributes(provider, model)
-        tokens[sc.RESPONSE_MODEL] = model
         if user_id:
             tokens[sc.USER_ID] = user_id
         # Our own metric: provider, model and tier only (as cascadeflow 1.2.0 users group it).
