@@ -26,6 +26,10 @@ class SessionStartData(TypedDict):
 
     Attributes:
         streams: how many factories the run may use (primary plus fallbacks).
+
+    Example:
+        >>> next(e for e in seen if e.type == "session_start").data["streams"]
+        2
     """
 
     streams: int
@@ -36,13 +40,22 @@ class AttemptStartData(TypedDict):
 
     Attributes:
         continuing: True when the attempt resumes from a checkpoint.
+
+    Example:
+        >>> next(e for e in seen if e.type == "attempt_start").data["continuing"]
+        False
     """
 
     continuing: bool
 
 
 class FirstTokenData(TypedDict):
-    """``first_token``: the run's first token arrived (``ts`` says when; no fields)."""
+    """``first_token``: the run's first token arrived (``ts`` says when; no fields).
+
+    Example:
+        >>> next(e for e in seen if e.type == "first_token").data
+        {}
+    """
 
 
 class RetryData(TypedDict):
@@ -53,6 +66,10 @@ class RetryData(TypedDict):
         delay: seconds waited before the next attempt.
         category: the :class:`ErrorCategory` value of the error.
         error: the exception that failed the attempt.
+
+    Example:
+        >>> next(e for e in seen if e.type == "retry").data["reason"]
+        'network_error'
     """
 
     reason: str
@@ -66,6 +83,10 @@ class FallbackData(TypedDict):
 
     Attributes:
         index: the fallback's position (1 for the first of ``fallback_streams``).
+
+    Example:
+        >>> next(e for e in seen if e.type == "fallback").data["index"]
+        1
     """
 
     index: int
@@ -76,6 +97,10 @@ class CheckpointData(TypedDict):
 
     Attributes:
         token_count: tokens of the current attempt at the checkpoint.
+
+    Example:
+        >>> next(e for e in seen if e.type == "checkpoint").data["token_count"]
+        10
     """
 
     token_count: int
@@ -86,6 +111,10 @@ class ResumeData(TypedDict):
 
     Attributes:
         checkpoint_chars: characters of checkpoint text the attempt starts from.
+
+    Example:
+        >>> next(e for e in seen if e.type == "resume").data["checkpoint_chars"]
+        57
     """
 
     checkpoint_chars: int
@@ -97,6 +126,10 @@ class TimeoutData(TypedDict):
     Attributes:
         kind: ``"initial_token"`` or ``"inter_token"``.
         seconds: the deadline that passed.
+
+    Example:
+        >>> next(e for e in seen if e.type == "timeout").data["kind"]
+        'inter_token'
     """
 
     kind: str
@@ -108,6 +141,10 @@ class AbortData(TypedDict):
 
     Attributes:
         token_count: tokens of the current attempt when it stopped.
+
+    Example:
+        >>> next(e for e in seen if e.type == "abort").data["token_count"]
+        3
     """
 
     token_count: int
@@ -118,6 +155,10 @@ class ViolationData(TypedDict):
 
     Attributes:
         violation: the ``GuardrailViolation`` (``rule``, ``message``, ``severity``, ...).
+
+    Example:
+        >>> [e.data["violation"].rule for e in seen if e.type == "violation"]
+        ['no-brave']
     """
 
     violation: Any
@@ -129,6 +170,10 @@ class DriftData(TypedDict):
     Attributes:
         types: the kinds of drift found (``"meta_commentary"``, ``"repetition"``, ...).
         confidence: the detector's confidence, 0 to 1.
+
+    Example:
+        >>> next(e for e in seen if e.type == "drift").data["types"]
+        ['meta_commentary']
     """
 
     types: list[str]
@@ -141,6 +186,10 @@ class CompleteData(TypedDict):
     Attributes:
         token_count: tokens of the finishing attempt.
         usage: the provider's usage dict when it sent one, else None.
+
+    Example:
+        >>> next(e for e in seen if e.type == "complete").data["token_count"]
+        12
     """
 
     token_count: int
@@ -153,6 +202,10 @@ class ErrorData(TypedDict):
     Attributes:
         error: the exception.
         category: the :class:`ErrorCategory` value it was classified as.
+
+    Example:
+        >>> next(e for e in seen if e.type == "error").data["category"]
+        'network'
     """
 
     error: BaseException
@@ -176,6 +229,10 @@ class SessionEndData(TypedDict):
         violations: guardrail violations reported.
         usage: the provider's usage dict of the finishing attempt, or None.
         cost_usd: what the run's attempts cost when a budget guard metered them, else None.
+
+    Example:
+        >>> next(e for e in seen if e.type == "session_end").data["outcome"]
+        'completed'
     """
 
     outcome: RunOutcome

@@ -30,6 +30,12 @@ class EntryRecorded:
     Attributes:
         entry: the stored :class:`CostEntry` (model, provider, tokens, cost, user, tier).
         cost_nanos: its exact cost in nano-dollars.
+
+    Example:
+        >>> add_ledger_hook(seen.append)
+        >>> entry = tracker.add_cost("gpt-4o-mini", "openai", 30, 0.0001, user_id="u1")
+        >>> seen[-1].entry is entry
+        True
     """
 
     entry: CostEntry
@@ -46,6 +52,11 @@ class EnforcementDecided:
         model: the model asked for.
         result: the :class:`EnforcementResult` (``action``, ``model`` to call, ``reason``,
             ``estimated_cost``, ``context``).
+
+    Example:
+        >>> tracker.enforce("u1", "gpt-4o", 0.01)
+        >>> seen[-1].result.action
+        <EnforcementAction.ALLOW: 'allow'>
     """
 
     user_id: str
@@ -65,6 +76,11 @@ class ReservationRefused:
         limit: that period's limit, USD.
         spent: spent plus reserved in that period, USD.
         requested: the amount asked for, USD.
+
+    Example:
+        >>> tracker.reserve("u1", 5.0)      # raises BudgetExceededError
+        >>> seen[-1].period, seen[-1].requested
+        ('daily', 5.0)
     """
 
     user_id: str
@@ -103,6 +119,12 @@ class CompletionFinished:
         input_messages, output_messages: the messages in the GenAI conventions' shape
             (``role``, ``parts``), only when ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
             asks for content; None otherwise.
+
+    Example:
+        >>> completion(model="gpt-4o-mini", messages=msgs, user="u1", mock_response="hi")
+        >>> finished = [e for e in seen if isinstance(e, CompletionFinished)][-1]
+        >>> finished.response_model, finished.finish_reasons
+        ('gpt-4o-mini', ('stop',))
     """
 
     operation: str
