@@ -333,7 +333,14 @@ class Meter:
             extra.update(summary.as_metadata())
         return Usage(user_id, user_tier, model, self.provider(model, provider_hint), prompt,
                      completion, cost, call_id, extra,
-                     response_details(response, messages) if observed() else None)
+                     self._details(response, messages) if observed() else None)
+
+    def _details(self, response: object, messages: object) -> ResponseDetails | None:
+        try:
+            return response_details(response, messages)
+        except Exception as exc:  # an odd response shape must not stop the recording
+            self.stats.error("reading response details for observers", exc)
+            return None
 
     @staticmethod
     def _entry_fields(usage: Usage) -> dict[str, Any]:
@@ -361,8 +368,7 @@ class Meter:
                 completion_tokens=usage.completion_tokens)
         self.stats.add("recorded")
         if observed():
-            publish_recorded(usage, entry, self._decisions.take(
-                reservation.id if reservation is not None else None))
+            self._report_recorded(usage, entry, reservation)
         return entry
 
     async def arecord(self, usage: Usage, reservation: Reservation | None) -> CostEntry:
@@ -378,8 +384,7 @@ class Meter:
                 completion_tokens=usage.completion_tokens)
         self.stats.add("recorded")
         if observed():
-            publish_recorded(usage, entry, self._decisions.take(
-                reservation.id if reservation is not None else None))
+            self._report_recorded(usage, entry, reservation)
         return entry
 
     def failed(self, model: str, error: BaseException | None, *, user_id: str | None,
@@ -387,11 +392,23 @@ class Meter:
                reservation: Reservation | None = None) -> None:
         """Tell ledger hooks that an attempt on ``model`` failed (the stats count it too)."""
         self.stats.failure(user_id, model)
-        if observed():
+        if not observed():
+            return
+        try:
             publish_failed(model, self.provider(model), error, user_id=user_id,
                            user_tier=user_tier, stream=stream, duration=duration,
                            source=source, decision=self._decisions.take(
                                reservation.id if reservation is not None else None))
+        except Exception as exc:  # observers must never break a call
+            self.stats.error("reporting a failed completion to observers", exc)
+
+    def _report_recorded(self, usage: Usage, entry: CostEntry,
+                         reservation: Reservation | None) -> None:
+        try:
+            publish_recorded(usage, entry, self._decisions.take(
+                reservation.id if reservation is not None else None))
+        except Exception as exc:  # the entry is stored; only the report is lost, and counted
+            self.stats.error("reporting a completion to observers", exc)
 
     def release(self, reservation: Reservation | None) -> None:
         """Free ``reservation`` after a failed call (idempotent)."""
