@@ -62,7 +62,8 @@ class _Run:
                                  timeout.inter_token if timeout else None, self.state)
         self.intervals = options.check_intervals or CheckIntervals()
         self._checkpoint_every = self.intervals.checkpoint
-        self._observed = options.on_event is not None
+        # Checkpoint events are the only frequent ones: skipped unless an observer wants them.
+        self._observed = self.emitter.wants(_E.CHECKPOINT)
         self.factories = [Factory(options.stream)]
         self.factories += [Factory(f) for f in options.fallback_streams]
         self.abort_requested = False
@@ -213,6 +214,8 @@ class _Run:
             signal = self.options.signal
             if isinstance(signal, AbortSignal):
                 signal._unsubscribe(self.abort)
+            if self.emitter.active:
+                self._emit_session_end()
 
     # -- attempt setup -------------------------------------------------------------------
     def _begin_attempt(self) -> str:
@@ -481,6 +484,12 @@ class _Run:
         if self.machine.can_transition(RuntimeState.ABORTED):
             self.machine.transition(RuntimeState.ABORTED)
         self._emit(_E.ABORT, token_count=self.state.token_count)
+
+    def _emit_session_end(self) -> None:
+        """The run's last event, whatever ended it (see ``SessionEndData``)."""
+        from cascadeflow.l0._payloads import session_end_data
+
+        self._emit(_E.SESSION_END, **session_end_data(self))
 
     async def _pause(self, delay: float) -> None:
         if delay <= 0:

@@ -24,6 +24,18 @@ from cascadeflow.telemetry._enforcement import (
     strict_budget_enforcement,
     tier_based_enforcement,
 )
+from cascadeflow.telemetry._observers import (
+    CompletionFinished,
+    EnforcementDecided,
+    EntryRecorded,
+    LedgerEvent,
+    LedgerObserver,
+    ReservationRefused,
+    add_ledger_hook,
+    ledger_hook_failures,
+    ledger_hooks,
+    remove_ledger_hook,
+)
 from cascadeflow.telemetry._reservation import Reservation
 from cascadeflow.telemetry._tracker import CostTracker
 
@@ -46,6 +58,19 @@ __all__ = [
     "graceful_degradation",
     "strict_budget_enforcement",
     "tier_based_enforcement",
+]
+# Observer seam (issue 11).
+__all__ += [
+    "CompletionFinished",
+    "EnforcementDecided",
+    "EntryRecorded",
+    "LedgerEvent",
+    "LedgerObserver",
+    "ReservationRefused",
+    "add_ledger_hook",
+    "ledger_hook_failures",
+    "ledger_hooks",
+    "remove_ledger_hook",
 ]
 
 _DEGRADATION_NAMES = {"DEFAULT_DEGRADATION_MAP", "get_cheaper_model", "get_degradation_chain",

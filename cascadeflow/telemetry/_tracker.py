@@ -20,6 +20,7 @@ from cascadeflow._entry import CostEntry, new_entry_id
 from cascadeflow._exceptions import BudgetExceededError
 from cascadeflow._money import to_nanos, to_usd
 from cascadeflow.storage import LedgerStore, MemoryStore, PeriodKey, PeriodLimit, Usage
+from cascadeflow.telemetry import _observers
 from cascadeflow.telemetry._budget import BudgetConfig
 from cascadeflow.telemetry._enforcement import (
     EnforcementCallbacks,
@@ -313,6 +314,8 @@ class CostTracker(LedgerQueries):
 
     def _after_record(self, entry: CostEntry, cost_nanos: int,
                       keys: tuple[PeriodKey, ...]) -> None:
+        if _observers.observed():
+            _observers.publish_entry(entry, cost_nanos)
         if self.verbose:
             logger.info("recorded $%.6f for %s (%s, user=%s)", entry.cost, entry.model,
                         entry.provider, entry.user_id)
@@ -464,6 +467,8 @@ class CostTracker(LedgerQueries):
         return new_entry_id(), amount, limits, now, now + float(ttl)
 
     def _refused(self, user_id: str, estimated_cost: float, outcome: Any) -> BudgetExceededError:
+        if _observers.observed():
+            _observers.publish_refusal(user_id, estimated_cost, outcome)
         return BudgetExceededError(
             user_id=user_id,
             period=outcome.period or "total",
@@ -581,8 +586,11 @@ class CostTracker(LedgerQueries):
                 keys: tuple[PeriodKey, ...], usage: Usage) -> EnforcementResult:
         from cascadeflow.telemetry._decision import decide
 
-        return decide(self, user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
-                      user_tier or self.get_user_tier(user_id), budget, keys, usage)
+        result = decide(self, user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
+                        user_tier or self.get_user_tier(user_id), budget, keys, usage)
+        if _observers.observed():
+            _observers.publish_decision(user_id, model, result)
+        return result
 
     # -- housekeeping ---------------------------------------------------------
     def reset(self) -> None:

@@ -4,7 +4,9 @@ Configured from the environment so one config serves the example and the tests:
 
 * ``CASCADEFLOW_LEDGER``: the SQLite ledger file (default ``cascadeflow-proxy-ledger.db``);
 * ``CASCADEFLOW_USER_BUDGETS``: daily USD budgets, ``"alice=0.0005,bob=1.0"``;
-* ``CASCADEFLOW_ENFORCEMENT``: ``block`` (default), ``degrade`` or ``warn``.
+* ``CASCADEFLOW_ENFORCEMENT``: ``block`` (default), ``degrade`` or ``warn``;
+* ``CASCADEFLOW_PROMETHEUS_PORT``: when set, the proxy serves cascadeflow's OpenTelemetry
+  metrics (GenAI token usage, cost, budget decisions) on ``/metrics`` at that port.
 """
 
 from __future__ import annotations
@@ -32,3 +34,9 @@ for _user, _budget in _budgets(os.environ.get("CASCADEFLOW_USER_BUDGETS", "")).i
     tracker.set_user_budget(_user, _budget)
 
 callback = CascadeFlowLiteLLMCallback(tracker)
+
+_metrics_port = os.environ.get("CASCADEFLOW_PROMETHEUS_PORT")
+if _metrics_port:
+    from cascadeflow.integrations.otel import serve_prometheus
+
+    metrics_endpoint = serve_prometheus(port=int(_metrics_port))

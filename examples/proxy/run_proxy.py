@@ -32,11 +32,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_proxy(ledger: Path, budgets: str, port: int) -> subprocess.Popen[bytes]:
+def start_proxy(ledger: Path, budgets: str, port: int,
+                metrics_port: int | None = None) -> subprocess.Popen[bytes]:
     """Start ``litellm --config config.yaml`` on loopback; its output goes to ``<ledger>.log``."""
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", CASCADEFLOW_LEDGER=str(ledger),
                CASCADEFLOW_USER_BUDGETS=budgets, PYTHONPATH=str(ROOT),
                LITELLM_MASTER_KEY=MASTER_KEY)
+    if metrics_port is not None:
+        env["CASCADEFLOW_PROMETHEUS_PORT"] = str(metrics_port)
     litellm_cli = Path(sys.executable).with_name("litellm")
     with open(log_of(ledger), "wb") as log:
         return subprocess.Popen(
@@ -71,16 +74,29 @@ def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 90.
     raise RuntimeError(f"the proxy did not become ready in {timeout:.0f} s{why()}")
 
 
+def scrape(metrics_port: int, wanted: str, timeout: float = 30.0) -> list[str]:
+    """The /metrics lines starting with ``wanted``, once there are some."""
+    deadline = time.monotonic() + timeout
+    while True:
+        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            lines = [line for line in answer.read().decode().splitlines()
+                     if line.startswith(wanted)]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.2)
+
+
 def main() -> None:
     import openai
 
     from cascadeflow.storage import SQLiteStore
     from cascadeflow.telemetry import CostTracker
 
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as folder:
         ledger = Path(folder) / "ledger.db"
-        proxy = start_proxy(ledger, "alice=0.0005,bob=1.0", port)
+        proxy = start_proxy(ledger, "alice=0.0005,bob=1.0", port, metrics_port)
         try:
             wait_ready(port, proxy, log=log_of(ledger))
             client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}", api_key=MASTER_KEY,
@@ -94,6 +110,10 @@ def main() -> None:
                         print(f"{user} request {number}: answered")
                     except openai.RateLimitError as refused:
                         print(f"{user} request {number}: refused (429) - {refused.message}")
+            print("Prometheus /metrics of the proxy:")
+            for line in scrape(metrics_port, "cascadeflow_budget_decisions_total"):
+                print("  " + line.split("{")[0] + " " + line.rsplit(" ", 1)[1] + "  "
+                      + line[line.index("cascadeflow_budget_action"):].split(",")[0])
         finally:
             proxy.terminate()
             proxy.wait(timeout=30)

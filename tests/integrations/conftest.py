@@ -89,3 +89,57 @@ def wait_until() -> Callable[..., None]:
 @pytest.fixture
 def await_until() -> Callable[..., object]:
     return _await_until
+
+
+class OtelCapture:
+    """In-memory OpenTelemetry SDK providers, instrumented by CascadeflowInstrumentor."""
+
+    def __init__(self, record_user_id: bool = False) -> None:
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        self.reader = InMemoryMetricReader()
+        self.meter_provider = MeterProvider(metric_readers=[self.reader])
+        self.spans_exporter = InMemorySpanExporter()
+        self.tracer_provider = TracerProvider()
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans_exporter))
+        self.record_user_id = record_user_id
+
+    def spans(self, name: str | None = None) -> list:
+        return [span for span in self.spans_exporter.get_finished_spans()
+                if name is None or span.name == name]
+
+    def points(self, metric_name: str) -> list:
+        """Every data point of ``metric_name`` collected so far."""
+        data = self.reader.get_metrics_data()
+        found = []
+        for resource in data.resource_metrics if data else ():
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    if metric.name == metric_name:
+                        found.extend(metric.data.data_points)
+        return found
+
+    def metric(self, metric_name: str) -> object:
+        data = self.reader.get_metrics_data()
+        for resource in data.resource_metrics if data else ():
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    if metric.name == metric_name:
+                        return metric
+        raise AssertionError(f"no metric {metric_name}")
+
+
+@pytest.fixture
+def otel() -> Iterator[OtelCapture]:
+    """CascadeflowInstrumentor on in-memory providers (uninstrumented afterwards)."""
+    from cascadeflow.integrations.otel import CascadeflowInstrumentor
+
+    capture = OtelCapture()
+    CascadeflowInstrumentor().instrument(tracer_provider=capture.tracer_provider,
+                                         meter_provider=capture.meter_provider)
+    yield capture
+    CascadeflowInstrumentor().uninstrument()

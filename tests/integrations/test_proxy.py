@@ -31,16 +31,17 @@ def _runner() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[openai.OpenAI, Path]]:
+def proxy(tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[tuple[openai.OpenAI, Path, int]]:
     """The proxy started once for this module on a free loopback port, stopped after it."""
     runner = _runner()
     ledger = tmp_path_factory.mktemp("proxy") / "ledger.db"
-    port = runner.free_port()
-    process = runner.start_proxy(ledger, BUDGETS, port)
+    port, metrics_port = runner.free_port(), runner.free_port()
+    process = runner.start_proxy(ledger, BUDGETS, port, metrics_port)
     try:
         runner.wait_ready(port, process, log=runner.log_of(ledger))
         yield (openai.OpenAI(base_url=f"http://127.0.0.1:{port}", api_key=runner.MASTER_KEY,
-                             max_retries=0), ledger)
+                             max_retries=0), ledger, metrics_port)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -54,7 +55,7 @@ def _ask(client: openai.OpenAI, user: str) -> str:
 
 
 def test_user_over_budget_gets_429_and_the_other_user_does_not(proxy, wait_until):
-    client, ledger = proxy
+    client, ledger, _ = proxy
     assert _ask(client, "alice") and _ask(client, "alice")
     with pytest.raises(openai.RateLimitError) as refused:
         _ask(client, "alice")
@@ -74,3 +75,16 @@ def test_user_over_budget_gets_429_and_the_other_user_does_not(proxy, wait_until
     assert view.get_user_summary("alice")["total_cost"] == pytest.approx(2 * one_call)
     assert view.get_user_summary("bob")["total_cost"] == pytest.approx(3 * one_call)
     assert view.get_user_summary("alice")["total_cost"] <= 0.0005
+
+
+def test_the_proxy_serves_cascadeflow_metrics_to_prometheus(proxy, wait_until):
+    client, _, metrics_port = proxy
+    assert _ask(client, "bob")
+    runner = _runner()
+    wait_until(lambda: runner.scrape(metrics_port, "cascadeflow_cost_USD_total", timeout=0))
+    [cost] = [line for line in runner.scrape(metrics_port, "cascadeflow_cost_USD_total")
+              if 'gen_ai_request_model="gpt-4o"' in line]
+    assert float(cost.rsplit(" ", 1)[1]) > 0
+    assert runner.scrape(metrics_port, "gen_ai_client_token_usage_sum")
+    decisions = runner.scrape(metrics_port, "cascadeflow_budget_decisions_total")
+    assert any('cascadeflow_budget_action="allow"' in line for line in decisions)

@@ -220,6 +220,9 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
             extra["latency_ms"] = latency
         if kwargs.get("stream"):
             extra["stream"] = True
+            first_chunk = _latency_ms(start_time, kwargs.get("completion_start_time"))
+            if first_chunk is not None:
+                extra["time_to_first_chunk_ms"] = first_chunk
         return self._meter.usage_of(
             model, kwargs.get("messages"), response_obj,
             response_cost=response_cost_of(kwargs, response_obj), user_id=user,
@@ -259,7 +262,8 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
         except Exception as exc:
             self._stats.error("recording a success event", exc)
 
-    def _failure(self, kwargs: Mapping[str, Any]) -> tuple[Reservation | None, Usage | None]:
+    def _failure(self, kwargs: Mapping[str, Any], start_time: Any = None, end_time: Any = None
+                 ) -> tuple[Reservation | None, Usage | None]:
         """Count a failed call; return its reservation and any cost the provider billed."""
         call_id = call_id_of(kwargs)
         if self._guarded(kwargs) or not self._claim(f"failed:{call_id}" if call_id else None):
@@ -269,7 +273,12 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
             return reservation, None  # refused by us before sending: counted as blocked
         user, tier = self._identity(kwargs)
         model = kwargs.get("model")
-        self._stats.failure(user, model if isinstance(model, str) else "unknown")
+        latency = _latency_ms(start_time, end_time)
+        self._meter.failed(model if isinstance(model, str) else "unknown",
+                           kwargs.get("exception"), user_id=user, user_tier=tier,
+                           stream=bool(kwargs.get("stream")),
+                           duration=latency / 1000.0 if latency is not None else None,
+                           source="litellm_callback", reservation=reservation)
         billed = response_cost_of(kwargs)
         if not billed or not isinstance(model, str):
             return reservation, None
@@ -282,7 +291,7 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
     ) -> None:
         """Release a failed call's reservation and count the failure."""
         try:
-            reservation, billed = self._failure(kwargs)
+            reservation, billed = self._failure(kwargs, start_time, end_time)
             if billed is not None:
                 self._meter.record(billed, reservation)
             else:
@@ -295,7 +304,7 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
     ) -> None:
         """Async :meth:`log_failure_event`."""
         try:
-            reservation, billed = self._failure(kwargs)
+            reservation, billed = self._failure(kwargs, start_time, end_time)
             if billed is not None:
                 await self._meter.arecord(billed, reservation)
             else:

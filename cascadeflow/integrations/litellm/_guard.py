@@ -74,9 +74,12 @@ class _Call:
         sent.setdefault("max_retries", 0)
         return sent
 
-    def failed(self, admission: Admission, exc: BaseException) -> None:
+    def failed(self, admission: Admission, exc: BaseException, started: float) -> None:
         if not isinstance(exc, BudgetExceededError):
-            self.meter.stats.failure(self.user_id, admission.model)
+            self.meter.failed(admission.model, exc, user_id=self.user_id,
+                              user_tier=self.user_tier, stream=bool(self.kwargs.get("stream")),
+                              duration=time.perf_counter() - started,
+                              source="guarded_completion", reservation=admission.reservation)
 
     def _usage(self, admission: Admission, response: Any, call_id: str, attempt: int,
                started: float) -> Usage:
@@ -122,6 +125,9 @@ class _Call:
                 metadata = self._metadata(attempt, started)
                 metadata.update(stream=True, stream_outcome=tally.outcome,
                                 tokens_from_usage=tally.from_usage, chunks=tally.chunks)
+                if tally.first_chunk_at is not None:
+                    metadata["time_to_first_chunk_ms"] = round(
+                        (tally.first_chunk_at - started) * 1000.0, 3)
                 cost = self.meter.price(tally.model, tally.prompt_tokens, tally.completion_tokens)
                 usage = Usage(self.user_id, self.user_tier, tally.model,
                               self.meter.provider(tally.model), tally.prompt_tokens,
@@ -189,7 +195,7 @@ def _attempt(call: _Call, attempt: int) -> Any:
         response = litellm.completion(**call.call_kwargs(admission, call_id))
     except BaseException as exc:
         call.meter.release(admission.reservation)
-        call.failed(admission, exc)
+        call.failed(admission, exc, started)
         raise
     if call.kwargs.get("stream"):
         return GuardedStream(response,
@@ -229,7 +235,7 @@ async def _aattempt(call: _Call, attempt: int) -> Any:
         response = await litellm.acompletion(**call.call_kwargs(admission, call_id))
     except BaseException as exc:
         await call.meter.arelease(admission.reservation)
-        call.failed(admission, exc)
+        call.failed(admission, exc, started)
         raise
     if call.kwargs.get("stream"):
         return AsyncGuardedStream(

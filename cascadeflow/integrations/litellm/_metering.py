@@ -18,7 +18,15 @@ import litellm
 from cascadeflow._entry import CostEntry
 from cascadeflow._exceptions import BudgetExceededError, PricingError
 from cascadeflow.telemetry import CostTracker, EnforcementAction, EnforcementResult, Reservation
+from cascadeflow.telemetry._observers import observed
 
+from ._completion_events import (
+    DecisionMemory,
+    ResponseDetails,
+    publish_failed,
+    publish_recorded,
+    response_details,
+)
 from ._cost_provider import calculate_cost
 from ._logprobs import extract_logprobs
 from ._providers import provider_of
@@ -71,6 +79,8 @@ class Usage:
     cost: float
     call_id: str | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: Read from the response only when a ledger hook listens (spans, not the ledger).
+    details: ResponseDetails | None = None
 
 
 @functools.lru_cache(maxsize=2048)
@@ -123,6 +133,7 @@ class Meter:
         self.stats = stats
         self.enforce = enforce
         self.max_output_estimate = max_output_estimate
+        self._decisions = DecisionMemory()
 
     # -- before the call ------------------------------------------------------
     def prompt_tokens(self, model: str, messages: object) -> int:
@@ -233,6 +244,8 @@ class Meter:
                 user_tier=request.user_tier)
         except BudgetExceededError as exc:
             self._unreserved(request, exc)
+        if reservation is not None and observed():
+            self._decisions.remember(reservation.id, result)
         return Admission(result.model, result.action, reservation, result.estimated_cost,
                          result.reason)
 
@@ -253,6 +266,8 @@ class Meter:
                 user_tier=request.user_tier)
         except BudgetExceededError as exc:
             self._unreserved(request, exc)
+        if reservation is not None and observed():
+            self._decisions.remember(reservation.id, result)
         return Admission(result.model, result.action, reservation, result.estimated_cost,
                          result.reason)
 
@@ -317,7 +332,15 @@ class Meter:
         if summary is not None:
             extra.update(summary.as_metadata())
         return Usage(user_id, user_tier, model, self.provider(model, provider_hint), prompt,
-                     completion, cost, call_id, extra)
+                     completion, cost, call_id, extra,
+                     self._details(response, messages) if observed() else None)
+
+    def _details(self, response: object, messages: object) -> ResponseDetails | None:
+        try:
+            return response_details(response, messages)
+        except Exception as exc:  # an odd response shape must not stop the recording
+            self.stats.error("reading response details for observers", exc)
+            return None
 
     @staticmethod
     def _entry_fields(usage: Usage) -> dict[str, Any]:
@@ -344,6 +367,8 @@ class Meter:
                 user_tier=usage.user_tier, prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens)
         self.stats.add("recorded")
+        if observed():
+            self._report_recorded(usage, entry, reservation)
         return entry
 
     async def arecord(self, usage: Usage, reservation: Reservation | None) -> CostEntry:
@@ -358,7 +383,32 @@ class Meter:
                 user_tier=usage.user_tier, prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens)
         self.stats.add("recorded")
+        if observed():
+            self._report_recorded(usage, entry, reservation)
         return entry
+
+    def failed(self, model: str, error: BaseException | None, *, user_id: str | None,
+               user_tier: str | None, stream: bool, duration: float | None, source: str,
+               reservation: Reservation | None = None) -> None:
+        """Tell ledger hooks that an attempt on ``model`` failed (the stats count it too)."""
+        self.stats.failure(user_id, model)
+        if not observed():
+            return
+        try:
+            publish_failed(model, self.provider(model), error, user_id=user_id,
+                           user_tier=user_tier, stream=stream, duration=duration,
+                           source=source, decision=self._decisions.take(
+                               reservation.id if reservation is not None else None))
+        except Exception as exc:  # observers must never break a call
+            self.stats.error("reporting a failed completion to observers", exc)
+
+    def _report_recorded(self, usage: Usage, entry: CostEntry,
+                         reservation: Reservation | None) -> None:
+        try:
+            publish_recorded(usage, entry, self._decisions.take(
+                reservation.id if reservation is not None else None))
+        except Exception as exc:  # the entry is stored; only the report is lost, and counted
+            self.stats.error("reporting a completion to observers", exc)
 
     def release(self, reservation: Reservation | None) -> None:
         """Free ``reservation`` after a failed call (idempotent)."""

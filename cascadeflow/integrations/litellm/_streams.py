@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -38,6 +39,7 @@ class StreamTally:
         outcome: ``"completed"``, ``"abandoned"`` (the caller stopped reading) or
             ``"failed"`` (the stream raised midway).
         chunks: how many chunks reached the caller.
+        first_chunk_at: ``time.perf_counter()`` when the first chunk reached the caller.
     """
 
     model: str
@@ -46,6 +48,7 @@ class StreamTally:
     from_usage: bool
     outcome: StreamOutcome
     chunks: int
+    first_chunk_at: float | None = None
 
 
 def _delta_text(chunk: object) -> str:
@@ -90,6 +93,7 @@ class StreamMeter:
         self._pieces: list[str] = []
         self._usage: tuple[int, int] | None = None
         self._chunks = 0
+        self._first_chunk_at: float | None = None
         self._done = False
         self._lock = threading.Lock()
         self.cost_usd: float | None = None  # what on_finish priced the stream at
@@ -102,6 +106,8 @@ class StreamMeter:
     def observe(self, chunk: object) -> None:
         """Count one chunk handed to the caller."""
         self._chunks += 1
+        if self._first_chunk_at is None:
+            self._first_chunk_at = time.perf_counter()
         text = _delta_text(chunk)
         if text:
             self._pieces.append(text)
@@ -113,12 +119,12 @@ class StreamMeter:
         """What was delivered so far, as it would be reported for ``outcome``."""
         if self._usage is not None:
             prompt, completion = self._usage
-            return StreamTally(self._model, prompt, completion, True, outcome, self._chunks)
+            return StreamTally(self._model, prompt, completion, True, outcome, self._chunks,
+                               self._first_chunk_at)
         text = "".join(self._pieces)
         completion = litellm.token_counter(model=self._model, text=text) if text else 0
-        return StreamTally(
-            self._model, self._prompt_tokens, completion, False, outcome, self._chunks
-        )
+        return StreamTally(self._model, self._prompt_tokens, completion, False, outcome,
+                           self._chunks, self._first_chunk_at)
 
     def finish(self, outcome: StreamOutcome) -> None:
         """Report the tally for ``outcome`` unless it was already reported."""
