@@ -21,12 +21,17 @@ import orjson
 
 from cascadeflow._entry import CostEntry
 from cascadeflow.storage._base import (
+    CounterAdd,
+    CounterLimit,
+    CounterUsage,
     LedgerStore,
     PeriodKey,
     PeriodLimit,
     ReserveOutcome,
     Totals,
     Usage,
+    counter_refusal,
+    holds_of,
     refusal,
 )
 from cascadeflow.storage._sqlite_schema import TABLE_NAMES, connect
@@ -55,6 +60,22 @@ _INSERT_LEASE = (
     "INSERT OR REPLACE INTO leases (id, user_id, amount_nanos, expires_at) VALUES (?, ?, ?, ?)"
 )
 _DROP_LEASE = "DELETE FROM leases WHERE id = ?"
+_ADD_TO_COUNTER = (
+    "INSERT INTO owner_counters (owner, period_key, value) VALUES (?, ?, ?)"
+    " ON CONFLICT (owner, period_key) DO UPDATE SET value = value + excluded.value"
+)
+_INSERT_HOLD = (
+    "INSERT OR REPLACE INTO holds (owner, lease_id, amount, expires_at) VALUES (?, ?, ?, ?)"
+)
+_PURGE_EXPIRED_HOLDS = (
+    "DELETE FROM leases WHERE id IN (SELECT lease_id FROM holds WHERE owner = ?"
+    " AND expires_at <= ?)"
+)
+_PUT_SETTING = (
+    "INSERT INTO settings (name, value) VALUES (?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+)
+_BUMP_SETTINGS = "UPDATE settings_version SET version = version + 1"
 _ENTRY_COLUMNS = (
     "id, ts, utc_offset, model, provider, tokens, cost, query_id, metadata, user_id, user_tier,"
     " prompt_tokens, completion_tokens"
@@ -76,6 +97,41 @@ def _usage_sql(count: int) -> str:
         "SELECT period_key, spent_nanos, NULL FROM counters"
         f" WHERE user_id = ?2 AND period_key IN ({marks}) UNION ALL {leases}"
     )
+
+
+@lru_cache(maxsize=64)
+def _owner_counters_sql(count: int) -> str:
+    pairs = ", ".join("(?, ?)" for _ in range(count))
+    return ("SELECT owner, period_key, value FROM owner_counters"
+            f" WHERE (owner, period_key) IN (VALUES {pairs})")
+
+
+@lru_cache(maxsize=64)
+def _holds_sql(count: int) -> str:
+    marks = ", ".join("?" for _ in range(count))
+    return ("SELECT owner, COALESCE(SUM(amount) FILTER (WHERE expires_at > ?), 0),"
+            f" COUNT(*) FILTER (WHERE expires_at <= ?) FROM holds WHERE owner IN ({marks})"
+            " GROUP BY owner")
+
+
+def _read_owners(
+    conn: sqlite3.Connection, counters: Sequence[tuple[str, str]], owners: Sequence[str],
+    now: float,
+) -> tuple[dict[tuple[str, str], int], dict[str, int], list[str]]:
+    """Counter values, open holds by owner, and the owners that have expired holds."""
+    values: dict[tuple[str, str], int] = {}
+    if counters:
+        flat = [part for pair in counters for part in pair]
+        for owner, key, value in conn.execute(_owner_counters_sql(len(counters)), flat):
+            values[(owner, key)] = value
+    held: dict[str, int] = {}
+    expired: list[str] = []
+    if owners:
+        for owner, amount, stale in conn.execute(_holds_sql(len(owners)), (now, now, *owners)):
+            held[owner] = amount
+            if stale:
+                expired.append(owner)
+    return values, held, expired
 
 
 def _metadata_json(metadata: dict[str, Any]) -> str:
@@ -205,9 +261,30 @@ class SQLiteStore(LedgerStore):
                 time.sleep(0.0005)
 
     # -- writes -------------------------------------------------------------------
-    def record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]) -> bool:
+    def record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey], *,
+               counters: Sequence[CounterAdd] = ()) -> bool:
         with self._lock:
-            return self._insert_entry(_entry_row(entry, cost_nanos, self._period_set(periods)))
+            row = _entry_row(entry, cost_nanos, self._period_set(periods))
+            if not counters:
+                return self._insert_entry(row)
+            return self._insert_with_counters(row, counters, drop_lease=None)
+
+    def _insert_with_counters(self, row: tuple[Any, ...], counters: Sequence[CounterAdd],
+                              drop_lease: str | None) -> bool:
+        """The entry and its owners' increments in one transaction; call with the lock."""
+        conn = self._begin()
+        try:
+            if drop_lease is not None:
+                conn.execute(_DROP_LEASE, (drop_lease,))
+            recorded = bool(conn.execute(_INSERT_ENTRY, row).rowcount)
+            if recorded:
+                conn.executemany(_ADD_TO_COUNTER, [
+                    (item.owner, item.period_key.key, item.amount) for item in counters])
+            conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return recorded
 
     def reserve(
         self,
@@ -218,6 +295,7 @@ class SQLiteStore(LedgerStore):
         *,
         now: float,
         expires_at: float,
+        counters: Sequence[CounterLimit] = (),
     ) -> ReserveOutcome:
         keys = [item.period_key.key for item in limits]
         with self._lock:
@@ -227,8 +305,12 @@ class SQLiteStore(LedgerStore):
                 if expired:
                     conn.execute(_PURGE_EXPIRED, (user_id, now))
                 outcome = refusal(limits, spent, reserved, amount_nanos)
+                if outcome is None and counters:
+                    outcome = self._check_counters(conn, counters, now)
                 if outcome is None:
                     conn.execute(_INSERT_LEASE, (reservation_id, user_id, amount_nanos, expires_at))
+                    if counters:
+                        self._apply_counters(conn, reservation_id, counters, expires_at)
                     outcome = ReserveOutcome(granted=True)
                 conn.execute("COMMIT")
             except BaseException:
@@ -236,15 +318,39 @@ class SQLiteStore(LedgerStore):
                 raise
         return outcome
 
+    @staticmethod
+    def _check_counters(conn: sqlite3.Connection, counters: Sequence[CounterLimit],
+                        now: float) -> ReserveOutcome | None:
+        owners = list(dict.fromkeys(item.owner for item in counters))
+        pairs = list(dict.fromkeys((item.owner, item.period_key.key) for item in counters))
+        values, held, expired = _read_owners(conn, pairs, owners, now)
+        for owner in expired:
+            conn.execute(_PURGE_EXPIRED_HOLDS, (owner, now))
+        return counter_refusal(counters, values, held)
+
+    @staticmethod
+    def _apply_counters(conn: sqlite3.Connection, reservation_id: str,
+                        counters: Sequence[CounterLimit], expires_at: float) -> None:
+        conn.executemany(_INSERT_HOLD, [
+            (owner, reservation_id, amount, expires_at)
+            for owner, amount in holds_of(counters).items()])
+        added = [(item.owner, item.period_key.key, item.add) for item in counters if item.add]
+        if added:
+            conn.executemany(_ADD_TO_COUNTER, added)
+
     def settle(
         self,
         reservation_id: str,
         entry: CostEntry,
         cost_nanos: int,
         periods: Sequence[PeriodKey],
+        *,
+        counters: Sequence[CounterAdd] = (),
     ) -> bool:
         with self._lock:
             row = _entry_row(entry, cost_nanos, self._period_set(periods))
+            if counters:
+                return self._insert_with_counters(row, counters, drop_lease=reservation_id)
             if entry.id == reservation_id:
                 # The trigger ends the lease named by the entry's id in the same step.
                 recorded = self._insert_entry(row)
@@ -281,7 +387,55 @@ class SQLiteStore(LedgerStore):
                 self._rollback()
                 raise
 
+    def put_setting(self, name: str, value: str | None) -> None:
+        with self._lock:
+            conn = self._begin()
+            try:
+                if value is None:
+                    conn.execute("DELETE FROM settings WHERE name = ?", (name,))
+                else:
+                    conn.execute(_PUT_SETTING, (name, value))
+                conn.execute(_BUMP_SETTINGS)
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def settings(self) -> tuple[int, dict[str, str]]:
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN")  # the version and the rows from one snapshot
+            try:
+                version = int(conn.execute(
+                    "SELECT version FROM settings_version").fetchone()[0])
+                rows = dict(conn.execute("SELECT name, value FROM settings").fetchall())
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        return version, rows
+
+    def settings_version(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT version FROM settings_version").fetchone()[0])
+
     # -- reads --------------------------------------------------------------------
+    def read_counters(
+        self, counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str], *, now: float
+    ) -> CounterUsage:
+        pairs = list(dict.fromkeys((owner, period.key) for owner, period in counters))
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN")
+            try:
+                values, held, _ = _read_owners(conn, pairs, list(dict.fromkeys(owners)), now)
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        return CounterUsage(values={pair: values.get(pair, 0) for pair in pairs},
+                            held={owner: held.get(owner, 0) for owner in owners})
+
     def usage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
         keys = [period.key for period in periods]
         with self._lock:
