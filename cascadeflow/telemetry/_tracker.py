@@ -10,24 +10,37 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, tzinfo
 from datetime import timezone as dt_timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cascadeflow._entry import CostEntry, new_entry_id
 from cascadeflow._exceptions import BudgetExceededError
 from cascadeflow._money import to_nanos, to_usd
-from cascadeflow.storage import LedgerStore, MemoryStore, PeriodKey, PeriodLimit, Usage
-from cascadeflow.telemetry._budget import BudgetConfig
+from cascadeflow.storage import (
+    CounterAdd,
+    CounterLimit,
+    LedgerStore,
+    MemoryStore,
+    PeriodKey,
+    PeriodLimit,
+    ReserveOutcome,
+    Usage,
+)
+from cascadeflow.storage._base import counter_refusal, refusal
+from cascadeflow.telemetry._budget import BudgetConfig, RateLimit
 from cascadeflow.telemetry._enforcement import (
     EnforcementCallbacks,
     EnforcementResult,
 )
 from cascadeflow.telemetry._ledger_queries import LedgerQueries
 from cascadeflow.telemetry._periods import PeriodClock
+from cascadeflow.telemetry._limits import LimitBook, StoredLimits
 from cascadeflow.telemetry._reservation import Reservation
+from cascadeflow.telemetry._scope import Scope
+from cascadeflow.telemetry._scoped import BudgetRow, Refusal, ScopedCounters
 
 if TYPE_CHECKING:
     from cascadeflow.pricing import PriceBook
@@ -73,7 +86,8 @@ class CostTracker(LedgerQueries):
         True
     """
 
-    #: How long a tier read from a shared store is trusted before it is read again.
+    #: How long a tier (or the stored limits) read from a shared store is trusted before it
+    #: is read again: a limit set by another process applies here within this delay.
     TIER_REFRESH_SECONDS = 1.0
 
     def __init__(
@@ -120,7 +134,8 @@ class CostTracker(LedgerQueries):
         self._clock = clock
         self._periods = PeriodClock(self._zone)
         self._lock = threading.RLock()
-        self._own_budgets: dict[str, BudgetConfig] = {}
+        self._book = LimitBook(self.store, lambda: self.TIER_REFRESH_SECONDS)
+        self._scoped = ScopedCounters(self.store, self._book, self._zone, lambda: self.pricing)
         # Shared stores are asked per user on demand (see get_user_tier); others start
         # from what the store remembers.
         self._tiers: dict[str, str | None] = (
@@ -156,22 +171,135 @@ class CostTracker(LedgerQueries):
         return self._pricing
 
     def set_user_budget(self, user_id: str, budget: BudgetConfig | None) -> None:
-        """Give ``user_id`` its own limits, which win over its tier's; ``None`` removes them."""
-        if budget is not None and not isinstance(budget, BudgetConfig):
-            raise ValueError(f"budget must be a BudgetConfig or None, got {budget!r}")
-        with self._lock:
-            if budget is None:
-                self._own_budgets.pop(user_id, None)
-            else:
-                self._own_budgets[user_id] = budget
+        """Give ``user_id`` its own limits, which win over its tier's; ``None`` removes them.
+
+        Stored in the store: every tracker sharing it applies them (within
+        ``TIER_REFRESH_SECONDS`` on shared stores), and so does a restarted one.
+
+        Example:
+            >>> tracker.set_user_budget("alice", BudgetConfig(daily=0.01))
+        """
+        self.set_budget(Scope.user(_user_id(user_id)), budget)
+
+    def set_tier_budget(self, tier: str, budget: BudgetConfig | None) -> None:
+        """Store the limits of every user of ``tier``; they win over ``user_budgets[tier]``.
+
+        Example:
+            >>> tracker.set_tier_budget("free", BudgetConfig(daily=0.10))
+
+        .. versionadded:: 0.2.0
+        """
+        if not isinstance(tier, str) or not tier:
+            raise ValueError(f"tier must be a non-empty string, got {tier!r}")
+        self._book.set_tier_budget(tier, _budget_or_none(budget))
+
+    def get_tier_budget(self, tier: str) -> BudgetConfig | None:
+        """The limits of ``tier``: stored, else ``user_budgets[tier]``, else ``None``."""
+        stored = self._book.current().tiers.get(tier)
+        return stored if stored is not None else self.user_budgets.get(tier)
 
     def get_user_budget(self, user_id: str, user_tier: str | None = None) -> BudgetConfig | None:
         """The limits that apply to ``user_id``: its own, else its tier's, else ``None``."""
-        own = self._own_budgets.get(user_id)
+        limits = self._book.current()
+        own = limits.users.get(user_id)
         if own is not None:
             return own
         tier = user_tier if user_tier is not None else self.get_user_tier(user_id)
-        return self.user_budgets.get(tier) if tier is not None else None
+        if tier is None:
+            return None
+        stored = limits.tiers.get(tier)
+        return stored if stored is not None else self.user_budgets.get(tier)
+
+    def set_budget(self, scope: Scope | str, budget: BudgetConfig | None, *,
+                   model: str | None = None) -> None:
+        """Store the budget of ``scope`` (a :class:`Scope` or ``"kind:id"``); ``None`` removes it.
+
+        With ``model``, the budget is a cap on that scope's spend on the model (a dated
+        snapshot counts toward its model); a request must fit the cap and the scope's own
+        limits. Every tracker sharing the store applies it.
+
+        Example:
+            >>> tracker.set_budget("team:search", BudgetConfig(daily=50.0))
+            >>> tracker.set_budget(Scope.user("alice"), BudgetConfig(daily=1.0), model="gpt-4o")
+
+        .. versionadded:: 0.2.0
+        """
+        parsed = Scope.parse(scope)
+        if model is not None and (not isinstance(model, str) or not model):
+            raise ValueError(f"model must be a non-empty string or None, got {model!r}")
+        self._book.set_budget(parsed, _budget_or_none(budget), model)
+
+    def get_budget(self, scope: Scope | str, *, model: str | None = None) -> BudgetConfig | None:
+        """The budget stored for ``scope`` (or its cap on ``model``), else ``None``.
+
+        Example:
+            >>> tracker.get_budget("team:search")
+            BudgetConfig(daily=$50.00)
+        """
+        parsed = Scope.parse(scope)
+        limits = self._book.current()
+        if model is None:
+            return limits.budgets.get(parsed)
+        return limits.caps.get(parsed, {}).get(model)
+
+    def budgets(self) -> dict[tuple[Scope, str | None], BudgetConfig]:
+        """Every stored budget by ``(scope, model)`` (``model`` is ``None`` except for caps).
+
+        Example:
+            >>> tracker.budgets()
+            {(Scope('team:search'), None): BudgetConfig(daily=$50.00)}
+        """
+        limits = self._book.current()
+        found: dict[tuple[Scope, str | None], BudgetConfig] = {
+            (scope, None): config for scope, config in limits.budgets.items()}
+        for scope, caps in limits.caps.items():
+            for model, config in caps.items():
+                found[(scope, model)] = config
+        return found
+
+    def set_rate_limit(self, scope: Scope | str, limit: RateLimit | None) -> None:
+        """Store the rate limit of ``scope`` (``None`` removes it); checked by every reservation.
+
+        Example:
+            >>> tracker.set_rate_limit("key:sk-live-123", RateLimit(rpm=60, max_parallel=2))
+
+        .. versionadded:: 0.2.0
+        """
+        if limit is not None and not isinstance(limit, RateLimit):
+            raise ValueError(f"limit must be a RateLimit or None, got {limit!r}")
+        self._book.set_rate_limit(Scope.parse(scope), limit)
+
+    def get_rate_limit(self, scope: Scope | str) -> RateLimit | None:
+        """The rate limit stored for ``scope``, else ``None``."""
+        return self._book.current().rates.get(Scope.parse(scope))
+
+    def rate_limits(self) -> dict[Scope, RateLimit]:
+        """Every stored rate limit by scope."""
+        return dict(self._book.current().rates)
+
+    def set_user_team(self, user_id: str, team: str | None) -> None:
+        """Remember ``user_id``'s team (stored, like its tier): its requests count toward it.
+
+        Example:
+            >>> tracker.set_user_team("alice", "search")
+        """
+        self._book.set_member("team", _user_id(user_id), _group_or_none(team, "team"))
+
+    def set_user_org(self, user_id: str, org: str | None) -> None:
+        """Remember ``user_id``'s organisation (stored): its requests count toward it.
+
+        Example:
+            >>> tracker.set_user_org("alice", "acme")
+        """
+        self._book.set_member("org", _user_id(user_id), _group_or_none(org, "org"))
+
+    def get_user_team(self, user_id: str) -> str | None:
+        """The team remembered for ``user_id``, if any."""
+        return self._book.current().teams.get(user_id)
+
+    def get_user_org(self, user_id: str) -> str | None:
+        """The organisation remembered for ``user_id``, if any."""
+        return self._book.current().orgs.get(user_id)
 
     def set_user_tier(self, user_id: str, tier: str | None) -> None:
         """Remember ``tier`` for ``user_id`` (persisted in the store)."""
@@ -205,8 +333,33 @@ class CostTracker(LedgerQueries):
         if tier is not None and self._tiers.get(user_id) != tier:
             self.set_user_tier(user_id, tier)
 
-    def _limits(self, budget: BudgetConfig, keys: tuple[PeriodKey, ...]) -> list[PeriodLimit]:
+    def _limits(self, budget: BudgetConfig, keys: tuple[PeriodKey, ...], user_id: str = "",
+                stamp: float = 0.0) -> list[PeriodLimit]:
+        if budget.has_extras():
+            return self._scoped.user_limits(user_id, budget, keys, stamp)
         return [PeriodLimit(keys[index], nanos) for index, nanos in budget.indexed_limits()]
+
+    def _entry_counters(self, entry: CostEntry, cost_nanos: int, keys: tuple[PeriodKey, ...],
+                        scopes: tuple[Scope, ...] | None, *, admitted: bool
+                        ) -> tuple[tuple[PeriodKey, ...], list[CounterAdd]]:
+        """The user's period keys (the hour too when limited) and the other increments."""
+        limits = self._book.current()
+        user_id = entry.user_id
+        budget = (self.get_user_budget(user_id, entry.user_tier)
+                  if user_id is not None else None)
+        stamp = entry.timestamp.timestamp()
+        periods = keys
+        if budget is not None and budget.hourly is not None:
+            periods = self._scoped.counted_keys(budget, keys, stamp)
+        if not limits.scoped:
+            return periods, []
+        if scopes is None:
+            scopes = self._scoped.scopes(limits, user_id, team=None, org=None, key=None,
+                                         tags=None)
+        adds = self._scoped.counter_adds(
+            limits, user_id, scopes, entry.model, cost_nanos, entry.tokens, keys, stamp,
+            budget, admitted=admitted)
+        return periods, adds
 
     # -- recording ------------------------------------------------------------
     def _make_entry(
@@ -268,22 +421,34 @@ class CostTracker(LedgerQueries):
         *,
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
+        team: str | None = None,
+        org: str | None = None,
+        key: str | None = None,
+        tags: Iterable[str] | None = None,
     ) -> CostEntry:
         """Record one completion's cost (USD; negative for a refund) and return its entry.
 
         O(1) in the size of the history. NaN, infinite or non-numeric costs and negative
         token counts raise ``ValueError`` and record nothing. When this returns, the entry
-        is in the store (committed, for SQLite).
+        is in the store (committed, for SQLite). ``team``, ``org``, ``key`` and ``tags``
+        name the scopes it counts toward besides the user (its remembered team and org,
+        and the global scope, count without being named).
 
         Example:
-            >>> entry = tracker.add_cost("gpt-4o", "openai", 1500, 0.0125, user_id="u1")
+            >>> entry = tracker.add_cost("gpt-4o", "openai", 1500, 0.0125, user_id="u1",
+            ...                          tags=["search"])
         """
         entry, cost_nanos = self._make_entry(
             new_entry_id(), model, provider, tokens, cost, query_id, metadata, user_id,
             user_tier, prompt_tokens, completion_tokens,
         )
         keys = self._periods.keys(entry.timestamp)
-        self.store.record(entry, cost_nanos, keys)
+        scopes = self._named_scopes(user_id, team, org, key, tags)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes, admitted=False)
+        if adds:
+            self.store.record(entry, cost_nanos, periods, counters=adds)
+        else:
+            self.store.record(entry, cost_nanos, periods)
         self._after_record(entry, cost_nanos, keys)
         return entry
 
@@ -300,6 +465,10 @@ class CostTracker(LedgerQueries):
         *,
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
+        team: str | None = None,
+        org: str | None = None,
+        key: str | None = None,
+        tags: Iterable[str] | None = None,
     ) -> CostEntry:
         """Async :meth:`add_cost`; the store call does not block the event loop."""
         entry, cost_nanos = self._make_entry(
@@ -307,9 +476,23 @@ class CostTracker(LedgerQueries):
             user_tier, prompt_tokens, completion_tokens,
         )
         keys = self._periods.keys(entry.timestamp)
-        await self.store.arecord(entry, cost_nanos, keys)
+        scopes = self._named_scopes(user_id, team, org, key, tags)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes, admitted=False)
+        if adds:
+            await self.store.arecord(entry, cost_nanos, periods, counters=adds)
+        else:
+            await self.store.arecord(entry, cost_nanos, periods)
         self._after_record(entry, cost_nanos, keys)
         return entry
+
+    def _named_scopes(self, user_id: str | None, team: str | None, org: str | None,
+                      key: str | None, tags: Iterable[str] | None) -> tuple[Scope, ...] | None:
+        """The scopes beyond the user a call names (with the remembered ones), when limits exist."""
+        limits = self._book.current()
+        if not limits.scoped:
+            if team is None and org is None and key is None and tags is None:
+                return None
+        return self._scoped.scopes(limits, user_id, team=team, org=org, key=key, tags=tags)
 
     def _after_record(self, entry: CostEntry, cost_nanos: int,
                       keys: tuple[PeriodKey, ...]) -> None:
@@ -402,55 +585,170 @@ class CostTracker(LedgerQueries):
                 return False
         return True
 
-    def can_afford(self, user_id: str, estimated_cost: float = 0.0,
-                   user_tier: str | None = None) -> bool:
-        """True when ``estimated_cost`` fits in every configured period of the user.
+    def _plan(self, user_id: str, user_tier: str | None, amount: int, model: str | None,
+              tokens: int | None, team: str | None, org: str | None, key: str | None,
+              tags: Iterable[str] | None) -> _Plan:
+        """Every limit a request for ``user_id`` must pass, as the store will check them."""
+        budget, keys, stamp = self._budget_state(user_id, user_tier)
+        limits: list[PeriodLimit] = []
+        if budget is not None:
+            limits = self._limits(budget, keys, user_id, stamp)
+        scopes = self._named_scopes(user_id, team, org, key, tags)
+        counters: list[CounterLimit] = []
+        if scopes is not None:
+            counters = self._scoped.counter_limits(
+                self._book.current(), user_id, scopes, model, amount, tokens or 0, keys,
+                stamp, budget)
+        return _Plan(budget, keys, stamp, limits, scopes, counters)
 
-        False as soon as any period has ``spent + reserved >= limit`` or
-        ``spent + reserved + estimated_cost > limit``. A user without limits can always
-        afford. Reads the same counters reservations use (one store round trip).
+    def _dry_run(self, user_id: str, plan: _Plan, amount: int) -> bool:
+        if not plan.limits and not plan.counters:
+            return True
+        if plan.limits:
+            usage = self.store.usage(user_id, [item.period_key for item in plan.limits],
+                                     now=plan.stamp)
+            if refusal(plan.limits, usage.spent_nanos, usage.reserved_nanos, amount) is not None:
+                return False
+        if plan.counters:
+            read = self.store.read_counters(
+                [(item.owner, item.period_key) for item in plan.counters],
+                list(dict.fromkeys(item.owner for item in plan.counters)), now=plan.stamp)
+            return counter_refusal(plan.counters, read.values, read.held) is None
+        return True
+
+    def can_afford(self, user_id: str, estimated_cost: float = 0.0,
+                   user_tier: str | None = None, *, team: str | None = None,
+                   org: str | None = None, key: str | None = None,
+                   tags: Iterable[str] | None = None, model: str | None = None,
+                   tokens: int | None = None) -> bool:
+        """True when ``estimated_cost`` fits in every limit that applies to the request.
+
+        False as soon as any limit has ``spent + reserved >= limit`` or
+        ``spent + reserved + estimated_cost > limit``: the user's periods, and those of its
+        team, org, ``key``, each of ``tags`` and the global scope, with the caps on
+        ``model``, the quotas and the rate limits. A user without limits can always
+        afford. Reads the same counters reservations use.
 
         Example:
-            >>> tracker.can_afford("u1", 0.02, user_tier="free")
+            >>> tracker.can_afford("u1", 0.02, user_tier="free", team="search")
             True
         """
         amount = to_nanos(estimated_cost, field="estimated_cost")
-        budget, keys, stamp = self._budget_state(user_id, user_tier)
-        if budget is None or not budget.has_any_limit():
-            return True
-        usage = self.store.usage(user_id, keys, now=stamp)
-        return self._fits(budget, keys, usage, amount)
+        if team is None and org is None and key is None and tags is None and (
+                not self._book.current().scoped):
+            budget, keys, stamp = self._budget_state(user_id, user_tier)
+            if budget is None or not budget.has_any_limit():
+                return True
+            if not budget.has_extras():
+                usage = self.store.usage(user_id, keys, now=stamp)
+                return self._fits(budget, keys, usage, amount)
+        plan = self._plan(user_id, user_tier, amount, model, tokens, team, org, key, tags)
+        return self._dry_run(user_id, plan, amount)
 
     async def acan_afford(self, user_id: str, estimated_cost: float = 0.0,
-                          user_tier: str | None = None) -> bool:
+                          user_tier: str | None = None, *, team: str | None = None,
+                          org: str | None = None, key: str | None = None,
+                          tags: Iterable[str] | None = None, model: str | None = None,
+                          tokens: int | None = None) -> bool:
         """Async :meth:`can_afford`."""
         amount = to_nanos(estimated_cost, field="estimated_cost")
-        budget, keys, stamp = self._budget_state(user_id, user_tier)
-        if budget is None or not budget.has_any_limit():
-            return True
-        usage = await self.store.ausage(user_id, keys, now=stamp)
-        return self._fits(budget, keys, usage, amount)
+        if team is None and org is None and key is None and tags is None and (
+                not self._book.current().scoped):
+            budget, keys, stamp = self._budget_state(user_id, user_tier)
+            if budget is None or not budget.has_any_limit():
+                return True
+            if not budget.has_extras():
+                usage = await self.store.ausage(user_id, keys, now=stamp)
+                return self._fits(budget, keys, usage, amount)
+        plan = self._plan(user_id, user_tier, amount, model, tokens, team, org, key, tags)
+        return self._dry_run(user_id, plan, amount)
 
-    def remaining(self, user_id: str, user_tier: str | None = None) -> dict[str, float]:
-        """USD left per configured period (limit - spent - reserved, never below 0)."""
-        budget, keys, stamp = self._budget_state(user_id, user_tier)
-        if budget is None:
-            return {}
-        usage = self.store.usage(user_id, keys, now=stamp)
-        return _remaining(budget, keys, usage)
+    def remaining(self, user_id: str, user_tier: str | None = None, *,
+                  team: str | None = None, org: str | None = None, key: str | None = None,
+                  tags: Iterable[str] | None = None) -> dict[str, float]:
+        """USD left per configured period (limit - spent - reserved, never below 0).
 
-    async def aremaining(self, user_id: str, user_tier: str | None = None) -> dict[str, float]:
+        The user's periods are keyed by name (``"daily"``); the other scopes' and the
+        model caps' as ``"team:search daily"`` and ``"user:u1 daily cap on gpt-4o"``. A
+        period with rollover counts its effective limit (base plus carried); see
+        :meth:`budget_report` for the parts.
+        """
+        budget, keys, stamp = self._budget_state(user_id, user_tier)
+        left: dict[str, float] = {}
+        if budget is not None:
+            if budget.has_extras():
+                limits = self._limits(budget, keys, user_id, stamp)
+                usage = self.store.usage(user_id, [item.period_key for item in limits],
+                                         now=stamp)
+                for item in limits:
+                    used = (usage.spent_nanos.get(item.period_key.key, 0)
+                            + usage.reserved_nanos)
+                    left[item.period_key.period] = to_usd(max(0, item.limit_nanos - used))
+            else:
+                left = _remaining(budget, keys, self.store.usage(user_id, keys, now=stamp))
+        scopes = self._named_scopes(user_id, team, org, key, tags)
+        if scopes is not None:
+            rows = self._scoped.money_rows(self._book.current(), scopes, user_id, keys, stamp)
+            for row in rows:
+                label = f"{row.scope} {row.period}"
+                if row.model is not None:
+                    label += f" cap on {row.model}"
+                left[label] = to_usd(max(0, row.limit - row.used))
+        return left
+
+    async def aremaining(self, user_id: str, user_tier: str | None = None, *,
+                         team: str | None = None, org: str | None = None,
+                         key: str | None = None,
+                         tags: Iterable[str] | None = None) -> dict[str, float]:
         """Async :meth:`remaining`."""
-        budget, keys, stamp = self._budget_state(user_id, user_tier)
-        if budget is None:
-            return {}
-        usage = await self.store.ausage(user_id, keys, now=stamp)
-        return _remaining(budget, keys, usage)
+        if team is None and org is None and key is None and tags is None:
+            budget, keys, stamp = self._budget_state(user_id, user_tier)
+            if budget is None:
+                return {}
+            if not budget.has_extras() and not self._book.current().scoped:
+                usage = await self.store.ausage(user_id, keys, now=stamp)
+                return _remaining(budget, keys, usage)
+        return self.remaining(user_id, user_tier, team=team, org=org, key=key, tags=tags)
+
+    def budget_report(self, scope: Scope | str) -> list[dict[str, object]]:
+        """Limit, base, carried, spent, reserved and remaining per period of one scope.
+
+        For a user, its own (or its tier's) budget; for any scope, its stored budget and
+        model caps. Used by ``cascadeflow budgets show``.
+
+        Example:
+            >>> tracker.budget_report("team:search")[0]["remaining"]
+            49.2
+        """
+        parsed = Scope.parse(scope)
+        stamp = self._timestamp()
+        keys = self._periods.keys_at(stamp)
+        rows: list[BudgetRow] = []
+        if parsed.kind == "user":
+            budget = self.get_user_budget(parsed.id)
+            if budget is not None:
+                limits = self._limits(budget, keys, parsed.id, stamp)
+                usage = self.store.usage(parsed.id, [item.period_key for item in limits],
+                                         now=stamp)
+                for item, (_, base) in zip(limits, self._scoped.money_periods(
+                        budget, keys, stamp), strict=True):
+                    rows.append(BudgetRow(
+                        parsed, item.period_key.period, None, base, item.limit_nanos - base,
+                        "", item.period_key, usage.spent_nanos.get(item.period_key.key, 0),
+                        usage.reserved_nanos))
+        limits_now = self._book.current()
+        user_id = parsed.id if parsed.kind == "user" else ""
+        scopes = () if parsed.kind == "user" else (parsed,)
+        rows += self._scoped.money_rows(limits_now, scopes, user_id, keys, stamp,
+                                        include_user_caps=parsed.kind == "user")
+        return [row.as_dict() for row in rows]
 
     # -- reservations ---------------------------------------------------------
     def _reservation_args(
-        self, user_id: str, estimated_cost: float, user_tier: str | None, ttl: float
-    ) -> tuple[str, int, list[PeriodLimit], float, float]:
+        self, user_id: str, estimated_cost: float, user_tier: str | None, ttl: float,
+        model: str | None = None, tokens: int | None = None, team: str | None = None,
+        org: str | None = None, key: str | None = None, tags: Iterable[str] | None = None,
+    ) -> tuple[str, int, _Plan, float]:
         if not isinstance(user_id, str) or not user_id:
             raise ValueError(f"user_id must be a non-empty string, got {user_id!r}")
         amount = to_nanos(estimated_cost, field="estimated_cost")
@@ -458,54 +756,90 @@ class CostTracker(LedgerQueries):
             raise ValueError(f"estimated_cost must not be negative, got {estimated_cost!r}")
         if not (isinstance(ttl, (int, float)) and math.isfinite(ttl) and ttl > 0):
             raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
-        budget, keys, stamp = self._budget_state(user_id, user_tier)
-        limits = self._limits(budget, keys) if budget is not None else []
-        now = stamp
-        return new_entry_id(), amount, limits, now, now + float(ttl)
+        if tokens is not None:
+            _check_tokens(tokens, "tokens")
+        plan = self._plan(user_id, user_tier, amount, model, tokens, team, org, key, tags)
+        return new_entry_id(), amount, plan, plan.stamp + float(ttl)
 
-    def _refused(self, user_id: str, estimated_cost: float, outcome: Any) -> BudgetExceededError:
+    def _refused(self, user_id: str, estimated_cost: float, outcome: ReserveOutcome,
+                 now: float | None = None) -> BudgetExceededError:
+        if not outcome.owner:
+            return BudgetExceededError(
+                user_id=user_id,
+                period=outcome.period or "total",
+                limit=to_usd(outcome.limit_nanos),
+                spent=to_usd(outcome.spent_nanos + outcome.reserved_nanos),
+                requested=float(estimated_cost),
+            )
+        who = Refusal.of_owner(outcome.owner, user_id)
+        period = who.period_label(outcome.period or "total")
+        used = outcome.spent_nanos + outcome.reserved_nanos
+        retry_after: float | None = None
+        if who.is_rate():
+            retry_after = 1.0
+            if outcome.ends_at is not None and now is not None:
+                retry_after = max(0.001, outcome.ends_at - now)
+        money = who.counted is None or who.counted.startswith("model:")
         return BudgetExceededError(
-            user_id=user_id,
-            period=outcome.period or "total",
-            limit=to_usd(outcome.limit_nanos),
-            spent=to_usd(outcome.spent_nanos + outcome.reserved_nanos),
-            requested=float(estimated_cost),
-        )
+            user_id=user_id, period=period,
+            limit=to_usd(outcome.limit_nanos) if money else float(outcome.limit_nanos),
+            spent=to_usd(used) if money else float(used),
+            requested=float(estimated_cost) if money else 1.0,
+            scope=str(who.scope), retry_after=retry_after)
 
     def reserve(self, user_id: str, estimated_cost: float, *, model: str | None = None,
-                user_tier: str | None = None, ttl: float = 300.0) -> Reservation:
-        """Check and hold ``estimated_cost`` of the user's budget in one atomic step.
+                user_tier: str | None = None, ttl: float = 300.0, team: str | None = None,
+                org: str | None = None, key: str | None = None,
+                tags: Iterable[str] | None = None, tokens: int | None = None) -> Reservation:
+        """Check and hold ``estimated_cost`` of every limit that applies, in one atomic step.
 
-        Raises :class:`BudgetExceededError` (with the period, limit, spent and requested
-        amounts) when it does not fit. Concurrent reservations can never together pass a
-        limit, in any store.
+        The user's budget, its team's and org's (given, or remembered with
+        :meth:`set_user_team`), the API ``key``'s, each of ``tags``', the global scope's,
+        the caps on ``model``, the request and token quotas (``tokens`` is the request's
+        token estimate) and the rate limits are checked together by the store. Raises
+        :class:`BudgetExceededError` naming the scope and period that refused (with
+        ``retry_after`` for a rate limit). Concurrent reservations can never together pass
+        a limit, in any store.
 
         Example:
-            >>> with tracker.reserve("u1", 0.02, model="gpt-4o") as held:
+            >>> with tracker.reserve("u1", 0.02, model="gpt-4o", team="search") as held:
             ...     held.settle(0.013, provider="openai", tokens=420)
         """
-        reservation_id, amount, limits, now, expires_at = self._reservation_args(
-            user_id, estimated_cost, user_tier, ttl)
-        outcome = self.store.reserve(reservation_id, user_id, amount, limits, now=now,
-                                     expires_at=expires_at)
+        reservation_id, amount, plan, expires_at = self._reservation_args(
+            user_id, estimated_cost, user_tier, ttl, model, tokens, team, org, key, tags)
+        if plan.counters:
+            outcome = self.store.reserve(reservation_id, user_id, amount, plan.limits,
+                                         now=plan.stamp, expires_at=expires_at,
+                                         counters=plan.counters)
+        else:
+            outcome = self.store.reserve(reservation_id, user_id, amount, plan.limits,
+                                         now=plan.stamp, expires_at=expires_at)
         if not outcome.granted:
-            raise self._refused(user_id, estimated_cost, outcome)
+            raise self._refused(user_id, estimated_cost, outcome, plan.stamp)
         return Reservation(self, reservation_id, user_id, float(estimated_cost), amount,
                            model=model, user_tier=user_tier or self.get_user_tier(user_id),
-                           expires_at=expires_at)
+                           expires_at=expires_at, scopes=plan.scopes)
 
     async def areserve(self, user_id: str, estimated_cost: float, *, model: str | None = None,
-                       user_tier: str | None = None, ttl: float = 300.0) -> Reservation:
+                       user_tier: str | None = None, ttl: float = 300.0,
+                       team: str | None = None, org: str | None = None,
+                       key: str | None = None, tags: Iterable[str] | None = None,
+                       tokens: int | None = None) -> Reservation:
         """Async :meth:`reserve`."""
-        reservation_id, amount, limits, now, expires_at = self._reservation_args(
-            user_id, estimated_cost, user_tier, ttl)
-        outcome = await self.store.areserve(reservation_id, user_id, amount, limits, now=now,
-                                            expires_at=expires_at)
+        reservation_id, amount, plan, expires_at = self._reservation_args(
+            user_id, estimated_cost, user_tier, ttl, model, tokens, team, org, key, tags)
+        if plan.counters:
+            outcome = await self.store.areserve(reservation_id, user_id, amount, plan.limits,
+                                                now=plan.stamp, expires_at=expires_at,
+                                                counters=plan.counters)
+        else:
+            outcome = await self.store.areserve(reservation_id, user_id, amount, plan.limits,
+                                                now=plan.stamp, expires_at=expires_at)
         if not outcome.granted:
-            raise self._refused(user_id, estimated_cost, outcome)
+            raise self._refused(user_id, estimated_cost, outcome, plan.stamp)
         return Reservation(self, reservation_id, user_id, float(estimated_cost), amount,
                            model=model, user_tier=user_tier or self.get_user_tier(user_id),
-                           expires_at=expires_at)
+                           expires_at=expires_at, scopes=plan.scopes)
 
     def _settlement_entry(self, reservation: Reservation, actual_cost: float,
                           fields: dict[str, Any]) -> tuple[CostEntry, int]:
@@ -531,7 +865,12 @@ class CostTracker(LedgerQueries):
                 fields: dict[str, Any]) -> CostEntry:
         entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
         keys = self._periods.keys(entry.timestamp)
-        self.store.settle(reservation.id, entry, cost_nanos, keys)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes,
+                                             admitted=True)
+        if adds:
+            self.store.settle(reservation.id, entry, cost_nanos, periods, counters=adds)
+        else:
+            self.store.settle(reservation.id, entry, cost_nanos, periods)
         self._after_record(entry, cost_nanos, keys)
         return entry
 
@@ -539,19 +878,28 @@ class CostTracker(LedgerQueries):
                        fields: dict[str, Any]) -> CostEntry:
         entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
         keys = self._periods.keys(entry.timestamp)
-        await self.store.asettle(reservation.id, entry, cost_nanos, keys)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes,
+                                             admitted=True)
+        if adds:
+            await self.store.asettle(reservation.id, entry, cost_nanos, periods, counters=adds)
+        else:
+            await self.store.asettle(reservation.id, entry, cost_nanos, periods)
         self._after_record(entry, cost_nanos, keys)
         return entry
 
     # -- enforcement ----------------------------------------------------------
     def enforce(self, user_id: str, model: str, estimated_cost: float | None = None, *,
                 prompt_tokens: int | None = None, max_output_tokens: int | None = None,
-                user_tier: str | None = None) -> EnforcementResult:
+                user_tier: str | None = None, team: str | None = None,
+                org: str | None = None, key: str | None = None,
+                tags: Iterable[str] | None = None) -> EnforcementResult:
         """Decide what to do with a request for ``model``: ALLOW, WARN, BLOCK or DEGRADE.
 
-        Builds an :class:`EnforcementContext` from the tightest period, runs the
-        registered enforcement callbacks (else ``enforcement_mode``) and, for DEGRADE,
-        walks the degradation chain to the first model whose estimate fits.
+        Builds an :class:`EnforcementContext` from the tightest limit of every scope that
+        applies (the user, its team and org, ``key``, ``tags``, global, and the caps on
+        ``model``; ``context.scope`` names it), runs the registered enforcement callbacks
+        (else ``enforcement_mode``) and, for DEGRADE, walks the degradation chain to the
+        first model whose estimate fits, skipping models whose cap is exhausted.
         ``result.model`` is the model to call.
 
         Example:
@@ -560,29 +908,59 @@ class CostTracker(LedgerQueries):
             (<EnforcementAction.DEGRADE: 'degrade'>, 'gpt-4o-mini')
         """
         budget, keys, stamp = self._budget_state(user_id, user_tier)
-        usage = (self.store.usage(user_id, keys, now=stamp)
-                 if budget is not None else Usage({}, 0))
+        scopes = self._named_scopes(user_id, team, org, key, tags)
+        if scopes is None and (budget is None or not budget.has_extras()):
+            usage = (self.store.usage(user_id, keys, now=stamp)
+                     if budget is not None else Usage({}, 0))
+            return self._decide(user_id, model, estimated_cost, prompt_tokens,
+                                max_output_tokens, user_tier, budget, keys, usage)
         return self._decide(user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
-                            user_tier, budget, keys, usage)
+                            user_tier, budget, keys, Usage({}, 0),
+                            self._rows(user_id, budget, keys, stamp, scopes))
 
     async def aenforce(self, user_id: str, model: str, estimated_cost: float | None = None, *,
                        prompt_tokens: int | None = None, max_output_tokens: int | None = None,
-                       user_tier: str | None = None) -> EnforcementResult:
+                       user_tier: str | None = None, team: str | None = None,
+                       org: str | None = None, key: str | None = None,
+                       tags: Iterable[str] | None = None) -> EnforcementResult:
         """Async :meth:`enforce`."""
         budget, keys, stamp = self._budget_state(user_id, user_tier)
-        usage = (await self.store.ausage(user_id, keys, now=stamp)
-                 if budget is not None else Usage({}, 0))
+        scopes = self._named_scopes(user_id, team, org, key, tags)
+        if scopes is None and (budget is None or not budget.has_extras()):
+            usage = (await self.store.ausage(user_id, keys, now=stamp)
+                     if budget is not None else Usage({}, 0))
+            return self._decide(user_id, model, estimated_cost, prompt_tokens,
+                                max_output_tokens, user_tier, budget, keys, usage)
         return self._decide(user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
-                            user_tier, budget, keys, usage)
+                            user_tier, budget, keys, Usage({}, 0),
+                            self._rows(user_id, budget, keys, stamp, scopes))
+
+    def _rows(self, user_id: str, budget: BudgetConfig | None, keys: tuple[PeriodKey, ...],
+              stamp: float, scopes: tuple[Scope, ...] | None) -> list[BudgetRow]:
+        """The USD limits of every scope (the user's first) and every cap, values read."""
+        rows: list[BudgetRow] = []
+        user = Scope.user(user_id)
+        if budget is not None:
+            limits = self._limits(budget, keys, user_id, stamp)
+            usage = self.store.usage(user_id, [item.period_key for item in limits], now=stamp)
+            for item in limits:
+                rows.append(BudgetRow(user, item.period_key.period, None, item.limit_nanos, 0,
+                                      "", item.period_key,
+                                      usage.spent_nanos.get(item.period_key.key, 0),
+                                      usage.reserved_nanos))
+        rows += self._scoped.money_rows(self._book.current(), scopes or (), user_id, keys,
+                                        stamp)
+        return rows
 
     def _decide(self, user_id: str, model: str, estimated_cost: float | None,
                 prompt_tokens: int | None, max_output_tokens: int | None,
                 user_tier: str | None, budget: BudgetConfig | None,
-                keys: tuple[PeriodKey, ...], usage: Usage) -> EnforcementResult:
+                keys: tuple[PeriodKey, ...], usage: Usage,
+                rows: list[BudgetRow] | None = None) -> EnforcementResult:
         from cascadeflow.telemetry._decision import decide
 
         return decide(self, user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
-                      user_tier or self.get_user_tier(user_id), budget, keys, usage)
+                      user_tier or self.get_user_tier(user_id), budget, keys, usage, rows=rows)
 
     # -- housekeeping ---------------------------------------------------------
     def reset(self) -> None:
@@ -605,3 +983,32 @@ def _remaining(budget: BudgetConfig, keys: tuple[PeriodKey, ...],
         used = usage.spent_nanos.get(key.key, 0) + usage.reserved_nanos
         left[key.period] = to_usd(max(0, limit - used))
     return left
+
+
+class _Plan(NamedTuple):
+    """Every limit one request must pass, built once and handed to the store."""
+
+    budget: BudgetConfig | None
+    keys: tuple[PeriodKey, ...]
+    stamp: float
+    limits: list[PeriodLimit]
+    scopes: tuple[Scope, ...] | None
+    counters: list[CounterLimit]
+
+
+def _user_id(user_id: object) -> str:
+    if not isinstance(user_id, str) or not user_id:
+        raise ValueError(f"user_id must be a non-empty string, got {user_id!r}")
+    return user_id
+
+
+def _budget_or_none(budget: object) -> BudgetConfig | None:
+    if budget is not None and not isinstance(budget, BudgetConfig):
+        raise ValueError(f"budget must be a BudgetConfig or None, got {budget!r}")
+    return budget
+
+
+def _group_or_none(group: object, kind: str) -> str | None:
+    if group is not None and (not isinstance(group, str) or not group):
+        raise ValueError(f"{kind} must be a non-empty string or None, got {group!r}")
+    return group

@@ -186,6 +186,7 @@ class Meter:
                 limit=context.budget_limit if context.budget_limit is not None else 0.0,
                 spent=context.current_cost,
                 requested=result.estimated_cost,
+                scope=context.scope,
             )
         if action is EnforcementAction.DEGRADE:
             self.stats.add("degraded")

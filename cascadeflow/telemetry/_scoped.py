@@ -1,0 +1,322 @@
+"""Scopes beyond the user turned into store counters: budgets, model caps, quotas, rate limits.
+
+The tracker asks :class:`ScopedCounters` which :class:`~cascadeflow.storage.CounterLimit`
+a request must pass (checked by the store with the user's own limits, in one atomic step)
+and which :class:`~cascadeflow.storage.CounterAdd` an entry applies. Owners are the
+scope's string, or the scope and what is counted (``"team:search\\x1fmodel:gpt-4o"``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import TYPE_CHECKING
+
+from cascadeflow._money import to_usd
+from cascadeflow.storage import CounterAdd, CounterLimit, LedgerStore, PeriodKey, PeriodLimit
+from cascadeflow.telemetry._budget import BudgetConfig
+from cascadeflow.telemetry._limits import LimitBook, StoredLimits
+from cascadeflow.telemetry._periods import hour_key, minute_key, previous_period_key
+from cascadeflow.telemetry._scope import OWNER_SEPARATOR, Scope
+
+if TYPE_CHECKING:
+    from cascadeflow.pricing import PriceBook
+
+#: The counter a ``max_parallel`` limit holds slots on (it is never incremented).
+PARALLEL_KEY = PeriodKey("parallel", "parallel", None)
+_DATED = re.compile(r"(-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8}|-\d{4})$")
+
+
+def base_model(model: str, pricing: PriceBook | None) -> str:
+    """The name a model cap matches: the price book's name without a dated-snapshot suffix."""
+    price = pricing.find(model) if pricing is not None else None
+    return _DATED.sub("", price.model if price is not None else model)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Who refused, read back from a store owner name."""
+
+    scope: Scope
+    counted: str | None  # None (the scope's USD), "model:<m>", "requests", "tokens", ...
+
+    @classmethod
+    def of_owner(cls, owner: str, user_id: str) -> Refusal:
+        if not owner:
+            return cls(Scope.user(user_id), None)
+        scope_text, sep, counted = owner.partition(OWNER_SEPARATOR)
+        return cls(Scope.parse(scope_text), counted if sep else None)
+
+    def is_rate(self) -> bool:
+        return self.counted in ("rpm", "tpm", "parallel")
+
+    def period_label(self, period: str) -> str:
+        """``daily``, ``daily cap on gpt-4o``, ``daily requests``, ``rpm``, ``max_parallel``."""
+        if self.counted is None:
+            return period
+        if self.counted.startswith("model:"):
+            return f"{period} cap on {self.counted[6:]}"
+        if self.counted in ("rpm", "tpm"):
+            return self.counted
+        if self.counted == "parallel":
+            return "max_parallel"
+        return f"{period} {self.counted}"
+
+
+class ScopedCounters:
+    """Builds the counters a request passes and an entry applies, from the stored limits."""
+
+    def __init__(self, store: LedgerStore, book: LimitBook, zone: tzinfo,
+                 pricing: Callable[[], PriceBook]) -> None:
+        self._store = store
+        self._book = book
+        self._zone = zone
+        self._pricing = pricing
+        self._carries: dict[tuple[str, str], int] = {}
+
+    @property
+    def pricing(self) -> PriceBook:
+        return self._pricing()
+
+    # -- which scopes apply --------------------------------------------------------
+    @staticmethod
+    def scopes(limits: StoredLimits, user_id: str | None, *, team: str | None,
+               org: str | None, key: str | None, tags: Iterable[str] | None) -> tuple[Scope, ...]:
+        """The scopes beyond the user: its team and org (given or remembered), key, tags, global."""
+        found: list[Scope] = []
+        team = team if team is not None else (limits.teams.get(user_id) if user_id else None)
+        org = org if org is not None else (limits.orgs.get(user_id) if user_id else None)
+        if team:
+            found.append(Scope.team(team))
+        if org:
+            found.append(Scope.org(org))
+        if key:
+            found.append(Scope.key(key))
+        if tags is not None:
+            if isinstance(tags, str):
+                tags = [tags]
+            found.extend(Scope.tag(tag) for tag in dict.fromkeys(tags) if tag)
+        found.append(Scope.global_())
+        return tuple(found)
+
+    def _caps(self, limits: StoredLimits, scope: Scope,
+              model: str | None) -> list[tuple[str, BudgetConfig]]:
+        caps = limits.caps.get(scope)
+        if not caps or model is None:
+            return []
+        wanted = base_model(model, self.pricing)
+        return [(name, config) for name, config in caps.items()
+                if base_model(name, self.pricing) == wanted]
+
+    # -- periods and rollover --------------------------------------------------------
+    def money_periods(self, config: BudgetConfig, keys: Sequence[PeriodKey],
+                      stamp: float) -> list[tuple[PeriodKey, int]]:
+        """``(period key, base limit nanos)`` for every USD limit of ``config``."""
+        by_period = {key.period: key for key in keys}
+        found = [(by_period[period], nanos) for period, nanos in config.limits_nanos()]
+        if config.hourly is not None:
+            found.insert(0, (hour_key(stamp, self._zone), config.money_limits()["hourly"]))
+        return found
+
+    def counted_keys(self, config: BudgetConfig | None, keys: Sequence[PeriodKey],
+                     stamp: float) -> tuple[PeriodKey, ...]:
+        """The keys an entry counts toward: the four periods, and the hour when limited."""
+        if config is not None and config.hourly is not None:
+            return (*keys, hour_key(stamp, self._zone))
+        return tuple(keys)
+
+    def quota_keys(self, quota: dict[str, int], keys: Sequence[PeriodKey],
+                   stamp: float) -> list[tuple[PeriodKey, int]]:
+        by_period = {key.period: key for key in keys}
+        return [(hour_key(stamp, self._zone) if period == "hourly" else by_period[period], count)
+                for period, count in quota.items()]
+
+    def carried(self, owner: str, config: BudgetConfig, period: PeriodKey, base: int,
+                stamp: float, *, user_id: str | None = None) -> int:
+        """What rolled over into ``period`` for ``owner`` (0 without rollover, or for total)."""
+        if not config.rollover or period.period == "total":
+            return 0
+        cache_key = (owner or f"user:{user_id}", period.key)
+        found = self._carries.get(cache_key)
+        if found is None:
+            found = self._book.current().carries.get(cache_key)
+        if found is None:
+            previous = previous_period_key(period.period, stamp, self._zone)
+            assert previous is not None
+            if user_id is not None and not owner:
+                spent = self._store.usage(user_id, (previous,), now=stamp).spent_nanos.get(
+                    previous.key, 0)
+            else:
+                spent = self._store.read_counters([(owner, previous)], [], now=stamp).values.get(
+                    (owner, previous.key), 0)
+            found = max(0, base - spent)
+            if config.rollover_cap is not None:
+                found = min(found, int(round(config.rollover_cap * 1e9)))
+            self._book.set_carry(cache_key[0], period.key, found)
+        self._carries[cache_key] = found
+        return found
+
+    def user_limits(self, user_id: str, config: BudgetConfig, keys: Sequence[PeriodKey],
+                    stamp: float) -> list[PeriodLimit]:
+        """The user's own USD limits with the hour and what rolled over (the slow path)."""
+        return [PeriodLimit(key, base + self.carried("", config, key, base, stamp,
+                                                     user_id=user_id))
+                for key, base in self.money_periods(config, keys, stamp)]
+
+    # -- what a request must pass ------------------------------------------------------
+    def counter_limits(
+        self, limits: StoredLimits, user_id: str, scopes: Sequence[Scope], model: str | None,
+        amount_nanos: int, tokens: int, keys: Sequence[PeriodKey], stamp: float,
+        user_budget: BudgetConfig | None,
+    ) -> list[CounterLimit]:
+        """Every counter limit of the request, the user's quotas, caps and rate limits included."""
+        checks: list[CounterLimit] = []
+        for scope in (Scope.user(user_id), *scopes):
+            config = user_budget if scope.kind == "user" else limits.budgets.get(scope)
+            if config is not None:
+                owner = scope.owner()
+                if scope.kind != "user":
+                    for key, base in self.money_periods(config, keys, stamp):
+                        limit = base + self.carried(owner, config, key, base, stamp)
+                        checks.append(CounterLimit(owner, key, limit, hold=amount_nanos))
+                self._quota_checks(checks, scope, config, keys, stamp, tokens)
+            for name, cap in self._caps(limits, scope, model):
+                owner = scope.owner(f"model:{name}")
+                for key, base in self.money_periods(cap, keys, stamp):
+                    limit = base + self.carried(owner, cap, key, base, stamp)
+                    checks.append(CounterLimit(owner, key, limit, hold=amount_nanos))
+            rate = limits.rates.get(scope)
+            if rate is not None:
+                minute = minute_key(stamp)
+                if rate.rpm is not None:
+                    checks.append(CounterLimit(scope.owner("rpm"), minute, rate.rpm, add=1))
+                if rate.tpm is not None:
+                    checks.append(CounterLimit(scope.owner("tpm"), minute, rate.tpm, add=tokens))
+                if rate.max_parallel is not None:
+                    checks.append(CounterLimit(scope.owner("parallel"), PARALLEL_KEY,
+                                               rate.max_parallel, hold=1))
+        return checks
+
+    def _quota_checks(self, checks: list[CounterLimit], scope: Scope, config: BudgetConfig,
+                      keys: Sequence[PeriodKey], stamp: float, tokens: int) -> None:
+        if config.requests:
+            owner = scope.owner("requests")
+            for key, count in self.quota_keys(dict(config.requests), keys, stamp):
+                checks.append(CounterLimit(owner, key, count, hold=1))
+        if config.tokens:
+            owner = scope.owner("tokens")
+            for key, count in self.quota_keys(dict(config.tokens), keys, stamp):
+                checks.append(CounterLimit(owner, key, count, hold=tokens))
+
+    # -- what an entry applies -----------------------------------------------------------
+    def counter_adds(
+        self, limits: StoredLimits, user_id: str | None, scopes: Sequence[Scope], model: str,
+        cost_nanos: int, tokens: int, keys: Sequence[PeriodKey], stamp: float,
+        user_budget: BudgetConfig | None, *, admitted: bool,
+    ) -> list[CounterAdd]:
+        """The increments of one entry; ``admitted``: its rate limits were counted at reserve."""
+        adds: list[CounterAdd] = []
+        everyone = (Scope.user(user_id), *scopes) if user_id is not None else tuple(scopes)
+        for scope in everyone:
+            config = user_budget if scope.kind == "user" else limits.budgets.get(scope)
+            if config is not None:
+                if scope.kind != "user":
+                    owner = scope.owner()
+                    adds += [CounterAdd(owner, key, cost_nanos)
+                             for key in self.counted_keys(config, keys, stamp)]
+                if config.requests:
+                    owner = scope.owner("requests")
+                    adds += [CounterAdd(owner, key, 1) for key, _ in
+                             self.quota_keys(dict(config.requests), keys, stamp)]
+                if config.tokens:
+                    owner = scope.owner("tokens")
+                    adds += [CounterAdd(owner, key, tokens) for key, _ in
+                             self.quota_keys(dict(config.tokens), keys, stamp)]
+            for name, cap in self._caps(limits, scope, model):
+                owner = scope.owner(f"model:{name}")
+                adds += [CounterAdd(owner, key, cost_nanos)
+                         for key in self.counted_keys(cap, keys, stamp)]
+            rate = limits.rates.get(scope)
+            if rate is not None and not admitted:
+                minute = minute_key(stamp)
+                if rate.rpm is not None:
+                    adds.append(CounterAdd(scope.owner("rpm"), minute, 1))
+                if rate.tpm is not None:
+                    adds.append(CounterAdd(scope.owner("tpm"), minute, tokens))
+        return adds
+
+    # -- reads for enforce, remaining and reports ------------------------------------------
+    def money_rows(
+        self, limits: StoredLimits, scopes: Sequence[Scope], user_id: str,
+        keys: Sequence[PeriodKey], stamp: float, *, caps_for: Iterable[str] = (),
+        include_user_caps: bool = True,
+    ) -> list[BudgetRow]:
+        """The USD rows of the scopes beyond the user and of the model caps (values read)."""
+        wanted: list[tuple[Scope, str, str | None, BudgetConfig]] = []
+        for scope in scopes:
+            config = limits.budgets.get(scope)
+            if config is not None:
+                wanted.append((scope, scope.owner(), None, config))
+        models = list(caps_for)
+        for scope in ((Scope.user(user_id),) if include_user_caps else ()) + tuple(scopes):
+            caps = limits.caps.get(scope)
+            if not caps:
+                continue
+            for name, cap in caps.items():
+                if not models or any(base_model(name, self.pricing) == base_model(m, self.pricing)
+                                     for m in models):
+                    wanted.append((scope, scope.owner(f"model:{name}"), name, cap))
+        if not wanted:
+            return []
+        rows: list[BudgetRow] = []
+        pairs: list[tuple[str, PeriodKey]] = []
+        for scope, owner, model, config in wanted:
+            for key, base in self.money_periods(config, keys, stamp):
+                carried = self.carried(owner, config, key, base, stamp)
+                rows.append(BudgetRow(scope, key.period, model, base, carried, owner, key))
+                pairs.append((owner, key))
+        read = self._store.read_counters(pairs, list(dict.fromkeys(o for _, o, _, _ in wanted)),
+                                         now=stamp)
+        for row in rows:
+            row.spent = read.values.get((row.owner, row.key.key), 0)
+            row.reserved = read.held.get(row.owner, 0)
+        return rows
+
+    def model_matches(self, cap_model: str, model: str) -> bool:
+        """True when a cap on ``cap_model`` applies to a request for ``model``."""
+        return base_model(cap_model, self.pricing) == base_model(model, self.pricing)
+
+
+@dataclass(slots=True)
+class BudgetRow:
+    """One limit of one scope for one period, with what is spent and held against it."""
+
+    scope: Scope
+    period: str
+    model: str | None
+    base: int
+    carried: int
+    owner: str
+    key: PeriodKey
+    spent: int = 0
+    reserved: int = 0
+
+    @property
+    def limit(self) -> int:
+        return self.base + self.carried
+
+    @property
+    def used(self) -> int:
+        return self.spent + self.reserved
+
+    def as_dict(self) -> dict[str, object]:
+        """The row in USD, as reports and the CLI show it."""
+        return {
+            "scope": str(self.scope), "period": self.period, "model": self.model,
+            "base_limit": to_usd(self.base), "carried": to_usd(self.carried),
+            "limit": to_usd(self.limit), "spent": to_usd(self.spent),
+            "reserved": to_usd(self.reserved),
+            "remaining": to_usd(max(0, self.limit - self.used)),
+        }
