@@ -13,7 +13,7 @@ from typing import Any
 
 from cascadeflow._entry import CostEntry
 from cascadeflow._exceptions import BudgetExceededError
-from cascadeflow.telemetry._budget import PERIODS, BudgetConfig
+from cascadeflow.telemetry._budget import PERIODS, BudgetConfig, RateLimit
 from cascadeflow.telemetry._enforcement import (
     EnforcementAction,
     EnforcementCallback,
@@ -25,6 +25,7 @@ from cascadeflow.telemetry._enforcement import (
     tier_based_enforcement,
 )
 from cascadeflow.telemetry._reservation import Reservation
+from cascadeflow.telemetry._scope import SCOPE_KINDS, Scope
 from cascadeflow.telemetry._tracker import CostTracker
 
 __all__ = [
@@ -39,7 +40,10 @@ __all__ = [
     "EnforcementCallbacks",
     "EnforcementContext",
     "EnforcementResult",
+    "RateLimit",
     "Reservation",
+    "SCOPE_KINDS",
+    "Scope",
     "estimate_cost_savings",
     "get_cheaper_model",
     "get_degradation_chain",

@@ -339,6 +339,12 @@ class CostTracker(LedgerQueries):
             return self._scoped.user_limits(user_id, budget, keys, stamp)
         return [PeriodLimit(keys[index], nanos) for index, nanos in budget.indexed_limits()]
 
+    def _carried(self, user_id: str, budget: BudgetConfig, key: PeriodKey, base: int) -> int:
+        """What rolled over into ``key`` of the user's own budget (0 without rollover)."""
+        if not budget.rollover:
+            return 0
+        return self._scoped.carried("", budget, key, base, self._timestamp(), user_id=user_id)
+
     def _entry_counters(self, entry: CostEntry, cost_nanos: int, keys: tuple[PeriodKey, ...],
                         scopes: tuple[Scope, ...] | None, *, admitted: bool
                         ) -> tuple[tuple[PeriodKey, ...], list[CounterAdd]]:
