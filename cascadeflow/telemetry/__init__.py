@@ -31,6 +31,7 @@ from cascadeflow.telemetry._tracker import CostTracker
 __all__ = [
     "DEFAULT_DEGRADATION_MAP",
     "PERIODS",
+    "SCOPE_KINDS",
     "BudgetConfig",
     "BudgetExceededError",
     "CostEntry",
@@ -42,7 +43,6 @@ __all__ = [
     "EnforcementResult",
     "RateLimit",
     "Reservation",
-    "SCOPE_KINDS",
     "Scope",
     "estimate_cost_savings",
     "get_cheaper_model",

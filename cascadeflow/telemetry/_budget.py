@@ -159,7 +159,7 @@ class BudgetConfig:
             self.requests is not None or self.tokens is not None)
 
     def money_limits(self) -> dict[str, int]:
-        """Every USD limit in nano-dollars by period, ``hourly`` included, e.g. ``{"daily": ...}``."""
+        """Every USD limit in nano-dollars by period, ``hourly`` included."""
         limits = dict(self._limits_nanos)
         if self.hourly is not None:
             limits = {"hourly": to_nanos(self.hourly), **limits}

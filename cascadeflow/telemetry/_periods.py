@@ -87,7 +87,8 @@ def hour_key(stamp: float, zone: tzinfo) -> PeriodKey:
     """The calendar hour at POSIX time ``stamp`` in ``zone`` (the offset tells DST hours apart).
 
     Example:
-        >>> hour_key(datetime(2026, 11, 24, 9, 30, tzinfo=ZoneInfo("UTC")).timestamp(), ZoneInfo("UTC")).key
+        >>> utc = ZoneInfo("UTC")
+        >>> hour_key(datetime(2026, 11, 24, 9, 30, tzinfo=utc).timestamp(), utc).key
         'hourly:2026-11-24T09+0000'
     """
     local = datetime.fromtimestamp(stamp, zone)

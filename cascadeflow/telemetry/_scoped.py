@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import TYPE_CHECKING
 
-from cascadeflow._money import to_usd
+from cascadeflow._money import to_nanos, to_usd
 from cascadeflow.storage import CounterAdd, CounterLimit, LedgerStore, PeriodKey, PeriodLimit
 from cascadeflow.telemetry._budget import BudgetConfig
 from cascadeflow.telemetry._limits import LimitBook, StoredLimits
@@ -153,7 +153,7 @@ class ScopedCounters:
                     (owner, previous.key), 0)
             found = max(0, base - spent)
             if config.rollover_cap is not None:
-                found = min(found, int(round(config.rollover_cap * 1e9)))
+                found = min(found, to_nanos(config.rollover_cap))
             self._book.set_carry(cache_key[0], period.key, found)
         self._carries[cache_key] = found
         return found

@@ -36,8 +36,8 @@ from cascadeflow.telemetry._enforcement import (
     EnforcementResult,
 )
 from cascadeflow.telemetry._ledger_queries import LedgerQueries
+from cascadeflow.telemetry._limits import LimitBook
 from cascadeflow.telemetry._periods import PeriodClock
-from cascadeflow.telemetry._limits import LimitBook, StoredLimits
 from cascadeflow.telemetry._reservation import Reservation
 from cascadeflow.telemetry._scope import Scope
 from cascadeflow.telemetry._scoped import BudgetRow, Refusal, ScopedCounters
@@ -495,9 +495,8 @@ class CostTracker(LedgerQueries):
                       key: str | None, tags: Iterable[str] | None) -> tuple[Scope, ...] | None:
         """The scopes beyond the user a call names (with the remembered ones), when limits exist."""
         limits = self._book.current()
-        if not limits.scoped:
-            if team is None and org is None and key is None and tags is None:
-                return None
+        if not limits.scoped and team is None and org is None and key is None and tags is None:
+            return None
         return self._scoped.scopes(limits, user_id, team=team, org=org, key=key, tags=tags)
 
     def _after_record(self, entry: CostEntry, cost_nanos: int,

@@ -1,4 +1,4 @@
-"""Budgets as data, on every store: stored limits, scopes, model caps, quotas, rate limits, rollover.
+"""Budgets as data on every store: stored limits, scopes, model caps, quotas, rate limits, rollover.
 
 Each test runs on memory, SQLite and Redis through the ``store`` fixture; the tracker's
 clock is a fake one (no test sleeps).
