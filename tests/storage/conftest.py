@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
