@@ -284,6 +284,26 @@ class ScopedCounters:
             row.reserved = read.held.get(row.owner, 0)
         return rows
 
+    def quota_rows(self, scope: Scope, config: BudgetConfig, keys: Sequence[PeriodKey],
+                   stamp: float) -> list[BudgetRow]:
+        """The request and token quotas of ``scope`` with what is counted and held."""
+        rows: list[BudgetRow] = []
+        for unit in ("requests", "tokens"):
+            quota = getattr(config, unit)
+            if not quota:
+                continue
+            owner = scope.owner(unit)
+            for key, count in self.quota_keys(dict(quota), keys, stamp):
+                rows.append(BudgetRow(scope, key.period, None, count, 0, owner, key, unit=unit))
+        if rows:
+            read = self._store.read_counters([(row.owner, row.key) for row in rows],
+                                             list(dict.fromkeys(row.owner for row in rows)),
+                                             now=stamp)
+            for row in rows:
+                row.spent = read.values.get((row.owner, row.key.key), 0)
+                row.reserved = read.held.get(row.owner, 0)
+        return rows
+
     def model_matches(self, cap_model: str, model: str) -> bool:
         """True when a cap on ``cap_model`` applies to a request for ``model``."""
         return base_model(cap_model, self.pricing) == base_model(model, self.pricing)
@@ -302,6 +322,7 @@ class BudgetRow:
     key: PeriodKey
     spent: int = 0
     reserved: int = 0
+    unit: str = "usd"  # or "requests", "tokens": quota rows count, they are not money
 
     @property
     def limit(self) -> int:
@@ -312,11 +333,12 @@ class BudgetRow:
         return self.spent + self.reserved
 
     def as_dict(self) -> dict[str, object]:
-        """The row in USD, as reports and the CLI show it."""
+        """The row in USD (counts for a quota), as reports and the CLI show it."""
+        value: Callable[[int], float] = to_usd if self.unit == "usd" else float
         return {
             "scope": str(self.scope), "period": self.period, "model": self.model,
-            "base_limit": to_usd(self.base), "carried": to_usd(self.carried),
-            "limit": to_usd(self.limit), "spent": to_usd(self.spent),
-            "reserved": to_usd(self.reserved),
-            "remaining": to_usd(max(0, self.limit - self.used)),
+            "unit": self.unit, "base_limit": value(self.base), "carried": value(self.carried),
+            "limit": value(self.limit), "spent": value(self.spent),
+            "reserved": value(self.reserved),
+            "remaining": value(max(0, self.limit - self.used)),
         }

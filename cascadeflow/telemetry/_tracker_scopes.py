@@ -253,6 +253,10 @@ class ScopedBudgets:
         scopes = () if parsed.kind == "user" else (parsed,)
         rows += self._scoped.money_rows(limits_now, scopes, user_id, keys, stamp,
                                         include_user_caps=parsed.kind == "user")
+        config = (self.get_user_budget(parsed.id) if parsed.kind == "user"
+                  else limits_now.budgets.get(parsed))
+        if config is not None:
+            rows += self._scoped.quota_rows(parsed, config, keys, stamp)
         return [row.as_dict() for row in rows]
 
     def _rows(self, user_id: str, budget: BudgetConfig | None, keys: tuple[PeriodKey, ...],
