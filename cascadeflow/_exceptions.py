@@ -58,7 +58,12 @@ class BudgetExceededError(CascadeflowError):
             who = f"user {user!r}"
         else:
             kind, _, ident = self.scope.partition(":")
-            who = f"{kind} {ident!r} (user {user!r})" if ident else f"{self.scope} (user {user!r})"
+            if kind == "key":
+                who = f"API key {ident[:12]}... (user {user!r})"
+            elif ident:
+                who = f"{kind} {ident!r} (user {user!r})"
+            else:
+                who = f"the {self.scope} scope (user {user!r})"
         if self.retry_after is not None:
             return (f"rate limit reached for {who}: {self.period} limit {self.limit:g}, "
                     f"used {self.spent:g}; retry after {self.retry_after:.1f}s")

@@ -23,7 +23,7 @@ from ._cost_provider import calculate_cost
 from ._logprobs import extract_logprobs
 from ._providers import provider_of
 from ._stats import StatsRecorder
-from ._usage import usage_tokens
+from ._usage import CallScopes, usage_tokens
 
 __all__ = ["Admission", "CallRequest", "Meter", "Usage"]
 
@@ -45,6 +45,11 @@ class CallRequest:
     model: str
     prompt_tokens: int
     max_output_tokens: int
+    scopes: CallScopes | None = None
+
+    def scope_kwargs(self) -> dict[str, Any]:
+        """``team=``/``org=``/``key=``/``tags=`` for the tracker (empty without scopes)."""
+        return {} if self.scopes is None else self.scopes.as_kwargs()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,7 @@ class Usage:
     cost: float
     call_id: str | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    scopes: CallScopes | None = None
 
 
 @functools.lru_cache(maxsize=2048)
@@ -163,6 +169,8 @@ class Meter:
         params: Mapping[str, Any],
         user_id: str | None,
         user_tier: str | None,
+        *,
+        scopes: CallScopes | None = None,
     ) -> CallRequest:
         """Estimate a call from its model, messages and parameters."""
         if user_tier is None and user_id is not None:
@@ -173,6 +181,7 @@ class Meter:
             model=model,
             prompt_tokens=self.prompt_tokens(model, messages),
             max_output_tokens=self.max_output_tokens(model, params),
+            scopes=scopes,
         )
 
     def _judge(self, request: CallRequest, result: EnforcementResult) -> None:
@@ -223,15 +232,17 @@ class Meter:
         if passed is not None:
             return passed
         assert request.user_id is not None
+        scoped = request.scope_kwargs()
         result = self.tracker.enforce(
             request.user_id, request.model, prompt_tokens=request.prompt_tokens,
-            max_output_tokens=request.max_output_tokens, user_tier=request.user_tier)
+            max_output_tokens=request.max_output_tokens, user_tier=request.user_tier, **scoped)
         self._judge(request, result)
         reservation: Reservation | None = None
         try:
             reservation = self.tracker.reserve(
                 request.user_id, result.estimated_cost, model=result.model,
-                user_tier=request.user_tier)
+                user_tier=request.user_tier,
+                tokens=request.prompt_tokens + request.max_output_tokens, **scoped)
         except BudgetExceededError as exc:
             self._unreserved(request, exc)
         return Admission(result.model, result.action, reservation, result.estimated_cost,
@@ -243,15 +254,17 @@ class Meter:
         if passed is not None:
             return passed
         assert request.user_id is not None
+        scoped = request.scope_kwargs()
         result = await self.tracker.aenforce(
             request.user_id, request.model, prompt_tokens=request.prompt_tokens,
-            max_output_tokens=request.max_output_tokens, user_tier=request.user_tier)
+            max_output_tokens=request.max_output_tokens, user_tier=request.user_tier, **scoped)
         self._judge(request, result)
         reservation: Reservation | None = None
         try:
             reservation = await self.tracker.areserve(
                 request.user_id, result.estimated_cost, model=result.model,
-                user_tier=request.user_tier)
+                user_tier=request.user_tier,
+                tokens=request.prompt_tokens + request.max_output_tokens, **scoped)
         except BudgetExceededError as exc:
             self._unreserved(request, exc)
         return Admission(result.model, result.action, reservation, result.estimated_cost,
@@ -303,6 +316,7 @@ class Meter:
         call_id: str | None,
         provider_hint: object = None,
         metadata: Mapping[str, Any] | None = None,
+        scopes: CallScopes | None = None,
     ) -> Usage:
         """What ``response`` used and cost; tokens are counted when usage is missing or zero."""
         found = usage_tokens(response)
@@ -318,7 +332,7 @@ class Meter:
         if summary is not None:
             extra.update(summary.as_metadata())
         return Usage(user_id, user_tier, model, self.provider(model, provider_hint), prompt,
-                     completion, cost, call_id, extra)
+                     completion, cost, call_id, extra, scopes)
 
     @staticmethod
     def _entry_fields(usage: Usage) -> dict[str, Any]:
@@ -343,7 +357,8 @@ class Meter:
                 fields["model"], fields["provider"], fields["tokens"], usage.cost,
                 query_id=usage.call_id, metadata=fields["metadata"], user_id=usage.user_id,
                 user_tier=usage.user_tier, prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens)
+                completion_tokens=usage.completion_tokens,
+                **({} if usage.scopes is None else usage.scopes.as_kwargs()))
         self.stats.add("recorded")
         return entry
 
@@ -357,7 +372,8 @@ class Meter:
                 fields["model"], fields["provider"], fields["tokens"], usage.cost,
                 query_id=usage.call_id, metadata=fields["metadata"], user_id=usage.user_id,
                 user_tier=usage.user_tier, prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens)
+                completion_tokens=usage.completion_tokens,
+                **({} if usage.scopes is None else usage.scopes.as_kwargs()))
         self.stats.add("recorded")
         return entry
 
