@@ -75,6 +75,9 @@ class ScopedCounters:
         self._zone = zone
         self._pricing = pricing
         self._carries: dict[tuple[str, str], int] = {}
+        self._plans: dict[tuple[object, ...], tuple[tuple[Scope, ...],
+                                                    list[tuple[str, PeriodKey, int, int, int]],
+                                                    BudgetConfig | None]] = {}
 
     @property
     def pricing(self) -> PriceBook:
@@ -166,13 +169,42 @@ class ScopedCounters:
                 for key, base in self.money_periods(config, keys, stamp)]
 
     # -- what a request must pass ------------------------------------------------------
-    def counter_limits(
+    def plan(
+        self, limits: StoredLimits, user_id: str, *, team: str | None, org: str | None,
+        key: str | None, tags: Iterable[str] | None, model: str | None, amount_nanos: int,
+        tokens: int, keys: Sequence[PeriodKey], stamp: float, user_budget: BudgetConfig | None,
+    ) -> tuple[tuple[Scope, ...], list[CounterLimit]]:
+        """The scopes beyond the user and every counter limit a request must pass.
+
+        What does not depend on the request's amount is cached per identity and minute
+        (every period boundary is a minute boundary), so a busy user's checks are built
+        once a minute.
+        """
+        tag_key = (tags,) if isinstance(tags, str) else tuple(tags) if tags is not None else None
+        cache_key = (limits.version, user_id, team, org, key, tag_key, model, id(user_budget),
+                     int(stamp // 60))
+        found = self._plans.get(cache_key)
+        if found is None:
+            scopes = self.scopes(limits, user_id, team=team, org=org, key=key, tags=tag_key)
+            found = (scopes, self._template(limits, user_id, scopes, model, keys, stamp,
+                                            user_budget), user_budget)
+            if len(self._plans) >= 4096:
+                self._plans.clear()
+            self._plans[cache_key] = found
+        scopes, template, _ = found
+        # `hold`/`add` codes: -1 is the request's amount, -2 its tokens, else the number.
+        return scopes, [
+            CounterLimit(owner, period, limit,
+                         amount_nanos if hold == -1 else tokens if hold == -2 else hold,
+                         tokens if add == -2 else add)
+            for owner, period, limit, hold, add in template]
+
+    def _template(
         self, limits: StoredLimits, user_id: str, scopes: Sequence[Scope], model: str | None,
-        amount_nanos: int, tokens: int, keys: Sequence[PeriodKey], stamp: float,
-        user_budget: BudgetConfig | None,
-    ) -> list[CounterLimit]:
-        """Every counter limit of the request, the user's quotas, caps and rate limits included."""
-        checks: list[CounterLimit] = []
+        keys: Sequence[PeriodKey], stamp: float, user_budget: BudgetConfig | None,
+    ) -> list[tuple[str, PeriodKey, int, int, int]]:
+        amount, tokens = -1, -2
+        checks: list[tuple[str, PeriodKey, int, int, int]] = []
         for scope in (Scope.user(user_id), *scopes):
             config = user_budget if scope.kind == "user" else limits.budgets.get(scope)
             if config is not None:
@@ -180,35 +212,30 @@ class ScopedCounters:
                 if scope.kind != "user":
                     for key, base in self.money_periods(config, keys, stamp):
                         limit = base + self.carried(owner, config, key, base, stamp)
-                        checks.append(CounterLimit(owner, key, limit, hold=amount_nanos))
-                self._quota_checks(checks, scope, config, keys, stamp, tokens)
+                        checks.append((owner, key, limit, amount, 0))
+                if config.requests:
+                    owner = scope.owner("requests")
+                    for key, count in self.quota_keys(dict(config.requests), keys, stamp):
+                        checks.append((owner, key, count, 1, 0))
+                if config.tokens:
+                    owner = scope.owner("tokens")
+                    for key, count in self.quota_keys(dict(config.tokens), keys, stamp):
+                        checks.append((owner, key, count, tokens, 0))
             for name, cap in self._caps(limits, scope, model):
                 owner = scope.owner(f"model:{name}")
                 for key, base in self.money_periods(cap, keys, stamp):
                     limit = base + self.carried(owner, cap, key, base, stamp)
-                    checks.append(CounterLimit(owner, key, limit, hold=amount_nanos))
+                    checks.append((owner, key, limit, amount, 0))
             rate = limits.rates.get(scope)
             if rate is not None:
                 minute = minute_key(stamp)
                 if rate.rpm is not None:
-                    checks.append(CounterLimit(scope.owner("rpm"), minute, rate.rpm, add=1))
+                    checks.append((scope.owner("rpm"), minute, rate.rpm, 0, 1))
                 if rate.tpm is not None:
-                    checks.append(CounterLimit(scope.owner("tpm"), minute, rate.tpm, add=tokens))
+                    checks.append((scope.owner("tpm"), minute, rate.tpm, 0, tokens))
                 if rate.max_parallel is not None:
-                    checks.append(CounterLimit(scope.owner("parallel"), PARALLEL_KEY,
-                                               rate.max_parallel, hold=1))
+                    checks.append((scope.owner("parallel"), PARALLEL_KEY, rate.max_parallel, 1, 0))
         return checks
-
-    def _quota_checks(self, checks: list[CounterLimit], scope: Scope, config: BudgetConfig,
-                      keys: Sequence[PeriodKey], stamp: float, tokens: int) -> None:
-        if config.requests:
-            owner = scope.owner("requests")
-            for key, count in self.quota_keys(dict(config.requests), keys, stamp):
-                checks.append(CounterLimit(owner, key, count, hold=1))
-        if config.tokens:
-            owner = scope.owner("tokens")
-            for key, count in self.quota_keys(dict(config.tokens), keys, stamp):
-                checks.append(CounterLimit(owner, key, count, hold=tokens))
 
     # -- what an entry applies -----------------------------------------------------------
     def counter_adds(

@@ -199,12 +199,12 @@ class ScopedBudgets:
         limits: list[PeriodLimit] = []
         if budget is not None:
             limits = self._limits(budget, keys, user_id, stamp)
-        scopes = self._named_scopes(user_id, team, org, key, tags)
-        counters: list[CounterLimit] = []
-        if scopes is not None:
-            counters = self._scoped.counter_limits(
-                self._book.current(), user_id, scopes, model, amount, tokens or 0, keys,
-                stamp, budget)
+        stored = self._book.current()
+        if not stored.scoped and team is None and org is None and key is None and tags is None:
+            return _Plan(budget, keys, stamp, limits, None, [])
+        scopes, counters = self._scoped.plan(
+            stored, user_id, team=team, org=org, key=key, tags=tags, model=model,
+            amount_nanos=amount, tokens=tokens or 0, keys=keys, stamp=stamp, user_budget=budget)
         return _Plan(budget, keys, stamp, limits, scopes, counters)
 
     def _dry_run(self, user_id: str, plan: _Plan, amount: int) -> bool:
