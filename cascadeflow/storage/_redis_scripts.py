@@ -41,11 +41,15 @@ local function drop_lease(owner_key, rid, prefix)
   return removed
 end
 
--- Open holds on one owner; holds past their expiry are dropped on the way.
-local function open_held(zkey, hkey, now)
+-- The sum of the open amounts in a (zset by expiry, hash of amounts) pair; entries past
+-- their expiry are dropped on the way, and with a prefix their lease owner keys too.
+local function open_sum(zkey, hkey, now, prefix)
   local expired = redis.call('ZRANGEBYSCORE', zkey, '-inf', now)
   for _, rid in ipairs(expired) do
     redis.call('HDEL', hkey, rid)
+    if prefix then
+      redis.call('DEL', prefix .. ':lease:' .. rid)
+    end
   end
   if #expired > 0 then
     redis.call('ZREMRANGEBYSCORE', zkey, '-inf', now)
@@ -55,6 +59,15 @@ local function open_held(zkey, hkey, now)
     total = total + tonumber(amount)
   end
   return total
+end
+
+-- A user's open reservations; an owner's open holds.
+local function open_reserved(zkey, hkey, now, prefix)
+  return open_sum(zkey, hkey, now, prefix)
+end
+
+local function open_held(zkey, hkey, now)
+  return open_sum(zkey, hkey, now, nil)
 end
 
 local function bump(key, amount, ttl)
@@ -64,21 +77,6 @@ local function bump(key, amount, ttl)
   end
 end
 
-local function open_reserved(zkey, hkey, now, prefix)
-  local expired = redis.call('ZRANGEBYSCORE', zkey, '-inf', now)
-  for _, rid in ipairs(expired) do
-    redis.call('HDEL', hkey, rid)
-    redis.call('DEL', prefix .. ':lease:' .. rid)
-  end
-  if #expired > 0 then
-    redis.call('ZREMRANGEBYSCORE', zkey, '-inf', now)
-  end
-  local total = 0
-  for _, amount in ipairs(redis.call('HVALS', hkey)) do
-    total = total + tonumber(amount)
-  end
-  return total
-end
 """
 
 # reserve. KEYS: leases zset, lease amounts hash, lease owner key, then one spent key per

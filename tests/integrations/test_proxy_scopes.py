@@ -3,30 +3,18 @@ loopback (examples/proxy/config.yaml), set in the ledger before the proxy starts
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import openai
 import pytest
 
 from cascadeflow import BudgetConfig, CostTracker, RateLimit, Scope
 from cascadeflow.storage import SQLiteStore
+from tests.integrations.test_proxy import _runner
 
 pytestmark = pytest.mark.proxy
-
-RUNNER = Path(__file__).resolve().parents[2] / "examples" / "proxy" / "run_proxy.py"
-
-
-def _runner() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("run_proxy", RUNNER)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
