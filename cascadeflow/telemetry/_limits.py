@@ -103,6 +103,7 @@ class LimitBook:
 
     def __init__(self, store: LedgerStore, refresh_seconds: Callable[[], float]) -> None:
         self._store = store
+        self._shared = store.shared
         # How long a snapshot of a shared store's limits is trusted before its version is
         # read again (the tracker's TIER_REFRESH_SECONDS: tiers and limits age alike).
         self._refresh_seconds = refresh_seconds
@@ -113,7 +114,7 @@ class LimitBook:
     def current(self) -> StoredLimits:
         """The stored limits, re-read when the store says they changed."""
         limits = self._limits
-        if self._store.shared:
+        if self._shared:
             now = time.monotonic()
             if now - self._checked < self._refresh_seconds():
                 return limits

@@ -166,6 +166,9 @@ class ScopedBudgets:
                         ) -> tuple[tuple[PeriodKey, ...], list[CounterAdd]]:
         """The user's period keys (the hour too when limited) and the other increments."""
         limits = self._book.current()
+        if not limits.scoped and not any(
+                budget.hourly is not None for budget in self.user_budgets.values()):
+            return keys, []  # plain per-user USD limits: nothing beyond the user's keys
         user_id = entry.user_id
         budget = (self.get_user_budget(user_id, entry.user_tier)
                   if user_id is not None else None)
