@@ -117,7 +117,12 @@ class ReserveOutcome:
 
 @dataclass(frozen=True, slots=True)
 class CounterUsage:
-    """Counter values by ``(owner, period key)`` and open holds by owner."""
+    """Counter values by ``(owner, period key)`` and open holds by owner.
+
+    Example:
+        >>> store.read_counters([("team:search", daily)], ["team:search"], now=now).held
+        {'team:search': 2000000}
+    """
 
     values: dict[tuple[str, str], int]
     held: dict[str, int]

@@ -8,6 +8,7 @@ shared stores, always on the in-process one, where asking costs nothing).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +27,10 @@ _RATE = "rate"  # [rate, scope] -> RateLimit.to_dict()
 _TIER = "tier"  # [tier, tier name] -> BudgetConfig.to_dict()
 _MEMBER = "member"  # [member, team|org, user] -> team or org id
 _CARRY = "carry"  # [carry, owner, period key] -> nano-dollars carried into that period
+
+
+logger = logging.getLogger("cascadeflow.limits")
+_UNREADABLE: set[str] = set()
 
 
 def _name(*parts: str | None) -> str:
@@ -82,8 +87,12 @@ class StoredLimits:
                     (teams if parts[1] == "team" else orgs)[parts[2]] = str(value)
                 elif kind == _CARRY:
                     carries[(parts[1], parts[2])] = int(value)
-            except (ValueError, IndexError, TypeError, KeyError):
-                continue  # a setting written by a newer version: not ours to enforce
+            except (ValueError, IndexError, TypeError, KeyError) as exc:
+                # Written by a newer version, or by hand: said once, never enforced wrongly.
+                if name not in _UNREADABLE:
+                    _UNREADABLE.add(name)
+                    logger.warning("cascadeflow: ignoring the stored limit %s=%s (%s)",
+                                   name, text, exc)
         scoped = bool(caps or rates or any(
             scope.kind != "user" or config.has_extras() for scope, config in budgets.items())
             or any(config.has_extras() for config in tiers.values()))

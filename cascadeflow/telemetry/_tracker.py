@@ -489,7 +489,7 @@ class CostTracker(ScopedBudgets, LedgerQueries):
                 usage = await self.store.ausage(user_id, keys, now=stamp)
                 return self._fits(budget, keys, usage, amount)
         plan = self._plan(user_id, user_tier, amount, model, tokens, team, org, key, tags)
-        return self._dry_run(user_id, plan, amount)
+        return await self._adry_run(user_id, plan, amount)
 
     def remaining(self, user_id: str, user_tier: str | None = None, *,
                   team: str | None = None, org: str | None = None, key: str | None = None,

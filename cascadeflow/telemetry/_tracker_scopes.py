@@ -60,7 +60,12 @@ class ScopedBudgets:
         self._book.set_tier_budget(tier, _budget_or_none(budget))
 
     def get_tier_budget(self, tier: str) -> BudgetConfig | None:
-        """The limits of ``tier``: stored, else ``user_budgets[tier]``, else ``None``."""
+        """The limits of ``tier``: stored, else ``user_budgets[tier]``, else ``None``.
+
+        Example:
+            >>> tracker.get_tier_budget("free")
+            BudgetConfig(daily=$0.10)
+        """
         stored = self._book.current().tiers.get(tier)
         return stored if stored is not None else self.user_budgets.get(tier)
 
@@ -124,11 +129,21 @@ class ScopedBudgets:
         self._book.set_rate_limit(Scope.parse(scope), limit)
 
     def get_rate_limit(self, scope: Scope | str) -> RateLimit | None:
-        """The rate limit stored for ``scope``, else ``None``."""
+        """The rate limit stored for ``scope``, else ``None``.
+
+        Example:
+            >>> tracker.get_rate_limit("user:alice")
+            RateLimit(rpm=60, tpm=None, max_parallel=None)
+        """
         return self._book.current().rates.get(Scope.parse(scope))
 
     def rate_limits(self) -> dict[Scope, RateLimit]:
-        """Every stored rate limit by scope."""
+        """Every stored rate limit by scope.
+
+        Example:
+            >>> tracker.rate_limits()
+            {Scope('user:alice'): RateLimit(rpm=60, tpm=None, max_parallel=None)}
+        """
         return dict(self._book.current().rates)
 
     def set_user_team(self, user_id: str, team: str | None) -> None:
@@ -148,11 +163,21 @@ class ScopedBudgets:
         self._book.set_member("org", _user_id(user_id), _group_or_none(org, "org"))
 
     def get_user_team(self, user_id: str) -> str | None:
-        """The team remembered for ``user_id``, if any."""
+        """The team remembered for ``user_id``, if any.
+
+        Example:
+            >>> tracker.get_user_team("alice")
+            'search'
+        """
         return self._book.current().teams.get(user_id)
 
     def get_user_org(self, user_id: str) -> str | None:
-        """The organisation remembered for ``user_id``, if any."""
+        """The organisation remembered for ``user_id``, if any.
+
+        Example:
+            >>> tracker.get_user_org("alice")
+            'acme'
+        """
         return self._book.current().orgs.get(user_id)
 
     def _carried(self, user_id: str, budget: BudgetConfig, key: PeriodKey, base: int) -> int:
@@ -220,6 +245,20 @@ class ScopedBudgets:
                 return False
         if plan.counters:
             read = self.store.read_counters(
+                [(item.owner, item.period_key) for item in plan.counters],
+                list(dict.fromkeys(item.owner for item in plan.counters)), now=plan.stamp)
+            return counter_refusal(plan.counters, read.values, read.held) is None
+        return True
+
+    async def _adry_run(self, user_id: str, plan: _Plan, amount: int) -> bool:
+        """Async :meth:`_dry_run`."""
+        if plan.limits:
+            usage = await self.store.ausage(
+                user_id, [item.period_key for item in plan.limits], now=plan.stamp)
+            if refusal(plan.limits, usage.spent_nanos, usage.reserved_nanos, amount) is not None:
+                return False
+        if plan.counters:
+            read = await self.store.aread_counters(
                 [(item.owner, item.period_key) for item in plan.counters],
                 list(dict.fromkeys(item.owner for item in plan.counters)), now=plan.stamp)
             return counter_refusal(plan.counters, read.values, read.held) is None

@@ -336,3 +336,22 @@ def test_bad_limits_are_clear_errors_that_store_nothing(
     with pytest.raises(ValueError, match="non-negative"):
         RateLimit(rpm=-1)
     assert tracker.budgets() == {}
+
+
+async def test_the_async_twins_check_every_scope_too(
+    tracker_on: Callable[..., CostTracker],
+) -> None:
+    tracker = tracker_on()
+    tracker.set_budget("team:search", BudgetConfig(daily=0.05))
+    held = await tracker.areserve("alice", 0.03, team="search")
+    await held.asettle(0.03, provider="openai", tokens=10)
+
+    assert await tracker.acan_afford("bob", 0.02, team="search") is True
+    assert await tracker.acan_afford("bob", 0.03, team="search") is False
+    with pytest.raises(BudgetExceededError):
+        await tracker.areserve("bob", 0.03, team="search")
+    assert (await tracker.aremaining("bob", team="search"))["team:search daily"] == (
+        pytest.approx(0.02))
+    await tracker.aadd_cost("gpt-4o-mini", "openai", 10, 0.02, user_id="bob", team="search")
+    result = await tracker.aenforce("bob", "gpt-4o-mini", 0.001, team="search")
+    assert result.action is EnforcementAction.BLOCK and result.context.scope == "team:search"
