@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from cascadeflow._exceptions import StoreUnavailableError
 from cascadeflow.storage import LedgerStore
 from cascadeflow.telemetry._budget import BudgetConfig, RateLimit
 from cascadeflow.telemetry._scope import Scope
@@ -128,8 +129,13 @@ class LimitBook:
             if now - self._checked < self._refresh_seconds():
                 return limits
             self._checked = now
-        if self._store.settings_version() != limits.version:
-            return self.reload()
+        try:
+            if self._store.settings_version() != limits.version:
+                return self.reload()
+        except StoreUnavailableError:
+            # The limits known last still apply; the check that follows fails closed, or
+            # open, as the store is configured to.
+            return limits
         return limits
 
     def reload(self) -> StoredLimits:
