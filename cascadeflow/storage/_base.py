@@ -227,6 +227,9 @@ class LedgerStore(abc.ABC):
 
     #: True when several processes can share the store (SQLite file, Redis).
     shared: bool = False
+    #: True when a period's counters expire some time after the period ends (Redis): what
+    #: the tracker derives from a closed period (rollover) is then kept as a setting.
+    counters_expire: bool = False
 
     # -- writes ---------------------------------------------------------------
     @abc.abstractmethod

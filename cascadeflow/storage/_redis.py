@@ -89,6 +89,7 @@ class RedisStore(LedgerStore):
     """
 
     shared = True
+    counters_expire = True
 
     def __init__(
         self,

@@ -169,6 +169,6 @@ class LimitBook:
         """Remember ``user_id``'s team or org (``kind``), or forget it with ``None``."""
         self._put(_name(_MEMBER, kind, user_id), group)
 
-    def set_carry(self, owner: str, period_key: str, nanos: int) -> None:
+    def set_carry(self, owner: str, period_key: str, nanos: int | None) -> None:
         """Remember what rolled over into a period, so it survives its counters' expiry."""
         self._put(_name(_CARRY, owner, period_key), nanos)

@@ -157,7 +157,14 @@ class ScopedCounters:
             found = max(0, base - spent)
             if config.rollover_cap is not None:
                 found = min(found, to_nanos(config.rollover_cap))
-            self._book.set_carry(cache_key[0], period.key, found)
+            if self._store.counters_expire:
+                # The closed period's counter will expire: keep what it left as a setting,
+                # and drop the one kept for the period before (one per owner and period).
+                self._book.set_carry(cache_key[0], period.key, found)
+                if (cache_key[0], previous.key) in self._book.current().carries:
+                    self._book.set_carry(cache_key[0], previous.key, None)
+        if len(self._carries) >= 65_536:
+            self._carries.clear()
         self._carries[cache_key] = found
         return found
 
@@ -277,8 +284,7 @@ class ScopedCounters:
     # -- reads for enforce, remaining and reports ------------------------------------------
     def money_rows(
         self, limits: StoredLimits, scopes: Sequence[Scope], user_id: str,
-        keys: Sequence[PeriodKey], stamp: float, *, caps_for: Iterable[str] = (),
-        include_user_caps: bool = True,
+        keys: Sequence[PeriodKey], stamp: float, *, include_user_caps: bool = True,
     ) -> list[BudgetRow]:
         """The USD rows of the scopes beyond the user and of the model caps (values read)."""
         wanted: list[tuple[Scope, str, str | None, BudgetConfig]] = []
@@ -286,15 +292,12 @@ class ScopedCounters:
             config = limits.budgets.get(scope)
             if config is not None:
                 wanted.append((scope, scope.owner(), None, config))
-        models = list(caps_for)
         for scope in ((Scope.user(user_id),) if include_user_caps else ()) + tuple(scopes):
             caps = limits.caps.get(scope)
             if not caps:
                 continue
             for name, cap in caps.items():
-                if not models or any(base_model(name, self.pricing) == base_model(m, self.pricing)
-                                     for m in models):
-                    wanted.append((scope, scope.owner(f"model:{name}"), name, cap))
+                wanted.append((scope, scope.owner(f"model:{name}"), name, cap))
         if not wanted:
             return []
         rows: list[BudgetRow] = []
