@@ -20,7 +20,7 @@ from benchmarks._report import figure, header
 from cascadeflow import BudgetConfig, CostTracker, RateLimit, Scope
 from cascadeflow.storage import LedgerStore, MemoryStore, SQLiteStore
 
-ROUNDS = 5
+ROUNDS = 7
 CALLS = {"memory": 4_000, "sqlite": 1_500, "redis": 1_500}
 TARGET_RATIO = 2.0
 BIG = 1e6

@@ -51,9 +51,10 @@ class PeriodLimit:
     limit_nanos: int
 
 
-@dataclass(frozen=True, slots=True)
-class CounterLimit:
+class CounterLimit(NamedTuple):
     """One (counter, limit) pair a reservation checks besides the user's own periods.
+
+    A named tuple rather than a dataclass: several are built for every scoped check.
 
     Attributes:
         owner: whose counter; an opaque string (never a user id's namespace: owners and
@@ -68,8 +69,8 @@ class CounterLimit:
 
     Example:
         >>> CounterLimit("team:search", PeriodKey("daily", "daily:2026-11-24", None),
-        ...              limit=10**9, hold=2_000_000)
-        CounterLimit(owner='team:search', ...)
+        ...              limit=10**9, hold=2_000_000).owner
+        'team:search'
     """
 
     owner: str
@@ -79,13 +80,12 @@ class CounterLimit:
     add: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class CounterAdd:
+class CounterAdd(NamedTuple):
     """An increment of one owner's counter, applied by ``record``/``settle`` with the entry.
 
     Example:
-        >>> CounterAdd("team:search", PeriodKey("total", "total", None), 125_000)
-        CounterAdd(owner='team:search', ...)
+        >>> CounterAdd("team:search", PeriodKey("total", "total", None), 125_000).amount
+        125000
     """
 
     owner: str
