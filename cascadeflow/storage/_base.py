@@ -65,7 +65,9 @@ class CounterLimit(NamedTuple):
         hold: held on ``owner`` by the lease until it is settled, released or expires.
             Checks of one owner carry the same hold; the lease holds it once per owner.
         add: added to the counter when the reservation is granted (a rate limit counts
-            requests when they are admitted).
+            requests when they are admitted). Counters that get adds are windows: an
+            owner's counters under keys that sort before the one added to are finished
+            windows, which stores may drop (and Redis expires a window soon after its end).
 
     Example:
         >>> CounterLimit("team:search", PeriodKey("daily", "daily:2026-11-24", None),

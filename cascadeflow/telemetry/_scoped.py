@@ -187,9 +187,10 @@ class ScopedCounters:
         (every period boundary is a minute boundary), so a busy user's checks are built
         once a minute.
         """
-        tag_key = (tags,) if isinstance(tags, str) else tuple(tags) if tags is not None else None
+        tag_key = (tags if isinstance(tags, tuple) else (tags,) if isinstance(tags, str)
+                   else tuple(tags) if tags is not None else None)
         cache_key = (limits.version, user_id, team, org, key, tag_key, model, id(user_budget),
-                     int(stamp // 60))
+                     stamp // 60)
         found = self._plans.get(cache_key)
         if found is None:
             scopes = self.scopes(limits, user_id, team=team, org=org, key=key, tags=tag_key)

@@ -117,9 +117,9 @@ def test_a_version_2_file_gains_the_owner_tables_and_keeps_its_ledger(ledger_pat
     with SQLiteStore(ledger_path) as store:
         store.record(make_entry("e1"), TEN_CENTS, PERIODS)
     raw = sqlite3.connect(ledger_path)
-    for statement in ("DROP TRIGGER lease_dropped", "DROP TABLE owner_counters",
-                      "DROP TABLE holds", "DROP TABLE settings", "DROP TABLE settings_version",
-                      "PRAGMA user_version = 2"):
+    for statement in ("DROP TRIGGER lease_dropped", "ALTER TABLE leases DROP COLUMN holds",
+                      "DROP TABLE owner_counters", "DROP TABLE holds", "DROP TABLE settings",
+                      "DROP TABLE settings_version", "PRAGMA user_version = 2"):
         raw.execute(statement)
     raw.commit()
     raw.close()
@@ -133,3 +133,18 @@ def test_a_version_2_file_gains_the_owner_tables_and_keeps_its_ledger(ledger_pat
                              counters=[limit]).granted
         assert store.release("r1")
         assert store.read_counters([], ["team:x"], now=NOW).held == {"team:x": 0}
+
+
+def test_finished_rate_windows_do_not_pile_up(ledger_path: Path) -> None:
+    from cascadeflow.storage import PeriodKey
+
+    with SQLiteStore(ledger_path) as store:
+        for minute in range(100):
+            window = PeriodKey("minute", f"minute:{29_000_000 + minute}", None)
+            limit = CounterLimit("team:x\x1frpm", window, 60, add=1)
+            assert store.reserve(f"r{minute}", "u1", 0, [], now=NOW, expires_at=NOW + 9,
+                                 counters=[limit]).granted
+        rows = store._conn.execute(
+            "SELECT period_key, value FROM owner_counters WHERE owner = ?",
+            ("team:x\x1frpm",)).fetchall()
+    assert rows == [("minute:29000099", 1)]
