@@ -249,9 +249,9 @@ class ScopedCounters:
     def counter_adds(
         self, limits: StoredLimits, user_id: str | None, scopes: Sequence[Scope], model: str,
         cost_nanos: int, tokens: int, keys: Sequence[PeriodKey], stamp: float,
-        user_budget: BudgetConfig | None, *, admitted: bool,
+        user_budget: BudgetConfig | None,
     ) -> list[CounterAdd]:
-        """The increments of one entry; ``admitted``: its rate limits were counted at reserve."""
+        """The increments of one entry (rate limits count admissions, at reserve, not here)."""
         adds: list[CounterAdd] = []
         everyone = (Scope.user(user_id), *scopes) if user_id is not None else tuple(scopes)
         for scope in everyone:
@@ -273,13 +273,6 @@ class ScopedCounters:
                 owner = scope.owner(f"model:{name}")
                 adds += [CounterAdd(owner, key, cost_nanos)
                          for key in self.counted_keys(cap, keys, stamp)]
-            rate = limits.rates.get(scope)
-            if rate is not None and not admitted:
-                minute = minute_key(stamp)
-                if rate.rpm is not None:
-                    adds.append(CounterAdd(scope.owner("rpm"), minute, 1))
-                if rate.tpm is not None:
-                    adds.append(CounterAdd(scope.owner("tpm"), minute, tokens))
         return adds
 
     # -- reads for enforce, remaining and reports ------------------------------------------

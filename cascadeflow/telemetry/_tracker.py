@@ -312,7 +312,7 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         )
         keys = self._periods.keys(entry.timestamp)
         scopes = self._named_scopes(user_id, team, org, key, tags)
-        periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes, admitted=False)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes)
         if adds:
             self.store.record(entry, cost_nanos, periods, counters=adds)
         else:
@@ -345,7 +345,7 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         )
         keys = self._periods.keys(entry.timestamp)
         scopes = self._named_scopes(user_id, team, org, key, tags)
-        periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes, admitted=False)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes)
         if adds:
             await self.store.arecord(entry, cost_nanos, periods, counters=adds)
         else:
@@ -660,8 +660,7 @@ class CostTracker(ScopedBudgets, LedgerQueries):
                 fields: dict[str, Any]) -> CostEntry:
         entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
         keys = self._periods.keys(entry.timestamp)
-        periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes,
-                                             admitted=True)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes)
         if adds:
             self.store.settle(reservation.id, entry, cost_nanos, periods, counters=adds)
         else:
@@ -673,8 +672,7 @@ class CostTracker(ScopedBudgets, LedgerQueries):
                        fields: dict[str, Any]) -> CostEntry:
         entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
         keys = self._periods.keys(entry.timestamp)
-        periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes,
-                                             admitted=True)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes)
         if adds:
             await self.store.asettle(reservation.id, entry, cost_nanos, periods, counters=adds)
         else:

@@ -187,7 +187,7 @@ class ScopedBudgets:
         return self._scoped.carried("", budget, key, base, self._timestamp(), user_id=user_id)
 
     def _entry_counters(self, entry: CostEntry, cost_nanos: int, keys: tuple[PeriodKey, ...],
-                        scopes: tuple[Scope, ...] | None, *, admitted: bool
+                        scopes: tuple[Scope, ...] | None
                         ) -> tuple[tuple[PeriodKey, ...], list[CounterAdd]]:
         """The user's period keys (the hour too when limited) and the other increments."""
         limits = self._book.current()
@@ -208,7 +208,7 @@ class ScopedBudgets:
                                          tags=None)
         adds = self._scoped.counter_adds(
             limits, user_id, scopes, entry.model, cost_nanos, entry.tokens, keys, stamp,
-            budget, admitted=admitted)
+            budget)
         return periods, adds
 
     def _named_scopes(self, user_id: str | None, team: str | None, org: str | None,
