@@ -6,6 +6,7 @@ and period key, so every check is O(1) in the size of the history.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -27,6 +28,7 @@ from cascadeflow.storage import (
     ReserveOutcome,
     Usage,
 )
+from cascadeflow.storage._base import _in_worker_thread
 from cascadeflow.telemetry._budget import BudgetConfig
 from cascadeflow.telemetry._enforcement import (
     EnforcementCallbacks,
@@ -536,7 +538,9 @@ class CostTracker(ScopedBudgets, LedgerQueries):
             if not budget.has_extras() and not self._book.current().scoped:
                 usage = await self.store.ausage(user_id, keys, now=stamp)
                 return _remaining(budget, keys, usage)
-        return self.remaining(user_id, user_tier, team=team, org=org, key=key, tags=tags)
+        # The scoped read is a few store calls: off the event loop.
+        return await _in_worker_thread(functools.partial(
+            self.remaining, user_id, user_tier, team=team, org=org, key=key, tags=tags))
 
     # -- reservations ---------------------------------------------------------
     def _reservation_args(
@@ -707,9 +711,9 @@ class CostTracker(ScopedBudgets, LedgerQueries):
                      if budget is not None else Usage({}, 0))
             return self._decide(user_id, model, estimated_cost, prompt_tokens,
                                 max_output_tokens, user_tier, budget, keys, usage)
+        rows, usage = self._rows(user_id, budget, keys, stamp, scopes)
         return self._decide(user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
-                            user_tier, budget, keys, Usage({}, 0),
-                            self._rows(user_id, budget, keys, stamp, scopes))
+                            user_tier, budget, keys, usage, rows)
 
     async def aenforce(self, user_id: str, model: str, estimated_cost: float | None = None, *,
                        prompt_tokens: int | None = None, max_output_tokens: int | None = None,
@@ -724,9 +728,10 @@ class CostTracker(ScopedBudgets, LedgerQueries):
                      if budget is not None else Usage({}, 0))
             return self._decide(user_id, model, estimated_cost, prompt_tokens,
                                 max_output_tokens, user_tier, budget, keys, usage)
+        rows, usage = await _in_worker_thread(
+            functools.partial(self._rows, user_id, budget, keys, stamp, scopes))
         return self._decide(user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
-                            user_tier, budget, keys, Usage({}, 0),
-                            self._rows(user_id, budget, keys, stamp, scopes))
+                            user_tier, budget, keys, usage, rows)
 
     def _decide(self, user_id: str, model: str, estimated_cost: float | None,
                 prompt_tokens: int | None, max_output_tokens: int | None,

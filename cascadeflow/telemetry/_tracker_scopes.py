@@ -8,7 +8,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
 from cascadeflow._entry import CostEntry
-from cascadeflow.storage import CounterAdd, CounterLimit, LedgerStore, PeriodKey, PeriodLimit
+from cascadeflow.storage import (
+    CounterAdd,
+    CounterLimit,
+    LedgerStore,
+    PeriodKey,
+    PeriodLimit,
+    Usage,
+)
 from cascadeflow.storage._base import counter_refusal, refusal
 from cascadeflow.telemetry._budget import BudgetConfig, RateLimit
 from cascadeflow.telemetry._limits import LimitBook
@@ -302,21 +309,22 @@ class ScopedBudgets:
         return [row.as_dict() for row in rows]
 
     def _rows(self, user_id: str, budget: BudgetConfig | None, keys: tuple[PeriodKey, ...],
-              stamp: float, scopes: tuple[Scope, ...] | None) -> list[BudgetRow]:
-        """The USD limits of every scope (the user's first) and every cap, values read."""
+              stamp: float, scopes: tuple[Scope, ...] | None) -> tuple[list[BudgetRow], Usage]:
+        """The USD limits of every scope (the user's first) and every cap, values read, and
+        the user's usage (its four periods, and the hour when limited)."""
         rows: list[BudgetRow] = []
         user = Scope.user(user_id)
-        if budget is not None:
-            limits = self._limits(budget, keys, user_id, stamp)
-            usage = self.store.usage(user_id, [item.period_key for item in limits], now=stamp)
-            for item in limits:
-                rows.append(BudgetRow(user, item.period_key.period, None, item.limit_nanos, 0,
-                                      "", item.period_key,
-                                      usage.spent_nanos.get(item.period_key.key, 0),
-                                      usage.reserved_nanos))
+        limits = self._limits(budget, keys, user_id, stamp) if budget is not None else []
+        periods = list(dict.fromkeys([*keys, *(item.period_key for item in limits)]))
+        usage = self.store.usage(user_id, periods, now=stamp)
+        for item in limits:
+            rows.append(BudgetRow(user, item.period_key.period, None, item.limit_nanos, 0,
+                                  "", item.period_key,
+                                  usage.spent_nanos.get(item.period_key.key, 0),
+                                  usage.reserved_nanos))
         rows += self._scoped.money_rows(self._book.current(), scopes or (), user_id, keys,
                                         stamp)
-        return rows
+        return rows, usage
 
 
 def _user_id(user_id: object) -> str:

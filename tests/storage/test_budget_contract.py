@@ -194,6 +194,7 @@ def test_degrade_walks_past_a_model_whose_cap_is_exhausted(
 
     assert result.action is EnforcementAction.DEGRADE
     assert result.model == "gpt-4o-mini"
+    assert result.context.total_cost == pytest.approx(0.01)
     assert tracker.enforce("alice", "gpt-4o", prompt_tokens=100,
                            max_output_tokens=100).action is EnforcementAction.ALLOW
 
