@@ -83,6 +83,11 @@ class ScopedCounters:
     def pricing(self) -> PriceBook:
         return self._pricing()
 
+    def forget(self) -> None:
+        """Drop what was derived from the counters (after the ledger was reset)."""
+        self._carries.clear()
+        self._plans.clear()
+
     # -- which scopes apply --------------------------------------------------------
     @staticmethod
     def scopes(limits: StoredLimits, user_id: str | None, *, team: str | None,

@@ -754,6 +754,7 @@ class CostTracker(ScopedBudgets, LedgerQueries):
             self._global_nanos = None
             self.budget_warned = False
             self.budget_exceeded = False
+        self._scoped.forget()
 
 
 def _remaining(budget: BudgetConfig, keys: tuple[PeriodKey, ...],
