@@ -356,3 +356,34 @@ async def test_the_async_twins_check_every_scope_too(
     await tracker.aadd_cost("gpt-4o-mini", "openai", 10, 0.02, user_id="bob", team="search")
     result = await tracker.aenforce("bob", "gpt-4o-mini", 0.001, team="search")
     assert result.action is EnforcementAction.BLOCK and result.context.scope == "team:search"
+
+
+def test_tpm_counts_the_token_estimates_admitted_in_a_minute(
+    tracker_on: Callable[..., CostTracker], clock: FakeClock,
+) -> None:
+    tracker = tracker_on()
+    tracker.set_rate_limit("tag:batch", RateLimit(tpm=1_000))
+    tracker.reserve("alice", 0.0, tags=["batch"], tokens=400).release()
+    tracker.reserve("bob", 0.0, tags=["batch"], tokens=600).release()
+
+    with pytest.raises(BudgetExceededError) as refused:
+        tracker.reserve("carol", 0.0, tags=["batch"], tokens=1)
+    assert (refused.value.scope, refused.value.period) == ("tag:batch", "tpm")
+    clock.advance(minutes=1)
+    tracker.reserve("carol", 0.0, tags=["batch"], tokens=1_000).release()
+
+
+def test_a_token_quota_holds_the_estimate_and_counts_what_was_used(
+    tracker_on: Callable[..., CostTracker],
+) -> None:
+    tracker = tracker_on()
+    tracker.set_user_budget("alice", BudgetConfig(tokens={"daily": 1_000}))
+    held = tracker.reserve("alice", 0.0, tokens=800)
+    with pytest.raises(BudgetExceededError) as refused:
+        tracker.reserve("alice", 0.0, tokens=300)
+    assert (refused.value.scope, refused.value.period) == ("user:alice", "daily tokens")
+
+    held.settle(0.001, provider="openai", tokens=500)  # used less than estimated
+    tracker.reserve("alice", 0.0, tokens=500).release()
+    assert [row["remaining"] for row in tracker.budget_report("user:alice")
+            if row["unit"] == "tokens"] == [500.0]
