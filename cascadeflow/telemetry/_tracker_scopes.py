@@ -286,17 +286,7 @@ class ScopedBudgets:
         keys = self._periods.keys_at(stamp)
         rows: list[BudgetRow] = []
         if parsed.kind == "user":
-            budget = self.get_user_budget(parsed.id)
-            if budget is not None:
-                limits = self._limits(budget, keys, parsed.id, stamp)
-                usage = self.store.usage(parsed.id, [item.period_key for item in limits],
-                                         now=stamp)
-                for item, (_, base) in zip(limits, self._scoped.money_periods(
-                        budget, keys, stamp), strict=True):
-                    rows.append(BudgetRow(
-                        parsed, item.period_key.period, None, base, item.limit_nanos - base,
-                        "", item.period_key, usage.spent_nanos.get(item.period_key.key, 0),
-                        usage.reserved_nanos))
+            rows, _ = self._user_rows(parsed.id, self.get_user_budget(parsed.id), keys, stamp)
         limits_now = self._book.current()
         user_id = parsed.id if parsed.kind == "user" else ""
         scopes = () if parsed.kind == "user" else (parsed,)
@@ -312,19 +302,52 @@ class ScopedBudgets:
               stamp: float, scopes: tuple[Scope, ...] | None) -> tuple[list[BudgetRow], Usage]:
         """The USD limits of every scope (the user's first) and every cap, values read, and
         the user's usage (its four periods, and the hour when limited)."""
-        rows: list[BudgetRow] = []
-        user = Scope.user(user_id)
-        limits = self._limits(budget, keys, user_id, stamp) if budget is not None else []
-        periods = list(dict.fromkeys([*keys, *(item.period_key for item in limits)]))
-        usage = self.store.usage(user_id, periods, now=stamp)
-        for item in limits:
-            rows.append(BudgetRow(user, item.period_key.period, None, item.limit_nanos, 0,
-                                  "", item.period_key,
-                                  usage.spent_nanos.get(item.period_key.key, 0),
-                                  usage.reserved_nanos))
+        rows, usage = self._user_rows(user_id, budget, keys, stamp)
         rows += self._scoped.money_rows(self._book.current(), scopes or (), user_id, keys,
                                         stamp)
         return rows, usage
+
+    def _user_rows(self, user_id: str, budget: BudgetConfig | None,
+                   keys: tuple[PeriodKey, ...], stamp: float) -> tuple[list[BudgetRow], Usage]:
+        """The user's own USD limits (base and carried) with its usage of every period."""
+        limits = self._limits(budget, keys, user_id, stamp) if budget is not None else []
+        periods = list(dict.fromkeys([*keys, *(item.period_key for item in limits)]))
+        usage = self.store.usage(user_id, periods, now=stamp)
+        bases = self._scoped.money_periods(budget, keys, stamp) if budget is not None else []
+        user = Scope.user(user_id)
+        rows = [BudgetRow(user, item.period_key.period, None, base, item.limit_nanos - base, "",
+                          item.period_key, usage.spent_nanos.get(item.period_key.key, 0),
+                          usage.reserved_nanos)
+                for item, (_, base) in zip(limits, bases, strict=True)]
+        return rows, usage
+
+    def remaining_detail(self, user_id: str, user_tier: str | None = None, *,
+                         team: str | None = None, org: str | None = None,
+                         key: str | None = None,
+                         tags: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
+        """:meth:`remaining` with the parts: base, carried and effective limit, spent, reserved.
+
+        Keyed as :meth:`remaining` is (``"daily"``, ``"team:search daily"``, ...).
+
+        Example:
+            >>> tracker.remaining_detail("alice")["monthly"]
+            {'base_limit': 100.0, 'carried': 12.5, 'limit': 112.5, 'spent': 3.0, ...}
+        """
+        budget, keys, stamp = self._budget_state(user_id, user_tier)
+        rows, _ = self._user_rows(user_id, budget, keys, stamp)
+        scopes = self._named_scopes(user_id, team, org, key, tags)
+        if scopes is not None:
+            rows += self._scoped.money_rows(self._book.current(), scopes, user_id, keys, stamp)
+        found: dict[str, dict[str, float]] = {}
+        for row in rows:
+            label = row.period if row.scope.kind == "user" and row.model is None else (
+                f"{row.scope} {row.period}")
+            if row.model is not None:
+                label += f" cap on {row.model}"
+            parts = row.as_dict()
+            found[label] = {name: float(parts[name]) for name in (  # type: ignore[arg-type]
+                "base_limit", "carried", "limit", "spent", "reserved", "remaining")}
+        return found
 
 
 def _user_id(user_id: object) -> str:

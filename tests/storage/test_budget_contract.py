@@ -324,6 +324,10 @@ def test_the_summary_shows_base_carried_and_effective_limits(
 
     daily = tracker.get_user_summary("alice")["period_costs"]["daily"]
     assert (daily["base_limit"], daily["carried"], daily["limit"]) == (1.0, 0.25, 1.25)
+    detail = tracker.remaining_detail("alice")["daily"]
+    assert (detail["base_limit"], detail["carried"], detail["limit"], detail["remaining"]) == (
+        1.0, 0.25, 1.25, 1.25)
+    assert tracker.remaining("alice") == {"daily": 1.25}
 
 
 def test_bad_limits_are_clear_errors_that_store_nothing(
