@@ -100,31 +100,27 @@ class MemoryStore(LedgerStore):
                 self._owner_leases[owner].discard(reservation_id)
         return True
 
-    def _held_locked(self, owner: str, now: float) -> int:
-        ids = self._owner_leases.get(owner)
+    def _open_locked(self, ids: set[str] | None, now: float, owner: str | None) -> int:
+        """What the open leases among ``ids`` hold (for ``owner``, else their own amount);
+        expired ones are dropped on the way."""
         if not ids:
             return 0
-        held = 0
+        total = 0
         for reservation_id in list(ids):
             lease = self._leases[reservation_id]
             if lease.expires_at <= now:
                 self._drop_lease_locked(reservation_id)
+            elif owner is None:
+                total += lease.amount_nanos
             elif lease.holds:
-                held += lease.holds.get(owner, 0)
-        return held
+                total += lease.holds.get(owner, 0)
+        return total
+
+    def _held_locked(self, owner: str, now: float) -> int:
+        return self._open_locked(self._owner_leases.get(owner), now, owner)
 
     def _reserved_locked(self, user_id: str, now: float) -> int:
-        ids = self._user_leases.get(user_id)
-        if not ids:
-            return 0
-        reserved = 0
-        for reservation_id in list(ids):
-            lease = self._leases[reservation_id]
-            if lease.expires_at <= now:
-                self._drop_lease_locked(reservation_id)
-            else:
-                reserved += lease.amount_nanos
-        return reserved
+        return self._open_locked(self._user_leases.get(user_id), now, None)
 
     def _counter_refusal_locked(self, counters: Sequence[CounterLimit],
                                 now: float) -> ReserveOutcome | None:

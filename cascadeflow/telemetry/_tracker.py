@@ -501,7 +501,7 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         The user's periods are keyed by name (``"daily"``); the other scopes' and the
         model caps' as ``"team:search daily"`` and ``"user:u1 daily cap on gpt-4o"``. A
         period with rollover counts its effective limit (base plus carried); see
-        :meth:`budget_report` for the parts.
+        :meth:`remaining_detail` for the parts.
         """
         budget, keys, stamp = self._budget_state(user_id, user_tier)
         left: dict[str, float] = {}
