@@ -1,4 +1,5 @@
-"""The ``cascadeflow`` command: ``demo`` (a simulated day of traffic) and ``sync-pricing``."""
+"""The ``cascadeflow`` command: ``demo`` (a simulated day of traffic), ``sync-pricing`` and
+``budgets`` (stored limits)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ def _parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync-pricing", help="export LiteLLM's prices to pricing.json",
                                add_help=False)
     sync.add_argument("args", nargs=argparse.REMAINDER)
+    budgets = commands.add_parser("budgets", help="set, show or remove stored budgets and "
+                                  "rate limits of users, teams, orgs, keys and tags",
+                                  add_help=False)
+    budgets.add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -32,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cascadeflow.pricing._sync import main as sync_main
 
         return sync_main(arguments[1:])
+    if arguments[:1] == ["budgets"]:
+        from cascadeflow._cli_budgets import main as budgets_main
+
+        return budgets_main(arguments[1:])
     options = _parser().parse_args(arguments)
     if options.command == "demo":
         if options.requests <= 0:

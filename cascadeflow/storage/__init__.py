@@ -11,6 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cascadeflow.storage._base import (
+    CounterAdd,
+    CounterLimit,
+    CounterUsage,
     LedgerStore,
     PeriodKey,
     PeriodLimit,
@@ -25,6 +28,9 @@ if TYPE_CHECKING:
     from cascadeflow.storage._sqlite import SQLiteStore
 
 __all__ = [
+    "CounterAdd",
+    "CounterLimit",
+    "CounterUsage",
     "LedgerStore",
     "MemoryStore",
     "PeriodKey",

@@ -3,6 +3,16 @@
 A store keeps entries (the history), integer nano-dollar spend counters per user and
 period key, and reservations (leases). It knows nothing of budgets or enforcement: the
 tracker hands it period keys and limits, and the store applies them atomically.
+
+Beyond the user, the seam is one generic primitive: :meth:`LedgerStore.reserve` also takes
+``counters``, a list of :class:`CounterLimit` ("this owner's counter for this period key may
+not pass this limit; hold this much on the owner while the lease is open; add this much to
+the counter now"), and checks them with the user's limits in the same atomic step, or
+reports the first that refuses. ``record``/``settle`` take :class:`CounterAdd` increments
+for the same owners. Owners are opaque strings the tracker builds (``"team:search"``,
+``"user:alice/model:gpt-4o"``, ``"team:search/rpm"``); scopes, model caps, quotas, rate
+limits and rollover are counters and limits the tracker makes out of them. Stored limits
+are opaque text under :meth:`LedgerStore.put_setting`, versioned so readers refresh cheaply.
 """
 
 from __future__ import annotations
@@ -41,6 +51,50 @@ class PeriodLimit:
     limit_nanos: int
 
 
+class CounterLimit(NamedTuple):
+    """One (counter, limit) pair a reservation checks besides the user's own periods.
+
+    A named tuple rather than a dataclass: several are built for every scoped check.
+
+    Attributes:
+        owner: whose counter; an opaque string (never a user id's namespace: owners and
+            users are kept apart by every store).
+        period_key: which of the owner's counters (its ``ends_at`` bounds its lifetime).
+        limit: the counter plus the owner's open holds plus ``hold + add`` must stay within
+            it (nano-dollars, requests, tokens or slots: the store does not care).
+        hold: held on ``owner`` by the lease until it is settled, released or expires.
+            Checks of one owner carry the same hold; the lease holds it once per owner.
+        add: added to the counter when the reservation is granted (a rate limit counts
+            requests when they are admitted). Counters that get adds are windows: an
+            owner's counters under keys that sort before the one added to are finished
+            windows, which stores may drop (and Redis expires a window soon after its end).
+
+    Example:
+        >>> CounterLimit("team:search", PeriodKey("daily", "daily:2026-11-24", None),
+        ...              limit=10**9, hold=2_000_000).owner
+        'team:search'
+    """
+
+    owner: str
+    period_key: PeriodKey
+    limit: int
+    hold: int = 0
+    add: int = 0
+
+
+class CounterAdd(NamedTuple):
+    """An increment of one owner's counter, applied by ``record``/``settle`` with the entry.
+
+    Example:
+        >>> CounterAdd("team:search", PeriodKey("total", "total", None), 125_000).amount
+        125000
+    """
+
+    owner: str
+    period_key: PeriodKey
+    amount: int
+
+
 @dataclass(frozen=True, slots=True)
 class ReserveOutcome:
     """What a check-and-reserve decided.
@@ -48,7 +102,10 @@ class ReserveOutcome:
     ``granted`` is True when the reservation was stored. When it was refused,
     ``period`` names the first period that refused it with its ``limit_nanos``,
     ``spent_nanos`` (recorded spend in that period) and ``reserved_nanos`` (open
-    reservations of the user).
+    reservations of the user). ``owner`` is ``""`` when one of the user's own limits
+    refused, else the owner of the :class:`CounterLimit` that refused (whose counter value
+    is in ``spent_nanos`` and open holds in ``reserved_nanos``), with ``ends_at``, the end
+    of the refusing period.
     """
 
     granted: bool
@@ -56,6 +113,21 @@ class ReserveOutcome:
     limit_nanos: int = 0
     spent_nanos: int = 0
     reserved_nanos: int = 0
+    owner: str = ""
+    ends_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CounterUsage:
+    """Counter values by ``(owner, period key)`` and open holds by owner.
+
+    Example:
+        >>> store.read_counters([("team:search", daily)], ["team:search"], now=now).held
+        {'team:search': 2000000}
+    """
+
+    values: dict[tuple[str, str], int]
+    held: dict[str, int]
 
 
 class Usage(NamedTuple):
@@ -79,14 +151,20 @@ class Totals:
     by_user: dict[str, int] = field(default_factory=dict)
 
 
+def refuses(used: int, amount: int, limit: int) -> bool:
+    """The one comparison rule of every limit in every store (and of the tracker's reads).
+
+    ``used`` is what is counted plus what is held, ``amount`` what this request adds. A
+    limit refuses when ``used + amount > limit`` (the request does not fit) or when
+    ``used >= limit`` (nothing is left, so even a free request is refused).
+    """
+    return used >= limit or used + amount > limit
+
+
 def refusal(
     limits: Sequence[PeriodLimit], spent: dict[str, int], reserved: int, amount: int
 ) -> ReserveOutcome | None:
-    """The rule every store applies inside its atomic step; ``None`` means it fits.
-
-    A period refuses when ``spent + reserved >= limit`` (nothing left) or when
-    ``spent + reserved + amount > limit`` (this request does not fit).
-    """
+    """The user's limits under :func:`refuses`; ``None`` means they all fit."""
     for item in limits:
         used = spent.get(item.period_key.key, 0) + reserved
         if used >= item.limit_nanos or used + amount > item.limit_nanos:
@@ -97,6 +175,28 @@ def refusal(
                 spent_nanos=spent.get(item.period_key.key, 0),
                 reserved_nanos=reserved,
             )
+    return None
+
+
+def holds_of(counters: Sequence[CounterLimit]) -> dict[str, int]:
+    """What a lease holds per owner (one hold per owner, whatever its number of checks)."""
+    return {item.owner: item.hold for item in counters if item.hold}
+
+
+def counter_refusal(
+    counters: Sequence[CounterLimit],
+    values: dict[tuple[str, str], int],
+    held: dict[str, int],
+) -> ReserveOutcome | None:
+    """The first of ``counters`` that refuses under :func:`refuses`, else ``None``."""
+    for item in counters:
+        value = values.get((item.owner, item.period_key.key), 0)
+        used = value + held.get(item.owner, 0)
+        if refuses(used, item.hold + item.add, item.limit):
+            return ReserveOutcome(
+                granted=False, period=item.period_key.period, limit_nanos=item.limit,
+                spent_nanos=value, reserved_nanos=held.get(item.owner, 0), owner=item.owner,
+                ends_at=item.period_key.ends_at)
     return None
 
 
@@ -129,14 +229,19 @@ class LedgerStore(abc.ABC):
 
     #: True when several processes can share the store (SQLite file, Redis).
     shared: bool = False
+    #: True when a period's counters expire some time after the period ends (Redis): what
+    #: the tracker derives from a closed period (rollover) is then kept as a setting.
+    counters_expire: bool = False
 
     # -- writes ---------------------------------------------------------------
     @abc.abstractmethod
-    def record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]) -> bool:
+    def record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey], *,
+               counters: Sequence[CounterAdd] = ()) -> bool:
         """Add ``entry`` to the history and ``cost_nanos`` to the user's period counters.
 
-        Returns False (and changes nothing) when an entry with the same id is already
-        recorded.
+        ``counters`` are further increments (scope, cap and quota counters) applied in the
+        same step. Returns False (and changes nothing) when an entry with the same id is
+        already recorded.
         """
 
     @abc.abstractmethod
@@ -149,8 +254,17 @@ class LedgerStore(abc.ABC):
         *,
         now: float,
         expires_at: float,
+        counters: Sequence[CounterLimit] = (),
     ) -> ReserveOutcome:
-        """Atomically check ``limits`` against spend plus open reservations and reserve."""
+        """Atomically check ``limits`` and ``counters``, then reserve (or refuse, changing nothing).
+
+        The user's ``limits`` are checked against their spend plus their open reservations
+        (the lease holds ``amount_nanos`` for the user); each :class:`CounterLimit` against
+        its owner's counter plus the owner's open holds. The first refusal is reported,
+        user limits first. When granted, the lease holds ``amount_nanos`` for the user and
+        each counter's ``hold`` for its owner until ``expires_at``, and each ``add`` is
+        applied to its counter.
+        """
 
     @abc.abstractmethod
     def settle(
@@ -159,6 +273,8 @@ class LedgerStore(abc.ABC):
         entry: CostEntry,
         cost_nanos: int,
         periods: Sequence[PeriodKey],
+        *,
+        counters: Sequence[CounterAdd] = (),
     ) -> bool:
         """Drop the reservation and record ``entry`` in one step; False if already settled."""
 
@@ -172,12 +288,31 @@ class LedgerStore(abc.ABC):
 
     @abc.abstractmethod
     def reset(self) -> None:
-        """Forget every entry, counter, reservation and remembered tier."""
+        """Forget every entry, counter, reservation and remembered tier (settings stay)."""
+
+    # -- settings (stored limits: opaque text the tracker encodes) -------------------
+    @abc.abstractmethod
+    def put_setting(self, name: str, value: str | None) -> None:
+        """Store ``value`` under ``name`` (``None`` removes it) and bump the settings version."""
+
+    @abc.abstractmethod
+    def settings(self) -> tuple[int, dict[str, str]]:
+        """The settings version and every setting, read in one snapshot."""
+
+    @abc.abstractmethod
+    def settings_version(self) -> int:
+        """A number that changes whenever a setting changes (one cheap read)."""
 
     # -- reads ----------------------------------------------------------------
     @abc.abstractmethod
     def usage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
         """Spend for each of ``periods`` and the user's open reservations (one round trip)."""
+
+    @abc.abstractmethod
+    def read_counters(
+        self, counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str], *, now: float
+    ) -> CounterUsage:
+        """Values of ``(owner, period key)`` counters and open holds of ``owners`` (one step)."""
 
     @abc.abstractmethod
     def user_tiers(self) -> dict[str, str | None]:
@@ -211,11 +346,12 @@ class LedgerStore(abc.ABC):
 
     # -- async twins ----------------------------------------------------------
     async def arecord(
-        self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+        self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey], *,
+        counters: Sequence[CounterAdd] = (),
     ) -> bool:
         """Async :meth:`record`."""
         return await _in_worker_thread(
-            functools.partial(self.record, entry, cost_nanos, periods))
+            functools.partial(self.record, entry, cost_nanos, periods, counters=counters))
 
     async def areserve(
         self,
@@ -226,12 +362,13 @@ class LedgerStore(abc.ABC):
         *,
         now: float,
         expires_at: float,
+        counters: Sequence[CounterLimit] = (),
     ) -> ReserveOutcome:
         """Async :meth:`reserve`."""
 
         return await _in_worker_thread(functools.partial(
             self.reserve, reservation_id, user_id, amount_nanos, limits, now=now,
-            expires_at=expires_at))
+            expires_at=expires_at, counters=counters))
 
     async def asettle(
         self,
@@ -239,10 +376,12 @@ class LedgerStore(abc.ABC):
         entry: CostEntry,
         cost_nanos: int,
         periods: Sequence[PeriodKey],
+        *,
+        counters: Sequence[CounterAdd] = (),
     ) -> bool:
         """Async :meth:`settle`."""
-        return await _in_worker_thread(
-            functools.partial(self.settle, reservation_id, entry, cost_nanos, periods))
+        return await _in_worker_thread(functools.partial(
+            self.settle, reservation_id, entry, cost_nanos, periods, counters=counters))
 
     async def arelease(self, reservation_id: str) -> bool:
         """Async :meth:`release`."""
@@ -252,3 +391,10 @@ class LedgerStore(abc.ABC):
         """Async :meth:`usage`."""
 
         return await _in_worker_thread(functools.partial(self.usage, user_id, periods, now=now))
+
+    async def aread_counters(
+        self, counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str], *, now: float
+    ) -> CounterUsage:
+        """Async :meth:`read_counters`."""
+        return await _in_worker_thread(
+            functools.partial(self.read_counters, counters, owners, now=now))

@@ -9,13 +9,19 @@ from dataclasses import dataclass
 
 from cascadeflow._entry import CostEntry
 from cascadeflow.storage._base import (
+    CounterAdd,
+    CounterLimit,
+    CounterUsage,
     LedgerStore,
     PeriodKey,
     PeriodLimit,
     ReserveOutcome,
     Totals,
     Usage,
+    counter_refusal,
+    holds_of,
     refusal,
+    refuses,
 )
 
 
@@ -24,6 +30,7 @@ class _Lease:
     user_id: str
     amount_nanos: int
     expires_at: float
+    holds: dict[str, int] | None = None
 
 
 class MemoryStore(LedgerStore):
@@ -39,6 +46,9 @@ class MemoryStore(LedgerStore):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # Settings are configuration, not ledger data: reset() keeps them.
+        self._settings: dict[str, str] = {}
+        self._settings_version = 0
         self._init_state()
 
     def _init_state(self) -> None:
@@ -48,6 +58,10 @@ class MemoryStore(LedgerStore):
         self._leases: dict[str, _Lease] = {}
         self._user_leases: dict[str, set[str]] = defaultdict(set)
         self._tiers: dict[str, str | None] = {}
+        # Owners' counters and holds live apart from users': the namespaces never mix.
+        self._counts: dict[tuple[str, str], int] = defaultdict(int)
+        self._owner_leases: dict[str, set[str]] = defaultdict(set)
+        self._windows: dict[str, str] = {}  # the current window of owners counted at admission
         self._total = 0
         self._by_model: dict[str, int] = defaultdict(int)
         self._by_provider: dict[str, int] = defaultdict(int)
@@ -55,10 +69,13 @@ class MemoryStore(LedgerStore):
 
     # -- helpers (call with the lock held) -----------------------------------
     def _record_locked(
-        self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+        self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey],
+        counters: Sequence[CounterAdd],
     ) -> bool:
         if entry.id in self._entry_ids:
             return False
+        for item in counters:
+            self._counts[(item.owner, item.period_key.key)] += item.amount
         self._entry_ids.add(entry.id)
         self._entries.append(entry)
         self._total += cost_nanos
@@ -78,25 +95,53 @@ class MemoryStore(LedgerStore):
         if lease is None:
             return False
         self._user_leases[lease.user_id].discard(reservation_id)
+        if lease.holds:
+            for owner in lease.holds:
+                self._owner_leases[owner].discard(reservation_id)
         return True
 
-    def _reserved_locked(self, user_id: str, now: float) -> int:
-        ids = self._user_leases.get(user_id)
+    def _open_locked(self, ids: set[str] | None, now: float, owner: str | None) -> int:
+        """What the open leases among ``ids`` hold (for ``owner``, else their own amount);
+        expired ones are dropped on the way."""
         if not ids:
             return 0
-        reserved = 0
+        total = 0
         for reservation_id in list(ids):
             lease = self._leases[reservation_id]
             if lease.expires_at <= now:
                 self._drop_lease_locked(reservation_id)
-            else:
-                reserved += lease.amount_nanos
-        return reserved
+            elif owner is None:
+                total += lease.amount_nanos
+            elif lease.holds:
+                total += lease.holds.get(owner, 0)
+        return total
+
+    def _held_locked(self, owner: str, now: float) -> int:
+        return self._open_locked(self._owner_leases.get(owner), now, owner)
+
+    def _reserved_locked(self, user_id: str, now: float) -> int:
+        return self._open_locked(self._user_leases.get(user_id), now, None)
+
+    def _counter_refusal_locked(self, counters: Sequence[CounterLimit],
+                                now: float) -> ReserveOutcome | None:
+        held: dict[str, int] = {}
+        counts = self._counts
+        for item in counters:
+            owner = item.owner
+            open_held = held.get(owner)
+            if open_held is None:
+                open_held = held[owner] = self._held_locked(owner, now)
+            if refuses(counts.get((owner, item.period_key.key), 0) + open_held,
+                       item.hold + item.add, item.limit):
+                values = {(owner, item.period_key.key): counts.get((owner, item.period_key.key), 0)}
+                return counter_refusal([item], values, held)
+        return None
 
     # -- LedgerStore -----------------------------------------------------------
-    def record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]) -> bool:
+    def record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey], *,
+               counters: Sequence[CounterAdd] = ()) -> bool:
         with self._lock:
-            return self._record_locked(entry, cost_nanos, periods)
+            return self._record_locked(entry, cost_nanos, periods, counters)
 
     def reserve(
         self,
@@ -107,6 +152,7 @@ class MemoryStore(LedgerStore):
         *,
         now: float,
         expires_at: float,
+        counters: Sequence[CounterLimit] = (),
     ) -> ReserveOutcome:
         with self._lock:
             reserved = self._reserved_locked(user_id, now)
@@ -115,8 +161,25 @@ class MemoryStore(LedgerStore):
             refused = refusal(limits, spent, reserved, amount_nanos)
             if refused is not None:
                 return refused
-            self._leases[reservation_id] = _Lease(user_id, amount_nanos, expires_at)
+            holds: dict[str, int] | None = None
+            if counters:
+                refused = self._counter_refusal_locked(counters, now)
+                if refused is not None:
+                    return refused
+                counts = self._counts
+                for owner, period_key, _, _, add in counters:
+                    if add:
+                        counts[(owner, period_key.key)] += add
+                        window = self._windows.get(owner)
+                        if window is not None and window < period_key.key:
+                            counts.pop((owner, window), None)  # a finished window
+                        if window is None or window < period_key.key:
+                            self._windows[owner] = period_key.key
+                holds = holds_of(counters) or None
+            self._leases[reservation_id] = _Lease(user_id, amount_nanos, expires_at, holds)
             self._user_leases[user_id].add(reservation_id)
+            for owner in holds or ():
+                self._owner_leases[owner].add(reservation_id)
             return ReserveOutcome(granted=True)
 
     def settle(
@@ -125,10 +188,12 @@ class MemoryStore(LedgerStore):
         entry: CostEntry,
         cost_nanos: int,
         periods: Sequence[PeriodKey],
+        *,
+        counters: Sequence[CounterAdd] = (),
     ) -> bool:
         with self._lock:
             self._drop_lease_locked(reservation_id)
-            return self._record_locked(entry, cost_nanos, periods)
+            return self._record_locked(entry, cost_nanos, periods, counters)
 
     def release(self, reservation_id: str) -> bool:
         with self._lock:
@@ -141,6 +206,31 @@ class MemoryStore(LedgerStore):
     def reset(self) -> None:
         with self._lock:
             self._init_state()
+
+    def put_setting(self, name: str, value: str | None) -> None:
+        with self._lock:
+            if value is None:
+                self._settings.pop(name, None)
+            else:
+                self._settings[name] = value
+            self._settings_version += 1
+
+    def settings(self) -> tuple[int, dict[str, str]]:
+        with self._lock:
+            return self._settings_version, dict(self._settings)
+
+    def settings_version(self) -> int:
+        return self._settings_version
+
+    def read_counters(
+        self, counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str], *, now: float
+    ) -> CounterUsage:
+        with self._lock:
+            return CounterUsage(
+                values={(owner, period.key): self._counts.get((owner, period.key), 0)
+                        for owner, period in counters},
+                held={owner: self._held_locked(owner, now) for owner in owners},
+            )
 
     def usage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
         with self._lock:
@@ -188,9 +278,10 @@ class MemoryStore(LedgerStore):
 
     # Memory operations never wait on I/O: the async twins run inline.
     async def arecord(
-        self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+        self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey], *,
+        counters: Sequence[CounterAdd] = (),
     ) -> bool:
-        return self.record(entry, cost_nanos, periods)
+        return self.record(entry, cost_nanos, periods, counters=counters)
 
     async def areserve(
         self,
@@ -201,17 +292,24 @@ class MemoryStore(LedgerStore):
         *,
         now: float,
         expires_at: float,
+        counters: Sequence[CounterLimit] = (),
     ) -> ReserveOutcome:
         return self.reserve(reservation_id, user_id, amount_nanos, limits, now=now,
-                            expires_at=expires_at)
+                            expires_at=expires_at, counters=counters)
 
     async def asettle(
-        self, reservation_id: str, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+        self, reservation_id: str, entry: CostEntry, cost_nanos: int,
+        periods: Sequence[PeriodKey], *, counters: Sequence[CounterAdd] = (),
     ) -> bool:
-        return self.settle(reservation_id, entry, cost_nanos, periods)
+        return self.settle(reservation_id, entry, cost_nanos, periods, counters=counters)
 
     async def arelease(self, reservation_id: str) -> bool:
         return self.release(reservation_id)
 
     async def ausage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
         return self.usage(user_id, periods, now=now)
+
+    async def aread_counters(
+        self, counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str], *, now: float
+    ) -> CounterUsage:
+        return self.read_counters(counters, owners, now=now)

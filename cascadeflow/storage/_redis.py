@@ -13,6 +13,9 @@ from typing import Any, TypeVar, cast
 from cascadeflow._entry import CostEntry
 from cascadeflow._exceptions import StoreUnavailableError
 from cascadeflow.storage._base import (
+    CounterAdd,
+    CounterLimit,
+    CounterUsage,
     LedgerStore,
     PeriodKey,
     PeriodLimit,
@@ -86,6 +89,7 @@ class RedisStore(LedgerStore):
     """
 
     shared = True
+    counters_expire = True
 
     def __init__(
         self,
@@ -212,43 +216,67 @@ class RedisStore(LedgerStore):
         return self._outage.journal.add(script, keys, args, entry_id)
 
     # -- LedgerStore: writes ------------------------------------------------------------
-    def record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]) -> bool:
-        return self._record(entry, cost_nanos, periods, reservation_id="")
+    def record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey], *,
+               counters: Sequence[CounterAdd] = ()) -> bool:
+        return self._record(entry, cost_nanos, periods, reservation_id="", counters=counters)
 
     async def arecord(
-        self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+        self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey], *,
+        counters: Sequence[CounterAdd] = (),
     ) -> bool:
-        return await self._arecord(entry, cost_nanos, periods, reservation_id="")
+        return await self._arecord(entry, cost_nanos, periods, reservation_id="",
+                                   counters=counters)
 
     def settle(
-        self, reservation_id: str, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+        self, reservation_id: str, entry: CostEntry, cost_nanos: int,
+        periods: Sequence[PeriodKey], *, counters: Sequence[CounterAdd] = (),
     ) -> bool:
-        return self._record(entry, cost_nanos, periods, reservation_id=reservation_id)
+        return self._record(entry, cost_nanos, periods, reservation_id=reservation_id,
+                            counters=counters)
 
     async def asettle(
-        self, reservation_id: str, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey]
+        self, reservation_id: str, entry: CostEntry, cost_nanos: int,
+        periods: Sequence[PeriodKey], *, counters: Sequence[CounterAdd] = (),
     ) -> bool:
-        return await self._arecord(entry, cost_nanos, periods, reservation_id=reservation_id)
+        return await self._arecord(entry, cost_nanos, periods, reservation_id=reservation_id,
+                                   counters=counters)
 
     def _record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey], *,
-                reservation_id: str) -> bool:
+                reservation_id: str, counters: Sequence[CounterAdd]) -> bool:
         # A settle is a record that also drops the lease; the nonce tells a retry of this
         # very call (counted, answer True) from an earlier record of the same id (False).
         keys, args = self.layout.record_call(
-            entry, cost_nanos, periods, reservation_id=reservation_id, nonce=new_nonce())
+            entry, cost_nanos, periods, reservation_id=reservation_id, nonce=new_nonce(),
+            counters=counters)
+        script = "record_counted" if counters else "record"
         try:
-            return bool(self._run("record", keys, args))
+            return bool(self._run(script, keys, args))
         except RedisDown as down:
-            return self._journal(down, "record", keys, args, entry.id)
+            return self._journal(down, script, keys, args, entry.id)
 
     async def _arecord(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey],
-                       *, reservation_id: str) -> bool:
+                       *, reservation_id: str, counters: Sequence[CounterAdd]) -> bool:
         keys, args = self.layout.record_call(
-            entry, cost_nanos, periods, reservation_id=reservation_id, nonce=new_nonce())
+            entry, cost_nanos, periods, reservation_id=reservation_id, nonce=new_nonce(),
+            counters=counters)
+        script = "record_counted" if counters else "record"
         try:
-            return bool(await self._arun("record", keys, args))
+            return bool(await self._arun(script, keys, args))
         except RedisDown as down:
-            return self._journal(down, "record", keys, args, entry.id)
+            return self._journal(down, script, keys, args, entry.id)
+
+    def _reserve_call(
+        self, reservation_id: str, user_id: str, amount_nanos: int,
+        limits: Sequence[PeriodLimit], counters: Sequence[CounterLimit], now: float,
+        expires_at: float,
+    ) -> tuple[str, list[str], list[str]]:
+        if counters:
+            keys, args = self.layout.reserve_counted_call(
+                reservation_id, user_id, amount_nanos, limits, counters, now, expires_at)
+            return "reserve_counted", keys, args
+        keys, args = self.layout.reserve_call(
+            reservation_id, user_id, amount_nanos, limits, now, expires_at)
+        return "reserve", keys, args
 
     def reserve(
         self,
@@ -259,11 +287,12 @@ class RedisStore(LedgerStore):
         *,
         now: float,
         expires_at: float,
+        counters: Sequence[CounterLimit] = (),
     ) -> ReserveOutcome:
-        keys, args = self.layout.reserve_call(
-            reservation_id, user_id, amount_nanos, limits, now, expires_at)
+        script, keys, args = self._reserve_call(
+            reservation_id, user_id, amount_nanos, limits, counters, now, expires_at)
         try:
-            return _outcome(self._run("reserve", keys, args), limits)
+            return _outcome(self._run(script, keys, args), limits, counters)
         except RedisDown as down:
             return self._fallback(down, ReserveOutcome(granted=True))
 
@@ -276,11 +305,12 @@ class RedisStore(LedgerStore):
         *,
         now: float,
         expires_at: float,
+        counters: Sequence[CounterLimit] = (),
     ) -> ReserveOutcome:
-        keys, args = self.layout.reserve_call(
-            reservation_id, user_id, amount_nanos, limits, now, expires_at)
+        script, keys, args = self._reserve_call(
+            reservation_id, user_id, amount_nanos, limits, counters, now, expires_at)
         try:
-            return _outcome(await self._arun("reserve", keys, args), limits)
+            return _outcome(await self._arun(script, keys, args), limits, counters)
         except RedisDown as down:
             return self._fallback(down, ReserveOutcome(granted=True))
 
@@ -305,12 +335,58 @@ class RedisStore(LedgerStore):
         except RedisDown as down:
             self._journal(down, "tier", keys, args)
 
+    def put_setting(self, name: str, value: str | None) -> None:
+        keys, args = self.layout.setting_call(name, value)
+        try:
+            self._run("setting", keys, args)
+        except RedisDown as down:
+            # Limits are not journaled: a change that did not happen must say so.
+            raise self._unavailable(down) from down.cause
+
+    def settings(self) -> tuple[int, dict[str, str]]:
+        layout = self.layout
+
+        def snapshot(client: SyncRedis) -> list[Any]:
+            pipe = client.pipeline(transaction=True)
+            pipe.get(layout.settings_version)
+            pipe.hgetall(layout.settings)
+            return pipe.execute()
+
+        version, raw = self._read(snapshot)
+        return int(version or 0), {_text(k): _text(v) for k, v in raw.items()}
+
+    def settings_version(self) -> int:
+        return int(self._read(lambda client: client.get(self.layout.settings_version)) or 0)
+
+    def read_counters(
+        self, counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str], *, now: float
+    ) -> CounterUsage:
+        keys, args = self.layout.counters_call(counters, owners, now)
+        try:
+            raw = self._run("counters", keys, args)
+        except RedisDown as down:
+            raw = self._fallback(down, [0] * (len(counters) + len(owners)))
+        return _counter_usage(raw, counters, owners)
+
+    async def aread_counters(
+        self, counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str], *, now: float
+    ) -> CounterUsage:
+        keys, args = self.layout.counters_call(counters, owners, now)
+        try:
+            raw = await self._arun("counters", keys, args)
+        except RedisDown as down:
+            raw = self._fallback(down, [0] * (len(counters) + len(owners)))
+        return _counter_usage(raw, counters, owners)
+
     def reset(self) -> None:
         pattern = self.layout.pattern
+        kept = {self.layout.settings.encode(), self.layout.settings_version.encode()}
 
         def wipe(client: SyncRedis) -> None:
             batch: list[Any] = []
             for key in client.scan_iter(match=pattern, count=1000):
+                if (key.encode() if isinstance(key, str) else key) in kept:
+                    continue  # settings are configuration: reset keeps them
                 batch.append(key)
                 if len(batch) >= 1000:
                     client.unlink(*batch)
@@ -491,10 +567,18 @@ class RedisStore(LedgerStore):
 
 
 # -- decoding script replies ------------------------------------------------------------
-def _outcome(raw: list[Any], limits: Sequence[PeriodLimit]) -> ReserveOutcome:
+def _outcome(raw: list[Any], limits: Sequence[PeriodLimit],
+             counters: Sequence[CounterLimit] = ()) -> ReserveOutcome:
     if int(raw[0]) == 1:
         return ReserveOutcome(granted=True)
-    limit = limits[int(raw[1]) - 1]
+    index = int(raw[1]) - 1
+    if index >= len(limits):
+        item = counters[index - len(limits)]
+        return ReserveOutcome(
+            granted=False, period=item.period_key.period, limit_nanos=item.limit,
+            spent_nanos=int(raw[2]), reserved_nanos=int(raw[3]), owner=item.owner,
+            ends_at=item.period_key.ends_at)
+    limit = limits[index]
     return ReserveOutcome(
         granted=False,
         period=limit.period_key.period,
@@ -502,6 +586,14 @@ def _outcome(raw: list[Any], limits: Sequence[PeriodLimit]) -> ReserveOutcome:
         spent_nanos=int(raw[2]),
         reserved_nanos=int(raw[3]),
     )
+
+
+def _counter_usage(raw: list[Any], counters: Sequence[tuple[str, PeriodKey]],
+                   owners: Sequence[str]) -> CounterUsage:
+    values = {(owner, period.key): int(value)
+              for (owner, period), value in zip(counters, raw, strict=False)}
+    held = {owner: int(value) for owner, value in zip(owners, raw[len(counters):], strict=True)}
+    return CounterUsage(values=values, held=held)
 
 
 def _usage(raw: list[Any], periods: Sequence[PeriodKey]) -> Usage:

@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 import orjson
 
 from cascadeflow._entry import CostEntry
-from cascadeflow.storage._base import PeriodKey, PeriodLimit
+from cascadeflow.storage._base import CounterAdd, CounterLimit, PeriodKey, PeriodLimit
 
 #: Stored in the tiers hash for "a user whose tier is not known" (an empty tier reads as None).
 NO_TIER = ""
@@ -46,6 +46,27 @@ class RedisLayout:
 
     def lease_owner(self, reservation_id: str) -> str:
         return f"{self.prefix}:lease:{reservation_id}"
+
+    def lease_holds(self, reservation_id: str) -> str:
+        return f"{self.prefix}:lease_holds:{reservation_id}"
+
+    # Owners (scopes, caps, quotas) live under their own names: never a user's keys.
+    def count(self, owner: str, period_key: str) -> str:
+        return f"{self.prefix}:count:{{{owner}}}:{period_key}"
+
+    def holds(self, owner: str) -> str:
+        return f"{self.prefix}:holds:{{{owner}}}"
+
+    def hold_amounts(self, owner: str) -> str:
+        return f"{self.prefix}:hold_amounts:{{{owner}}}"
+
+    @property
+    def settings(self) -> str:
+        return f"{self.prefix}:settings"
+
+    @property
+    def settings_version(self) -> str:
+        return f"{self.prefix}:settings_version"
 
     def done(self, entry_id: str) -> str:
         return f"{self.prefix}:done:{entry_id}"
@@ -101,6 +122,43 @@ class RedisLayout:
         args += [str(item.limit_nanos) for item in limits]
         return keys, args
 
+    def reserve_counted_call(
+        self,
+        reservation_id: str,
+        user_id: str,
+        amount_nanos: int,
+        limits: Sequence[PeriodLimit],
+        counters: Sequence[CounterLimit],
+        now: float,
+        expires_at: float,
+    ) -> tuple[list[str], list[str]]:
+        keys = [self.leases(user_id), self.lease_amounts(user_id),
+                self.lease_owner(reservation_id), self.lease_holds(reservation_id)]
+        keys += [self.spent(user_id, item.period_key.key) for item in limits]
+        lease_ttl_ms = max(1, int((expires_at - now + self.lease_margin) * 1000))
+        args = [self.prefix, repr(now), repr(expires_at), str(amount_nanos),
+                reservation_id, user_id, str(lease_ttl_ms), str(len(limits))]
+        args += [str(item.limit_nanos) for item in limits]
+        for item in counters:
+            keys += [self.count(item.owner, item.period_key.key), self.holds(item.owner),
+                     self.hold_amounts(item.owner)]
+            ttl = (self._window_ttl_ms(item.period_key, now) if item.add
+                   else self._period_ttl_ms(item.period_key, now))
+            args += [str(item.limit), str(item.hold), str(item.add), ttl, item.owner]
+        return keys, args
+
+    def counters_call(
+        self, counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str], now: float
+    ) -> tuple[list[str], list[str]]:
+        keys = [self.count(owner, period.key) for owner, period in counters]
+        for owner in owners:
+            keys += [self.holds(owner), self.hold_amounts(owner)]
+        return keys, [str(len(counters)), repr(now)]
+
+    def setting_call(self, name: str, value: str | None) -> tuple[list[str], list[str]]:
+        return ([self.settings, self.settings_version],
+                [name, value or "", "1" if value is None else "0"])
+
     def record_call(
         self,
         entry: CostEntry,
@@ -109,6 +167,7 @@ class RedisLayout:
         *,
         reservation_id: str = "",
         nonce: str,
+        counters: Sequence[CounterAdd] = (),
     ) -> tuple[list[str], list[str]]:
         day = entry.timestamp.astimezone(timezone.utc).date()
         day_score = (day - _EPOCH).days
@@ -148,8 +207,16 @@ class RedisLayout:
             self._stream_ttl_ms,
             day_text,
             str(day_score - self.history_days),
-            *ttls,
         ]
+        if counters:
+            # record_counted: the owners' count, the user keys' ttls, then (ttl, amount) each.
+            args.append(str(len(counters)))
+            args += ttls
+            for item in counters:
+                keys.append(self.count(item.owner, item.period_key.key))
+                args += [self._period_ttl_ms(item.period_key, ref), str(item.amount)]
+        else:
+            args += ttls
         return keys, args
 
     def release_call(self, reservation_id: str) -> tuple[list[str], list[str]]:
@@ -172,6 +239,12 @@ class RedisLayout:
         if period.ends_at is None:
             return "-1"
         return str(max(1000, int((period.ends_at + self.period_margin - ref) * 1000)))
+
+    def _window_ttl_ms(self, period: PeriodKey, ref: float) -> str:
+        # A window counted at admission (a rate limit's minute) is not needed after it ends.
+        if period.ends_at is None:
+            return "-1"
+        return str(max(1000, int((period.ends_at + self.lease_margin - ref) * 1000)))
 
     # Constant arguments, as the strings the script receives.
     @property

@@ -17,20 +17,39 @@ from __future__ import annotations
 # `drop_lease` finds the lease's user through its owner key, because release() is given
 # only the reservation id.
 _HELPERS = """
+-- A lease with holds on owners (scopes, caps, quotas) lists their (zset, hash) key pairs
+-- under lease_holds:<rid>, so that settle and release can drop them.
+local function drop_holds(rid, prefix)
+  local hkey = prefix .. ':lease_holds:' .. rid
+  local listed = redis.call('GET', hkey)
+  if not listed then return end
+  local pairs_ = cjson.decode(listed)
+  for i = 1, #pairs_, 2 do
+    redis.call('ZREM', pairs_[i], rid)
+    redis.call('HDEL', pairs_[i + 1], rid)
+  end
+  redis.call('DEL', hkey)
+end
+
 local function drop_lease(owner_key, rid, prefix)
   local user = redis.call('GET', owner_key)
   if not user then return 0 end
   redis.call('DEL', owner_key)
   local removed = redis.call('ZREM', prefix .. ':leases:{' .. user .. '}', rid)
   redis.call('HDEL', prefix .. ':lease_amounts:{' .. user .. '}', rid)
+  drop_holds(rid, prefix)
   return removed
 end
 
-local function open_reserved(zkey, hkey, now, prefix)
+-- The sum of the open amounts in a (zset by expiry, hash of amounts) pair; entries past
+-- their expiry are dropped on the way, and with a prefix their lease owner keys too.
+local function open_sum(zkey, hkey, now, prefix)
   local expired = redis.call('ZRANGEBYSCORE', zkey, '-inf', now)
   for _, rid in ipairs(expired) do
     redis.call('HDEL', hkey, rid)
-    redis.call('DEL', prefix .. ':lease:' .. rid)
+    if prefix then
+      redis.call('DEL', prefix .. ':lease:' .. rid)
+    end
   end
   if #expired > 0 then
     redis.call('ZREMRANGEBYSCORE', zkey, '-inf', now)
@@ -41,6 +60,23 @@ local function open_reserved(zkey, hkey, now, prefix)
   end
   return total
 end
+
+-- A user's open reservations; an owner's open holds.
+local function open_reserved(zkey, hkey, now, prefix)
+  return open_sum(zkey, hkey, now, prefix)
+end
+
+local function open_held(zkey, hkey, now)
+  return open_sum(zkey, hkey, now, nil)
+end
+
+local function bump(key, amount, ttl)
+  -- A counter gets its expiry when it is created (its value is then this amount).
+  if redis.call('INCRBY', key, amount) == tonumber(amount) and ttl ~= '-1' then
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+
 """
 
 # reserve. KEYS: leases zset, lease amounts hash, lease owner key, then one spent key per
@@ -73,6 +109,79 @@ local function op_reserve(KEYS, ARGV)
 end
 """
 
+# reserve_counted: reserve with owners' counters too (see CounterLimit). KEYS: leases zset,
+# lease amounts hash, lease owner key, lease_holds key, the n user spent keys, then per
+# counter: counter key, holds zset, hold amounts hash. ARGV: prefix, now, expires_at,
+# amount, reservation id, user, lease key ttl (ms), n, the n user limits, then per counter:
+# limit, hold, add, counter ttl (ms, '-1' never), owner.
+# Returns {1} when granted, else {0, index of the refusing check (user limits first,
+# 1-based), counter value, held}.
+_RESERVE_COUNTED = """
+local function op_reserve_counted(KEYS, ARGV)
+  local n = tonumber(ARGV[8])
+  local reserved = open_reserved(KEYS[1], KEYS[2], ARGV[2], ARGV[1])
+  local amount = tonumber(ARGV[4])
+  for i = 1, n do
+    local limit = tonumber(ARGV[8 + i])
+    local spent = tonumber(redis.call('GET', KEYS[4 + i]) or '0')
+    local used = spent + reserved
+    if used >= limit or used + amount > limit then
+      return {0, i, spent, reserved}
+    end
+  end
+  local m = (#KEYS - 4 - n) / 3
+  local held = {}
+  for j = 1, m do
+    local k = 4 + n + (j - 1) * 3
+    local a = 8 + n + (j - 1) * 5
+    local owner = ARGV[a + 5]
+    if held[owner] == nil then
+      held[owner] = open_held(KEYS[k + 2], KEYS[k + 3], ARGV[2])
+    end
+    local value = tonumber(redis.call('GET', KEYS[k + 1]) or '0')
+    local used = value + held[owner]
+    local limit = tonumber(ARGV[a + 1])
+    local want = tonumber(ARGV[a + 2]) + tonumber(ARGV[a + 3])
+    if used >= limit or used + want > limit then
+      return {0, n + j, value, held[owner]}
+    end
+  end
+  local ttl = tonumber(ARGV[7])
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[5])
+  redis.call('HSET', KEYS[2], ARGV[5], ARGV[4])
+  redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])
+  if redis.call('PTTL', KEYS[1]) < ttl then
+    redis.call('PEXPIRE', KEYS[1], 2 * ttl)
+    redis.call('PEXPIRE', KEYS[2], 2 * ttl)
+  end
+  local listed = {}
+  local seen = {}
+  for j = 1, m do
+    local k = 4 + n + (j - 1) * 3
+    local a = 8 + n + (j - 1) * 5
+    local owner = ARGV[a + 5]
+    if ARGV[a + 2] ~= '0' and not seen[owner] then
+      seen[owner] = true
+      redis.call('ZADD', KEYS[k + 2], ARGV[3], ARGV[5])
+      redis.call('HSET', KEYS[k + 3], ARGV[5], ARGV[a + 2])
+      if redis.call('PTTL', KEYS[k + 2]) < ttl then
+        redis.call('PEXPIRE', KEYS[k + 2], 2 * ttl)
+        redis.call('PEXPIRE', KEYS[k + 3], 2 * ttl)
+      end
+      listed[#listed + 1] = KEYS[k + 2]
+      listed[#listed + 1] = KEYS[k + 3]
+    end
+    if ARGV[a + 3] ~= '0' then
+      bump(KEYS[k + 1], ARGV[a + 3], ARGV[a + 4])
+    end
+  end
+  if #listed > 0 then
+    redis.call('SET', KEYS[4], cjson.encode(listed), 'PX', ARGV[7])
+  end
+  return {1}
+end
+"""
+
 # record (and settle). KEYS: lease owner key, done marker, totals, by_model, by_provider,
 # by_user, tiers, day stream, days index, then the user's spent keys (one per period).
 # ARGV: prefix, reservation id ('' for a plain record), attempt nonce, marker ttl (s), cost,
@@ -81,8 +190,11 @@ end
 # then one ttl (ms, '-1' = never expires) per spent key.
 # Returns 1 when this call (or an earlier attempt with the same nonce) recorded the entry,
 # 0 when the entry id was already recorded by someone else.
+# record_counted is record with owners' increments: ARGV[18] is their number k, the user
+# keys' ttls follow from ARGV[19], then (ttl, amount) per owner counter; the owner counter
+# keys are the last k KEYS. Its answer is record's.
 _RECORD = """
-local function op_record(KEYS, ARGV)
+local function record_entry(KEYS, ARGV, last_user_key, ttl_offset)
   if ARGV[2] ~= '' then
     drop_lease(KEYS[1], ARGV[2], ARGV[1])
   end
@@ -104,12 +216,8 @@ local function op_record(KEYS, ARGV)
     else
       redis.call('HSETNX', KEYS[7], ARGV[8], ARGV[10])
     end
-    for i = 10, #KEYS do
-      -- A counter gets its expiry when it is created (its value is then this cost).
-      local ttl = ARGV[i + 8]
-      if redis.call('INCRBY', KEYS[i], cost) == tonumber(cost) and ttl ~= '-1' then
-        redis.call('PEXPIRE', KEYS[i], ttl)
-      end
+    for i = 10, last_user_key do
+      bump(KEYS[i], cost, ARGV[i + ttl_offset])
     end
   end
   if ARGV[13] ~= '0' then
@@ -120,7 +228,24 @@ local function op_record(KEYS, ARGV)
       redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. ARGV[17])
     end
   end
-  return 1
+  return 2
+end
+
+local function op_record(KEYS, ARGV)
+  return math.min(record_entry(KEYS, ARGV, #KEYS, 8), 1)
+end
+
+local function op_record_counted(KEYS, ARGV)
+  local k = tonumber(ARGV[18])
+  local last = #KEYS - k
+  local done = record_entry(KEYS, ARGV, last, 9)
+  if done == 2 then
+    local base = 19 + (last - 9)
+    for j = 1, k do
+      bump(KEYS[last + j], ARGV[base + 2 * (j - 1) + 1], ARGV[base + 2 * (j - 1)])
+    end
+  end
+  return math.min(done, 1)
 end
 """
 
@@ -145,11 +270,37 @@ local function op_tier(KEYS, ARGV)
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
   return 1
 end
+
+-- counters. KEYS: counter keys (n), then a (holds zset, amounts hash) pair per owner.
+-- ARGV: n, now. Returns {values..., held per owner...}.
+local function op_counters(KEYS, ARGV)
+  local n = tonumber(ARGV[1])
+  local result = {}
+  for i = 1, n do
+    result[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
+  end
+  for i = n + 1, #KEYS, 2 do
+    result[#result + 1] = open_held(KEYS[i], KEYS[i + 1], ARGV[2])
+  end
+  return result
+end
+
+-- setting. KEYS: settings hash, version key. ARGV: name, value, '1' to remove.
+local function op_setting(KEYS, ARGV)
+  if ARGV[3] == '1' then
+    redis.call('HDEL', KEYS[1], ARGV[1])
+  else
+    redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  end
+  return redis.call('INCR', KEYS[2])
+end
 """
 
 _DISPATCH = """
 local ops = {reserve = op_reserve, record = op_record, release = op_release,
-             usage = op_usage, tier = op_tier}
+             usage = op_usage, tier = op_tier, reserve_counted = op_reserve_counted,
+             record_counted = op_record_counted, counters = op_counters,
+             setting = op_setting}
 local results = {}
 for i, call in ipairs(cjson.decode(ARGV[1])) do
   local ok, value = pcall(ops[call[1]], call[2], call[3])
@@ -163,7 +314,8 @@ return results
 """
 
 #: The one script: every ledger operation, dispatched by name.
-LEDGER = _HELPERS + _RESERVE + _RECORD + _SMALL_OPS + _DISPATCH
+LEDGER = _HELPERS + _RESERVE + _RESERVE_COUNTED + _RECORD + _SMALL_OPS + _DISPATCH
 
 #: The operations :data:`LEDGER` knows.
-OPERATIONS = frozenset({"reserve", "record", "release", "usage", "tier"})
+OPERATIONS = frozenset({"reserve", "record", "release", "usage", "tier", "reserve_counted",
+                        "record_counted", "counters", "setting"})

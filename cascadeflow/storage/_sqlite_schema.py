@@ -14,7 +14,7 @@ from collections.abc import Callable
 from cascadeflow._exceptions import StoreUnavailableError
 
 #: The schema version this module creates and understands.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # entries is clustered on its id (WITHOUT ROWID): one B-tree, and since generated ids start
 # with the time they append at its right edge, so a commit dirties one page of it. It has
@@ -107,10 +107,59 @@ _TABLES = (
         DELETE FROM leases WHERE id = NEW.id;
     END
     """,
+    # Version 3: counters and holds of owners other than users (scopes, model caps, quotas,
+    # rate limits), kept apart from users' so the two namespaces never mix, and settings
+    # (stored limits, as text the tracker encodes) with a version readers poll.
+    """
+    CREATE TABLE IF NOT EXISTS owner_counters (
+        owner TEXT NOT NULL,
+        period_key TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        PRIMARY KEY (owner, period_key)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS holds (
+        owner TEXT NOT NULL,
+        lease_id TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (owner, lease_id)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS settings_version (
+        id INTEGER PRIMARY KEY CHECK (id = 0),
+        version INTEGER NOT NULL
+    )
+    """,
+    "INSERT OR IGNORE INTO settings_version (id, version) VALUES (0, 0)",
+)
+
+# Run once by a file older than version 3 (a fresh file too, after _TABLES). A lease that
+# holds on owners lists them in `holds` (JSON); however it ends (settle, release, expiry
+# purge, the record trigger all delete its row) its holds go with it, found by primary
+# key. A user-only lease has none and fires no trigger.
+_TO_VERSION_3 = (
+    "ALTER TABLE leases ADD COLUMN holds TEXT",
+    """
+    CREATE TRIGGER IF NOT EXISTS lease_dropped AFTER DELETE ON leases
+    WHEN OLD.holds IS NOT NULL
+    BEGIN
+        DELETE FROM holds WHERE lease_id = OLD.id
+            AND owner IN (SELECT value FROM json_each(OLD.holds));
+    END
+    """,
 )
 
 #: The tables a reset empties.
-TABLE_NAMES = ("entries", "counters", "leases", "users")
+TABLE_NAMES = ("entries", "counters", "leases", "users", "owner_counters", "holds")
 
 SYNCHRONOUS_MODES = ("NORMAL", "FULL")
 MINIMUM_SQLITE = (3, 31, 0)
@@ -169,8 +218,12 @@ def _ensure_schema(conn: sqlite3.Connection, timeout: float) -> None:
     _retry_while_locked(lambda: conn.execute("BEGIN IMMEDIATE"), timeout)
     try:
         if _user_version(conn) < SCHEMA_VERSION:
+            version = _user_version(conn)
             for statement in _TABLES:
                 conn.execute(statement)
+            if version < 3:
+                for statement in _TO_VERSION_3:
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:

@@ -13,7 +13,7 @@ from typing import Any
 
 from cascadeflow._entry import CostEntry
 from cascadeflow._exceptions import BudgetExceededError
-from cascadeflow.telemetry._budget import PERIODS, BudgetConfig
+from cascadeflow.telemetry._budget import PERIODS, BudgetConfig, RateLimit
 from cascadeflow.telemetry._enforcement import (
     EnforcementAction,
     EnforcementCallback,
@@ -37,11 +37,13 @@ from cascadeflow.telemetry._observers import (
     remove_ledger_hook,
 )
 from cascadeflow.telemetry._reservation import Reservation
+from cascadeflow.telemetry._scope import SCOPE_KINDS, Scope
 from cascadeflow.telemetry._tracker import CostTracker
 
 __all__ = [
     "DEFAULT_DEGRADATION_MAP",
     "PERIODS",
+    "SCOPE_KINDS",
     "BudgetConfig",
     "BudgetExceededError",
     "CostEntry",
@@ -51,7 +53,9 @@ __all__ = [
     "EnforcementCallbacks",
     "EnforcementContext",
     "EnforcementResult",
+    "RateLimit",
     "Reservation",
+    "Scope",
     "estimate_cost_savings",
     "get_cheaper_model",
     "get_degradation_chain",

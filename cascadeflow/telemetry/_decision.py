@@ -17,6 +17,7 @@ from cascadeflow.telemetry._enforcement import (
 from cascadeflow.telemetry._periods import TOTAL_KEY
 
 if TYPE_CHECKING:
+    from cascadeflow.telemetry._scoped import BudgetRow
     from cascadeflow.telemetry._tracker import CostTracker
 
 logger = logging.getLogger("cascadeflow.enforcement")
@@ -49,17 +50,33 @@ def estimate_for(tracker: CostTracker, model: str, base_model: str, base_estimat
     return base_estimate * price / base_price
 
 
-def _periods(budget: BudgetConfig, keys: tuple[PeriodKey, ...],
-             usage: Usage) -> list[tuple[str, int, int]]:
+# A limit as enforcement sees it: (period, limit, used, scope, capped model or None).
+_Row = tuple[str, int, int, str | None, str | None]
+
+
+def _periods(budget: BudgetConfig, keys: tuple[PeriodKey, ...], usage: Usage) -> list[_Row]:
     return [
         (keys[index].period, limit,
-         usage.spent_nanos.get(keys[index].key, 0) + usage.reserved_nanos)
+         usage.spent_nanos.get(keys[index].key, 0) + usage.reserved_nanos, None, None)
         for index, limit in budget.indexed_limits()
     ]
 
 
-def _fits(periods: list[tuple[str, int, int]], amount_nanos: int) -> bool:
-    return all(used < limit and used + amount_nanos <= limit for _, limit, used in periods)
+def _scoped_rows(rows: list[BudgetRow]) -> list[_Row]:
+    return [(row.period, row.limit, row.used, str(row.scope), row.model) for row in rows]
+
+
+def _applying(tracker: CostTracker, periods: list[_Row], model: str) -> list[_Row]:
+    """The rows that limit a request for ``model``: every scope's, and the caps on it."""
+    if all(row[4] is None for row in periods):
+        return periods
+    return [row for row in periods
+            if row[4] is None or tracker._scoped.model_matches(row[4], model)]
+
+
+def _fits(periods: list[_Row], amount_nanos: int) -> bool:
+    return all(used < limit and used + amount_nanos <= limit
+               for _, limit, used, _, _ in periods)
 
 
 def decide(
@@ -73,8 +90,14 @@ def decide(
     budget: BudgetConfig | None,
     keys: tuple[PeriodKey, ...],
     usage: Usage,
+    *,
+    rows: list[BudgetRow] | None = None,
 ) -> EnforcementResult:
-    """Build the context from the tightest period, pick the action, resolve degradation."""
+    """Build the context from the tightest period, pick the action, resolve degradation.
+
+    ``rows`` (every scope's limits and the model caps, already read) replace the user's
+    ``budget``/``usage`` when given.
+    """
     if estimated_cost is not None:
         to_nanos(estimated_cost, field="estimated_cost")
     estimate = estimate_for(tracker, model, model, estimated_cost, prompt_tokens,
@@ -97,15 +120,21 @@ def decide(
         model=model,
         tokens=tokens,
     )
-    periods = _periods(budget, keys, usage) if budget is not None else []
+    if rows is not None:
+        all_periods = _scoped_rows(rows)
+    else:
+        all_periods = _periods(budget, keys, usage) if budget is not None else []
+    periods = _applying(tracker, all_periods, model)
     if periods:
-        def pressure(item: tuple[str, int, int]) -> tuple[bool, float]:
-            _, limit, used = item
+        def pressure(item: _Row) -> tuple[bool, float]:
+            _, limit, used, _, _ = item
             over = used >= limit or used + estimate_nanos > limit
             return over, (used / limit if limit else 1.0)
 
-        name, limit, used = max(periods, key=pressure)
-        context.period_name = name
+        name, limit, used, scope, capped = max(periods, key=pressure)
+        context.period_name = name if capped is None else f"{name} cap on {capped}"
+        if scope is not None:
+            context.scope = scope
         context.budget_limit = to_usd(limit)
         context.current_cost = to_usd(used)
         context.budget_used_pct = 100.0 * used / limit if limit else 100.0
@@ -119,11 +148,12 @@ def decide(
         source = f"enforcement_mode={tracker.enforcement_mode!r}"
 
     if action is EnforcementAction.DEGRADE:
-        return _degrade(tracker, context, periods, model, estimated_cost, prompt_tokens,
+        return _degrade(tracker, context, all_periods, model, estimated_cost, prompt_tokens,
                         max_output_tokens, estimate, source)
     if action is EnforcementAction.BLOCK:
-        reason = (f"blocked by {source}: {context.period_name} budget ${context.budget_limit} "
-                  f"used {context.budget_used_pct:.1f}%, request ~${estimate:.6f}")
+        reason = (f"blocked by {source}: {_whose(context)}{context.period_name} budget "
+                  f"${context.budget_limit} used {context.budget_used_pct:.1f}%, "
+                  f"request ~${estimate:.6f}")
     elif action is EnforcementAction.WARN:
         reason = (f"warning from {source}: {context.period_name} budget "
                   f"{context.budget_used_pct:.1f}% used")
@@ -146,8 +176,12 @@ def _mode_action(tracker: CostTracker, context: EnforcementContext, *,
     return EnforcementAction.WARN if near else EnforcementAction.ALLOW
 
 
+def _whose(context: EnforcementContext) -> str:
+    return "" if context.scope is None else f"{context.scope} "
+
+
 def _degrade(tracker: CostTracker, context: EnforcementContext,
-             periods: list[tuple[str, int, int]], model: str, estimated_cost: float | None,
+             all_periods: list[_Row], model: str, estimated_cost: float | None,
              prompt_tokens: int | None, max_output_tokens: int | None, estimate: float,
              source: str) -> EnforcementResult:
     from cascadeflow.telemetry._degradation import get_degradation_chain
@@ -157,6 +191,7 @@ def _degrade(tracker: CostTracker, context: EnforcementContext,
                             max_output_tokens)
         if cost is None:
             continue
+        periods = _applying(tracker, all_periods, candidate)
         if not periods or _fits(periods, to_nanos(cost)):
             reason = (f"degraded from {model} to {candidate} by {source}: "
                       f"{context.period_name} budget {context.budget_used_pct:.1f}% used, "
@@ -166,5 +201,5 @@ def _degrade(tracker: CostTracker, context: EnforcementContext,
         reason = f"{source} asked to degrade but no cheaper model fits; keeping {model}"
         return EnforcementResult(EnforcementAction.WARN, model, context, reason, estimate)
     reason = (f"blocked: no model in the degradation chain of {model} fits the "
-              f"{context.period_name} budget (${context.budget_limit})")
+              f"{_whose(context)}{context.period_name} budget (${context.budget_limit})")
     return EnforcementResult(EnforcementAction.BLOCK, model, context, reason, estimate)

@@ -31,7 +31,9 @@ class EnforcementContext:
 
     ``current_cost`` is the spend in the tightest period (recorded plus reserved),
     ``budget_used_pct`` is on a 0-100 scale, and ``budget_exceeded`` is True when the
-    request does not fit in that period.
+    request does not fit in that period. ``scope`` names the scope of that period
+    (``"team:search"``) when it is not the user's own budget; ``period_name`` says
+    ``"daily cap on gpt-4o"`` for a model cap.
 
     Example:
         >>> ctx = EnforcementContext(user_id="u1", budget_used_pct=95.0)
@@ -53,12 +55,14 @@ class EnforcementContext:
     query: str | None = None
     tokens: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    scope: str | None = None
 
     def __repr__(self) -> str:
         limit = "none" if self.budget_limit is None else f"${self.budget_limit:.4f}"
         return (
             f"EnforcementContext(user={self.user_id!r}, tier={self.user_tier!r}, "
-            f"period={self.period_name}, cost=${self.current_cost:.4f}, limit={limit}, "
+            f"period={self.period_name}{'' if self.scope is None else ' of ' + self.scope}, "
+            f"cost=${self.current_cost:.4f}, limit={limit}, "
             f"used={self.budget_used_pct:.1f}%, exceeded={self.budget_exceeded})"
         )
 

@@ -27,6 +27,8 @@ class LedgerQueries:
         def get_user_tier(self, user_id: str) -> str | None: ...
         def period_keys(self, moment: Any = None) -> tuple[PeriodKey, ...]: ...
         def now(self) -> Any: ...
+        def _carried(self, user_id: str, budget: BudgetConfig, key: PeriodKey,
+                     base: int) -> int: ...
 
     @property
     def total_cost(self) -> float:
@@ -92,9 +94,11 @@ class LedgerQueries:
         period_costs: dict[str, Any] = {}
         if budget is not None:
             summary["budget_config"] = repr(budget)
-            for index, limit in budget.indexed_limits():
+            for index, base in budget.indexed_limits():
                 period = keys[index].period
                 spent = usage.spent_nanos.get(keys[index].key, 0)
+                carried = self._carried(user_id, budget, keys[index], base)
+                limit = base + carried
                 period_costs[period] = {
                     "cost": to_usd(spent),
                     "limit": to_usd(limit),
@@ -102,6 +106,9 @@ class LedgerQueries:
                     "used_pct": 100.0 * spent / limit if limit else 100.0,
                     "exceeded": spent >= limit,
                 }
+                if budget.rollover:
+                    period_costs[period].update(base_limit=to_usd(base),
+                                                carried=to_usd(carried))
         summary["period_costs"] = period_costs
         summary["budget_exceeded"] = any(p["exceeded"] for p in period_costs.values())
         return summary

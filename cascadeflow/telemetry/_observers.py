@@ -241,10 +241,14 @@ def publish_entry(entry: CostEntry, cost_nanos: int) -> None:
     publish(EntryRecorded(entry, cost_nanos))
 
 
-def publish_refusal(user_id: str, estimated_cost: float, outcome: Any) -> None:
-    """Publish a refused reservation from the store's ``ReserveOutcome`` (or a scope's)."""
+def publish_refusal(user_id: str, estimated_cost: float, outcome: Any,
+                    scope_kind: str = "user") -> None:
+    """Publish a refused reservation from the store's ``ReserveOutcome``.
+
+    ``scope_kind`` is the kind of the scope that refused (``user``, ``team``, ``tag``, ...).
+    """
     publish(ReservationRefused(
-        user_id, str(getattr(outcome, "scope_kind", None) or "user"),
+        user_id, scope_kind,
         outcome.period or "total", to_usd(outcome.limit_nanos),
         to_usd(outcome.spent_nanos + outcome.reserved_nanos), float(estimated_cost)))
 

@@ -81,3 +81,48 @@ class PeriodClock:
         start = _midnight(moment.astimezone(self._zone))
         self._valid_from = start.timestamp()
         return keys
+
+
+def hour_key(stamp: float, zone: tzinfo) -> PeriodKey:
+    """The calendar hour at POSIX time ``stamp`` in ``zone`` (the offset tells DST hours apart).
+
+    Example:
+        >>> utc = ZoneInfo("UTC")
+        >>> hour_key(datetime(2026, 11, 24, 9, 30, tzinfo=utc).timestamp(), utc).key
+        'hourly:2026-11-24T09+0000'
+    """
+    local = datetime.fromtimestamp(stamp, zone)
+    start = local.replace(minute=0, second=0, microsecond=0)
+    return PeriodKey("hourly", f"hourly:{local:%Y-%m-%dT%H%z}", start.timestamp() + 3600.0)
+
+
+def minute_key(stamp: float) -> PeriodKey:
+    """The minute at POSIX time ``stamp``: the window of ``rpm`` and ``tpm`` rate limits."""
+    minute = int(stamp // 60)
+    return PeriodKey("minute", f"minute:{minute}", (minute + 1) * 60.0)
+
+
+def previous_period_key(period: str, stamp: float, zone: tzinfo) -> PeriodKey | None:
+    """The key of the period before the one holding ``stamp`` (``None`` for ``total``).
+
+    Example:
+        >>> moment = datetime(2026, 12, 1, 0, 30, tzinfo=ZoneInfo("UTC")).timestamp()
+        >>> previous_period_key("monthly", moment, ZoneInfo("UTC")).key
+        'monthly:2026-11'
+    """
+    local = datetime.fromtimestamp(stamp, zone)
+    if period == "hourly":
+        start = local.replace(minute=0, second=0, microsecond=0)
+        return hour_key(start.timestamp() - 1.0, zone)
+    day_start = _midnight(local)
+    if period == "daily":
+        start = day_start
+    elif period == "weekly":
+        start = _next_local_midnight(day_start, -local.weekday())
+    elif period == "monthly":
+        start = day_start.replace(day=1)
+    else:
+        return None
+    before = datetime.fromtimestamp(start.timestamp() - 1.0, zone)
+    keys = period_keys_at(before, zone)
+    return {key.period: key for key in keys}[period]

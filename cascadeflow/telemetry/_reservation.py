@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from cascadeflow._entry import CostEntry
 
 if TYPE_CHECKING:
+    from cascadeflow.telemetry._scope import Scope
     from cascadeflow.telemetry._tracker import CostTracker
 
 
@@ -37,6 +38,7 @@ class Reservation:
         "id",
         "model",
         "released",
+        "scopes",
         "user_id",
         "user_tier",
     )
@@ -52,6 +54,7 @@ class Reservation:
         model: str | None,
         user_tier: str | None,
         expires_at: float,
+        scopes: tuple[Scope, ...] | None = None,
     ) -> None:
         self._tracker = tracker
         self.id = reservation_id
@@ -61,6 +64,9 @@ class Reservation:
         self.model = model
         self.user_tier = user_tier
         self.expires_at = expires_at
+        #: The scopes beyond the user the settled cost counts toward (team, org, key,
+        #: tags, global), fixed when the reservation was made.
+        self.scopes = scopes
         self.released = False
         self._entry: CostEntry | None = None
         self._lock = threading.Lock()

@@ -6,11 +6,12 @@ and period key, so every check is O(1) in the size of the history.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, tzinfo
 from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cascadeflow._entry import CostEntry, new_entry_id
 from cascadeflow._exceptions import BudgetExceededError
 from cascadeflow._money import to_nanos, to_usd
-from cascadeflow.storage import LedgerStore, MemoryStore, PeriodKey, PeriodLimit, Usage
+from cascadeflow.storage import (
+    LedgerStore,
+    MemoryStore,
+    PeriodKey,
+    PeriodLimit,
+    ReserveOutcome,
+    Usage,
+)
+from cascadeflow.storage._base import _in_worker_thread
 from cascadeflow.telemetry import _observers
 from cascadeflow.telemetry._budget import BudgetConfig
 from cascadeflow.telemetry._enforcement import (
@@ -27,8 +36,12 @@ from cascadeflow.telemetry._enforcement import (
     EnforcementResult,
 )
 from cascadeflow.telemetry._ledger_queries import LedgerQueries
+from cascadeflow.telemetry._limits import LimitBook
 from cascadeflow.telemetry._periods import PeriodClock
 from cascadeflow.telemetry._reservation import Reservation
+from cascadeflow.telemetry._scope import Scope
+from cascadeflow.telemetry._scoped import BudgetRow, Refusal, ScopedCounters
+from cascadeflow.telemetry._tracker_scopes import ScopedBudgets, _Plan, _user_id
 
 if TYPE_CHECKING:
     from cascadeflow.pricing import PriceBook
@@ -46,7 +59,7 @@ def _check_tokens(value: Any, name: str) -> int:
     return value
 
 
-class CostTracker(LedgerQueries):
+class CostTracker(ScopedBudgets, LedgerQueries):
     """Records LLM spend per user and enforces calendar budgets before work is done.
 
     Compatible with cascadeflow 1.2.0's ``CostTracker`` calls (``add_cost``,
@@ -74,7 +87,8 @@ class CostTracker(LedgerQueries):
         True
     """
 
-    #: How long a tier read from a shared store is trusted before it is read again.
+    #: How long a tier (or the stored limits) read from a shared store is trusted before it
+    #: is read again: a limit set by another process applies here within this delay.
     TIER_REFRESH_SECONDS = 1.0
 
     def __init__(
@@ -121,7 +135,8 @@ class CostTracker(LedgerQueries):
         self._clock = clock
         self._periods = PeriodClock(self._zone)
         self._lock = threading.RLock()
-        self._own_budgets: dict[str, BudgetConfig] = {}
+        self._book = LimitBook(self.store, lambda: self.TIER_REFRESH_SECONDS)
+        self._scoped = ScopedCounters(self.store, self._book, self._zone, lambda: self.pricing)
         # Shared stores are asked per user on demand (see get_user_tier); others start
         # from what the store remembers.
         self._tiers: dict[str, str | None] = (
@@ -157,22 +172,27 @@ class CostTracker(LedgerQueries):
         return self._pricing
 
     def set_user_budget(self, user_id: str, budget: BudgetConfig | None) -> None:
-        """Give ``user_id`` its own limits, which win over its tier's; ``None`` removes them."""
-        if budget is not None and not isinstance(budget, BudgetConfig):
-            raise ValueError(f"budget must be a BudgetConfig or None, got {budget!r}")
-        with self._lock:
-            if budget is None:
-                self._own_budgets.pop(user_id, None)
-            else:
-                self._own_budgets[user_id] = budget
+        """Give ``user_id`` its own limits, which win over its tier's; ``None`` removes them.
+
+        Stored in the store: every tracker sharing it applies them (within
+        ``TIER_REFRESH_SECONDS`` on shared stores), and so does a restarted one.
+
+        Example:
+            >>> tracker.set_user_budget("alice", BudgetConfig(daily=0.01))
+        """
+        self.set_budget(Scope.user(_user_id(user_id)), budget)
 
     def get_user_budget(self, user_id: str, user_tier: str | None = None) -> BudgetConfig | None:
         """The limits that apply to ``user_id``: its own, else its tier's, else ``None``."""
-        own = self._own_budgets.get(user_id)
+        limits = self._book.current()
+        own = limits.users.get(user_id)
         if own is not None:
             return own
         tier = user_tier if user_tier is not None else self.get_user_tier(user_id)
-        return self.user_budgets.get(tier) if tier is not None else None
+        if tier is None:
+            return None
+        stored = limits.tiers.get(tier)
+        return stored if stored is not None else self.user_budgets.get(tier)
 
     def set_user_tier(self, user_id: str, tier: str | None) -> None:
         """Remember ``tier`` for ``user_id`` (persisted in the store)."""
@@ -206,7 +226,10 @@ class CostTracker(LedgerQueries):
         if tier is not None and self._tiers.get(user_id) != tier:
             self.set_user_tier(user_id, tier)
 
-    def _limits(self, budget: BudgetConfig, keys: tuple[PeriodKey, ...]) -> list[PeriodLimit]:
+    def _limits(self, budget: BudgetConfig, keys: tuple[PeriodKey, ...], user_id: str = "",
+                stamp: float = 0.0) -> list[PeriodLimit]:
+        if budget.has_extras():
+            return self._scoped.user_limits(user_id, budget, keys, stamp)
         return [PeriodLimit(keys[index], nanos) for index, nanos in budget.indexed_limits()]
 
     # -- recording ------------------------------------------------------------
@@ -269,22 +292,34 @@ class CostTracker(LedgerQueries):
         *,
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
+        team: str | None = None,
+        org: str | None = None,
+        key: str | None = None,
+        tags: Iterable[str] | None = None,
     ) -> CostEntry:
         """Record one completion's cost (USD; negative for a refund) and return its entry.
 
         O(1) in the size of the history. NaN, infinite or non-numeric costs and negative
         token counts raise ``ValueError`` and record nothing. When this returns, the entry
-        is in the store (committed, for SQLite).
+        is in the store (committed, for SQLite). ``team``, ``org``, ``key`` and ``tags``
+        name the scopes it counts toward besides the user (its remembered team and org,
+        and the global scope, count without being named).
 
         Example:
-            >>> entry = tracker.add_cost("gpt-4o", "openai", 1500, 0.0125, user_id="u1")
+            >>> entry = tracker.add_cost("gpt-4o", "openai", 1500, 0.0125, user_id="u1",
+            ...                          tags=["search"])
         """
         entry, cost_nanos = self._make_entry(
             new_entry_id(), model, provider, tokens, cost, query_id, metadata, user_id,
             user_tier, prompt_tokens, completion_tokens,
         )
         keys = self._periods.keys(entry.timestamp)
-        self.store.record(entry, cost_nanos, keys)
+        scopes = self._named_scopes(user_id, team, org, key, tags)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes)
+        if adds:
+            self.store.record(entry, cost_nanos, periods, counters=adds)
+        else:
+            self.store.record(entry, cost_nanos, periods)
         self._after_record(entry, cost_nanos, keys)
         return entry
 
@@ -301,6 +336,10 @@ class CostTracker(LedgerQueries):
         *,
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
+        team: str | None = None,
+        org: str | None = None,
+        key: str | None = None,
+        tags: Iterable[str] | None = None,
     ) -> CostEntry:
         """Async :meth:`add_cost`; the store call does not block the event loop."""
         entry, cost_nanos = self._make_entry(
@@ -308,7 +347,12 @@ class CostTracker(LedgerQueries):
             user_tier, prompt_tokens, completion_tokens,
         )
         keys = self._periods.keys(entry.timestamp)
-        await self.store.arecord(entry, cost_nanos, keys)
+        scopes = self._named_scopes(user_id, team, org, key, tags)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes)
+        if adds:
+            await self.store.arecord(entry, cost_nanos, periods, counters=adds)
+        else:
+            await self.store.arecord(entry, cost_nanos, periods)
         self._after_record(entry, cost_nanos, keys)
         return entry
 
@@ -406,54 +450,107 @@ class CostTracker(LedgerQueries):
         return True
 
     def can_afford(self, user_id: str, estimated_cost: float = 0.0,
-                   user_tier: str | None = None) -> bool:
-        """True when ``estimated_cost`` fits in every configured period of the user.
+                   user_tier: str | None = None, *, team: str | None = None,
+                   org: str | None = None, key: str | None = None,
+                   tags: Iterable[str] | None = None, model: str | None = None,
+                   tokens: int | None = None) -> bool:
+        """True when ``estimated_cost`` fits in every limit that applies to the request.
 
-        False as soon as any period has ``spent + reserved >= limit`` or
-        ``spent + reserved + estimated_cost > limit``. A user without limits can always
-        afford. Reads the same counters reservations use (one store round trip).
+        False as soon as any limit has ``spent + reserved >= limit`` or
+        ``spent + reserved + estimated_cost > limit``: the user's periods, and those of its
+        team, org, ``key``, each of ``tags`` and the global scope, with the caps on
+        ``model``, the quotas and the rate limits. A user without limits can always
+        afford. Reads the same counters reservations use.
 
         Example:
-            >>> tracker.can_afford("u1", 0.02, user_tier="free")
+            >>> tracker.can_afford("u1", 0.02, user_tier="free", team="search")
             True
         """
         amount = to_nanos(estimated_cost, field="estimated_cost")
-        budget, keys, stamp = self._budget_state(user_id, user_tier)
-        if budget is None or not budget.has_any_limit():
-            return True
-        usage = self.store.usage(user_id, keys, now=stamp)
-        return self._fits(budget, keys, usage, amount)
+        if team is None and org is None and key is None and tags is None and (
+                not self._book.current().scoped):
+            budget, keys, stamp = self._budget_state(user_id, user_tier)
+            if budget is None or not budget.has_any_limit():
+                return True
+            if not budget.has_extras():
+                usage = self.store.usage(user_id, keys, now=stamp)
+                return self._fits(budget, keys, usage, amount)
+        plan = self._plan(user_id, user_tier, amount, model, tokens, team, org, key, tags)
+        return self._dry_run(user_id, plan, amount)
 
     async def acan_afford(self, user_id: str, estimated_cost: float = 0.0,
-                          user_tier: str | None = None) -> bool:
+                          user_tier: str | None = None, *, team: str | None = None,
+                          org: str | None = None, key: str | None = None,
+                          tags: Iterable[str] | None = None, model: str | None = None,
+                          tokens: int | None = None) -> bool:
         """Async :meth:`can_afford`."""
         amount = to_nanos(estimated_cost, field="estimated_cost")
-        budget, keys, stamp = self._budget_state(user_id, user_tier)
-        if budget is None or not budget.has_any_limit():
-            return True
-        usage = await self.store.ausage(user_id, keys, now=stamp)
-        return self._fits(budget, keys, usage, amount)
+        if team is None and org is None and key is None and tags is None and (
+                not self._book.current().scoped):
+            budget, keys, stamp = self._budget_state(user_id, user_tier)
+            if budget is None or not budget.has_any_limit():
+                return True
+            if not budget.has_extras():
+                usage = await self.store.ausage(user_id, keys, now=stamp)
+                return self._fits(budget, keys, usage, amount)
+        plan = self._plan(user_id, user_tier, amount, model, tokens, team, org, key, tags)
+        return await self._adry_run(user_id, plan, amount)
 
-    def remaining(self, user_id: str, user_tier: str | None = None) -> dict[str, float]:
-        """USD left per configured period (limit - spent - reserved, never below 0)."""
-        budget, keys, stamp = self._budget_state(user_id, user_tier)
-        if budget is None:
-            return {}
-        usage = self.store.usage(user_id, keys, now=stamp)
-        return _remaining(budget, keys, usage)
+    def remaining(self, user_id: str, user_tier: str | None = None, *,
+                  team: str | None = None, org: str | None = None, key: str | None = None,
+                  tags: Iterable[str] | None = None) -> dict[str, float]:
+        """USD left per configured period (limit - spent - reserved, never below 0).
 
-    async def aremaining(self, user_id: str, user_tier: str | None = None) -> dict[str, float]:
+        The user's periods are keyed by name (``"daily"``); the other scopes' and the
+        model caps' as ``"team:search daily"`` and ``"user:u1 daily cap on gpt-4o"``. A
+        period with rollover counts its effective limit (base plus carried); see
+        :meth:`remaining_detail` for the parts.
+        """
+        budget, keys, stamp = self._budget_state(user_id, user_tier)
+        left: dict[str, float] = {}
+        if budget is not None:
+            if budget.has_extras():
+                limits = self._limits(budget, keys, user_id, stamp)
+                usage = self.store.usage(user_id, [item.period_key for item in limits],
+                                         now=stamp)
+                for item in limits:
+                    used = (usage.spent_nanos.get(item.period_key.key, 0)
+                            + usage.reserved_nanos)
+                    left[item.period_key.period] = to_usd(max(0, item.limit_nanos - used))
+            else:
+                left = _remaining(budget, keys, self.store.usage(user_id, keys, now=stamp))
+        scopes = self._named_scopes(user_id, team, org, key, tags)
+        if scopes is not None:
+            rows = self._scoped.money_rows(self._book.current(), scopes, user_id, keys, stamp)
+            for row in rows:
+                label = f"{row.scope} {row.period}"
+                if row.model is not None:
+                    label += f" cap on {row.model}"
+                left[label] = to_usd(max(0, row.limit - row.used))
+        return left
+
+    async def aremaining(self, user_id: str, user_tier: str | None = None, *,
+                         team: str | None = None, org: str | None = None,
+                         key: str | None = None,
+                         tags: Iterable[str] | None = None) -> dict[str, float]:
         """Async :meth:`remaining`."""
-        budget, keys, stamp = self._budget_state(user_id, user_tier)
-        if budget is None:
-            return {}
-        usage = await self.store.ausage(user_id, keys, now=stamp)
-        return _remaining(budget, keys, usage)
+        if team is None and org is None and key is None and tags is None:
+            budget, keys, stamp = self._budget_state(user_id, user_tier)
+            if budget is None:
+                return {}
+            if not budget.has_extras() and not self._book.current().scoped:
+                usage = await self.store.ausage(user_id, keys, now=stamp)
+                return _remaining(budget, keys, usage)
+        # The scoped read is a few store calls: off the event loop.
+        return await _in_worker_thread(functools.partial(
+            self.remaining, user_id, user_tier, team=team, org=org, key=key, tags=tags))
 
     # -- reservations ---------------------------------------------------------
     def _reservation_args(
-        self, user_id: str, estimated_cost: float, user_tier: str | None, ttl: float
-    ) -> tuple[str, int, list[PeriodLimit], float, float]:
+        self, user_id: str, estimated_cost: float, user_tier: str | None, ttl: float,
+        model: str | None = None, tokens: int | None = None, team: str | None = None,
+        org: str | None = None, key: str | None = None, tags: Iterable[str] | None = None,
+    ) -> tuple[str, int, _Plan, float]:
         if not isinstance(user_id, str) or not user_id:
             raise ValueError(f"user_id must be a non-empty string, got {user_id!r}")
         amount = to_nanos(estimated_cost, field="estimated_cost")
@@ -461,56 +558,94 @@ class CostTracker(LedgerQueries):
             raise ValueError(f"estimated_cost must not be negative, got {estimated_cost!r}")
         if not (isinstance(ttl, (int, float)) and math.isfinite(ttl) and ttl > 0):
             raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
-        budget, keys, stamp = self._budget_state(user_id, user_tier)
-        limits = self._limits(budget, keys) if budget is not None else []
-        now = stamp
-        return new_entry_id(), amount, limits, now, now + float(ttl)
+        if tokens is not None:
+            _check_tokens(tokens, "tokens")
+        plan = self._plan(user_id, user_tier, amount, model, tokens, team, org, key, tags)
+        return new_entry_id(), amount, plan, plan.stamp + float(ttl)
 
-    def _refused(self, user_id: str, estimated_cost: float, outcome: Any) -> BudgetExceededError:
+    def _refused(self, user_id: str, estimated_cost: float, outcome: ReserveOutcome,
+                 now: float | None = None) -> BudgetExceededError:
         if _observers.observed():
-            _observers.publish_refusal(user_id, estimated_cost, outcome)
+            _observers.publish_refusal(
+                user_id, estimated_cost, outcome,
+                scope_kind=Refusal.of_owner(outcome.owner, user_id).scope.kind)
+        if not outcome.owner:
+            return BudgetExceededError(
+                user_id=user_id,
+                period=outcome.period or "total",
+                limit=to_usd(outcome.limit_nanos),
+                spent=to_usd(outcome.spent_nanos + outcome.reserved_nanos),
+                requested=float(estimated_cost),
+            )
+        who = Refusal.of_owner(outcome.owner, user_id)
+        period = who.period_label(outcome.period or "total")
+        used = outcome.spent_nanos + outcome.reserved_nanos
+        retry_after: float | None = None
+        if who.is_rate():
+            retry_after = 1.0
+            if outcome.ends_at is not None and now is not None:
+                retry_after = max(0.001, outcome.ends_at - now)
+        money = who.counted is None or who.counted.startswith("model:")
         return BudgetExceededError(
-            user_id=user_id,
-            period=outcome.period or "total",
-            limit=to_usd(outcome.limit_nanos),
-            spent=to_usd(outcome.spent_nanos + outcome.reserved_nanos),
-            requested=float(estimated_cost),
-        )
+            user_id=user_id, period=period,
+            limit=to_usd(outcome.limit_nanos) if money else float(outcome.limit_nanos),
+            spent=to_usd(used) if money else float(used),
+            requested=float(estimated_cost) if money else 1.0,
+            scope=str(who.scope), retry_after=retry_after)
 
     def reserve(self, user_id: str, estimated_cost: float, *, model: str | None = None,
-                user_tier: str | None = None, ttl: float = 300.0) -> Reservation:
-        """Check and hold ``estimated_cost`` of the user's budget in one atomic step.
+                user_tier: str | None = None, ttl: float = 300.0, team: str | None = None,
+                org: str | None = None, key: str | None = None,
+                tags: Iterable[str] | None = None, tokens: int | None = None) -> Reservation:
+        """Check and hold ``estimated_cost`` of every limit that applies, in one atomic step.
 
-        Raises :class:`BudgetExceededError` (with the period, limit, spent and requested
-        amounts) when it does not fit. Concurrent reservations can never together pass a
-        limit, in any store.
+        The user's budget, its team's and org's (given, or remembered with
+        :meth:`set_user_team`), the API ``key``'s, each of ``tags``', the global scope's,
+        the caps on ``model``, the request and token quotas (``tokens`` is the request's
+        token estimate) and the rate limits are checked together by the store. Raises
+        :class:`BudgetExceededError` naming the scope and period that refused (with
+        ``retry_after`` for a rate limit). Concurrent reservations can never together pass
+        a limit, in any store.
 
         Example:
-            >>> with tracker.reserve("u1", 0.02, model="gpt-4o") as held:
+            >>> with tracker.reserve("u1", 0.02, model="gpt-4o", team="search") as held:
             ...     held.settle(0.013, provider="openai", tokens=420)
         """
-        reservation_id, amount, limits, now, expires_at = self._reservation_args(
-            user_id, estimated_cost, user_tier, ttl)
-        outcome = self.store.reserve(reservation_id, user_id, amount, limits, now=now,
-                                     expires_at=expires_at)
+        reservation_id, amount, plan, expires_at = self._reservation_args(
+            user_id, estimated_cost, user_tier, ttl, model, tokens, team, org, key, tags)
+        if plan.counters:
+            outcome = self.store.reserve(reservation_id, user_id, amount, plan.limits,
+                                         now=plan.stamp, expires_at=expires_at,
+                                         counters=plan.counters)
+        else:
+            outcome = self.store.reserve(reservation_id, user_id, amount, plan.limits,
+                                         now=plan.stamp, expires_at=expires_at)
         if not outcome.granted:
-            raise self._refused(user_id, estimated_cost, outcome)
+            raise self._refused(user_id, estimated_cost, outcome, plan.stamp)
         return Reservation(self, reservation_id, user_id, float(estimated_cost), amount,
                            model=model, user_tier=user_tier or self.get_user_tier(user_id),
-                           expires_at=expires_at)
+                           expires_at=expires_at, scopes=plan.scopes)
 
     async def areserve(self, user_id: str, estimated_cost: float, *, model: str | None = None,
-                       user_tier: str | None = None, ttl: float = 300.0) -> Reservation:
+                       user_tier: str | None = None, ttl: float = 300.0,
+                       team: str | None = None, org: str | None = None,
+                       key: str | None = None, tags: Iterable[str] | None = None,
+                       tokens: int | None = None) -> Reservation:
         """Async :meth:`reserve`."""
-        reservation_id, amount, limits, now, expires_at = self._reservation_args(
-            user_id, estimated_cost, user_tier, ttl)
-        outcome = await self.store.areserve(reservation_id, user_id, amount, limits, now=now,
-                                            expires_at=expires_at)
+        reservation_id, amount, plan, expires_at = self._reservation_args(
+            user_id, estimated_cost, user_tier, ttl, model, tokens, team, org, key, tags)
+        if plan.counters:
+            outcome = await self.store.areserve(reservation_id, user_id, amount, plan.limits,
+                                                now=plan.stamp, expires_at=expires_at,
+                                                counters=plan.counters)
+        else:
+            outcome = await self.store.areserve(reservation_id, user_id, amount, plan.limits,
+                                                now=plan.stamp, expires_at=expires_at)
         if not outcome.granted:
-            raise self._refused(user_id, estimated_cost, outcome)
+            raise self._refused(user_id, estimated_cost, outcome, plan.stamp)
         return Reservation(self, reservation_id, user_id, float(estimated_cost), amount,
                            model=model, user_tier=user_tier or self.get_user_tier(user_id),
-                           expires_at=expires_at)
+                           expires_at=expires_at, scopes=plan.scopes)
 
     def _settlement_entry(self, reservation: Reservation, actual_cost: float,
                           fields: dict[str, Any]) -> tuple[CostEntry, int]:
@@ -536,7 +671,11 @@ class CostTracker(LedgerQueries):
                 fields: dict[str, Any]) -> CostEntry:
         entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
         keys = self._periods.keys(entry.timestamp)
-        self.store.settle(reservation.id, entry, cost_nanos, keys)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes)
+        if adds:
+            self.store.settle(reservation.id, entry, cost_nanos, periods, counters=adds)
+        else:
+            self.store.settle(reservation.id, entry, cost_nanos, periods)
         self._after_record(entry, cost_nanos, keys)
         return entry
 
@@ -544,19 +683,27 @@ class CostTracker(LedgerQueries):
                        fields: dict[str, Any]) -> CostEntry:
         entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
         keys = self._periods.keys(entry.timestamp)
-        await self.store.asettle(reservation.id, entry, cost_nanos, keys)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes)
+        if adds:
+            await self.store.asettle(reservation.id, entry, cost_nanos, periods, counters=adds)
+        else:
+            await self.store.asettle(reservation.id, entry, cost_nanos, periods)
         self._after_record(entry, cost_nanos, keys)
         return entry
 
     # -- enforcement ----------------------------------------------------------
     def enforce(self, user_id: str, model: str, estimated_cost: float | None = None, *,
                 prompt_tokens: int | None = None, max_output_tokens: int | None = None,
-                user_tier: str | None = None) -> EnforcementResult:
+                user_tier: str | None = None, team: str | None = None,
+                org: str | None = None, key: str | None = None,
+                tags: Iterable[str] | None = None) -> EnforcementResult:
         """Decide what to do with a request for ``model``: ALLOW, WARN, BLOCK or DEGRADE.
 
-        Builds an :class:`EnforcementContext` from the tightest period, runs the
-        registered enforcement callbacks (else ``enforcement_mode``) and, for DEGRADE,
-        walks the degradation chain to the first model whose estimate fits.
+        Builds an :class:`EnforcementContext` from the tightest limit of every scope that
+        applies (the user, its team and org, ``key``, ``tags``, global, and the caps on
+        ``model``; ``context.scope`` names it), runs the registered enforcement callbacks
+        (else ``enforcement_mode``) and, for DEGRADE, walks the degradation chain to the
+        first model whose estimate fits, skipping models whose cap is exhausted.
         ``result.model`` is the model to call.
 
         Example:
@@ -565,29 +712,43 @@ class CostTracker(LedgerQueries):
             (<EnforcementAction.DEGRADE: 'degrade'>, 'gpt-4o-mini')
         """
         budget, keys, stamp = self._budget_state(user_id, user_tier)
-        usage = (self.store.usage(user_id, keys, now=stamp)
-                 if budget is not None else Usage({}, 0))
+        scopes = self._named_scopes(user_id, team, org, key, tags)
+        if scopes is None and (budget is None or not budget.has_extras()):
+            usage = (self.store.usage(user_id, keys, now=stamp)
+                     if budget is not None else Usage({}, 0))
+            return self._decide(user_id, model, estimated_cost, prompt_tokens,
+                                max_output_tokens, user_tier, budget, keys, usage)
+        rows, usage = self._rows(user_id, budget, keys, stamp, scopes)
         return self._decide(user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
-                            user_tier, budget, keys, usage)
+                            user_tier, budget, keys, usage, rows)
 
     async def aenforce(self, user_id: str, model: str, estimated_cost: float | None = None, *,
                        prompt_tokens: int | None = None, max_output_tokens: int | None = None,
-                       user_tier: str | None = None) -> EnforcementResult:
+                       user_tier: str | None = None, team: str | None = None,
+                       org: str | None = None, key: str | None = None,
+                       tags: Iterable[str] | None = None) -> EnforcementResult:
         """Async :meth:`enforce`."""
         budget, keys, stamp = self._budget_state(user_id, user_tier)
-        usage = (await self.store.ausage(user_id, keys, now=stamp)
-                 if budget is not None else Usage({}, 0))
+        scopes = self._named_scopes(user_id, team, org, key, tags)
+        if scopes is None and (budget is None or not budget.has_extras()):
+            usage = (await self.store.ausage(user_id, keys, now=stamp)
+                     if budget is not None else Usage({}, 0))
+            return self._decide(user_id, model, estimated_cost, prompt_tokens,
+                                max_output_tokens, user_tier, budget, keys, usage)
+        rows, usage = await _in_worker_thread(
+            functools.partial(self._rows, user_id, budget, keys, stamp, scopes))
         return self._decide(user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
-                            user_tier, budget, keys, usage)
+                            user_tier, budget, keys, usage, rows)
 
     def _decide(self, user_id: str, model: str, estimated_cost: float | None,
                 prompt_tokens: int | None, max_output_tokens: int | None,
                 user_tier: str | None, budget: BudgetConfig | None,
-                keys: tuple[PeriodKey, ...], usage: Usage) -> EnforcementResult:
+                keys: tuple[PeriodKey, ...], usage: Usage,
+                rows: list[BudgetRow] | None = None) -> EnforcementResult:
         from cascadeflow.telemetry._decision import decide
 
         result = decide(self, user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
-                        user_tier or self.get_user_tier(user_id), budget, keys, usage)
+                        user_tier or self.get_user_tier(user_id), budget, keys, usage, rows=rows)
         if _observers.observed():
             _observers.publish_decision(user_id, model, result)
         return result
@@ -603,6 +764,7 @@ class CostTracker(LedgerQueries):
             self._global_nanos = None
             self.budget_warned = False
             self.budget_exceeded = False
+        self._scoped.forget()
 
 
 def _remaining(budget: BudgetConfig, keys: tuple[PeriodKey, ...],
@@ -613,3 +775,4 @@ def _remaining(budget: BudgetConfig, keys: tuple[PeriodKey, ...],
         used = usage.spent_nanos.get(key.key, 0) + usage.reserved_nanos
         left[key.period] = to_usd(max(0, limit - used))
     return left
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -87,3 +88,18 @@ def start_worker() -> Iterator[Callable[..., subprocess.Popen[str]]]:
         for stream in (process.stdin, process.stdout):
             if stream is not None:
                 stream.close()
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., None]:
+    """Poll a condition (bounded): a change made by another process shows up here."""
+
+    def wait(condition: Callable[[], bool], *, timeout: float = 10.0) -> None:
+        tick = threading.Event()
+        for _ in range(int(timeout / 0.01)):
+            if condition():
+                return
+            tick.wait(0.01)
+        raise AssertionError("condition not met before the timeout")
+
+    return wait

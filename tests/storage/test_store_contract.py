@@ -6,7 +6,14 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 from cascadeflow._money import to_nanos
-from cascadeflow.storage import LedgerStore, PeriodLimit, ReserveOutcome
+from cascadeflow.storage import (
+    CounterAdd,
+    CounterLimit,
+    LedgerStore,
+    PeriodKey,
+    PeriodLimit,
+    ReserveOutcome,
+)
 from tests.storage.ledger_samples import (
     DAILY,
     MONTHLY,
@@ -361,3 +368,139 @@ async def test_the_async_twins_do_what_the_sync_methods_do(store: LedgerStore) -
 
     usage = await store.ausage("u1", PERIODS, now=NOW)
     assert (usage.spent_nanos["total"], usage.reserved_nanos) == (6 * TEN_CENTS, 0)
+
+
+# -- owners' counters: the generic check-and-apply primitive ---------------------------------
+
+
+def _team(limit: int, hold: int, period: PeriodKey = DAILY, *, add: int = 0,
+          owner: str = "team:search") -> CounterLimit:
+    return CounterLimit(owner, period, limit, hold=hold, add=add)
+
+
+def test_counter_limits_hold_on_their_owner_and_refuse_beyond_it(store: LedgerStore) -> None:
+    assert store.reserve("r1", "alice", 6 * TEN_CENTS, [], now=NOW, expires_at=NOW + 60,
+                         counters=[_team(ONE_DOLLAR, 6 * TEN_CENTS)]).granted
+
+    refused = store.reserve("r2", "bob", 5 * TEN_CENTS, [], now=NOW, expires_at=NOW + 60,
+                            counters=[_team(ONE_DOLLAR, 5 * TEN_CENTS)])
+
+    assert refused.granted is False
+    assert (refused.owner, refused.period, refused.limit_nanos) == (
+        "team:search", "daily", ONE_DOLLAR)
+    assert (refused.spent_nanos, refused.reserved_nanos) == (0, 6 * TEN_CENTS)
+    assert refused.ends_at == DAILY.ends_at
+    # the refused reservation left nothing behind: bob holds nothing
+    assert store.usage("bob", PERIODS, now=NOW).reserved_nanos == 0
+    assert store.read_counters([], ["team:search"], now=NOW).held == {
+        "team:search": 6 * TEN_CENTS}
+
+
+def test_user_limits_are_checked_first_and_a_refusal_changes_no_counter(
+    store: LedgerStore,
+) -> None:
+    store.record(make_entry("e1"), 9 * TEN_CENTS, PERIODS)
+
+    refused = reserve_counted(store, "r1", 2 * TEN_CENTS, limits_of(ONE_DOLLAR),
+                              [_team(ONE_DOLLAR, 0, add=1, owner="team:search/rpm")])
+
+    assert (refused.granted, refused.owner, refused.period) == (False, "", "daily")
+    assert store.read_counters([("team:search/rpm", DAILY)], [], now=NOW).values == {
+        ("team:search/rpm", DAILY.key): 0}
+
+
+def reserve_counted(store: LedgerStore, reservation_id: str, amount: int,
+                    limits: list[PeriodLimit], counters: list[CounterLimit], *,
+                    user: str = "u1", now: float = NOW, ttl: float = 300.0) -> ReserveOutcome:
+    return store.reserve(reservation_id, user, amount, limits, now=now, expires_at=now + ttl,
+                         counters=counters)
+
+
+def test_adds_count_at_admission_and_refuse_once_the_limit_is_reached(
+    store: LedgerStore,
+) -> None:
+    rpm = [CounterLimit("u1/rpm", DAILY, 3, add=1)]
+    granted = [reserve_counted(store, f"r{n}", 0, [], rpm).granted for n in range(5)]
+
+    assert granted == [True, True, True, False, False]
+    assert store.read_counters([("u1/rpm", DAILY)], [], now=NOW).values[("u1/rpm", DAILY.key)] == 3
+
+
+def test_settle_and_release_free_the_owners_holds(store: LedgerStore) -> None:
+    slots = [CounterLimit("u1/parallel", TOTAL, 2, hold=1)]
+    assert reserve_counted(store, "r1", 0, [], slots).granted
+    assert reserve_counted(store, "r2", 0, [], slots).granted
+    assert not reserve_counted(store, "r3", 0, [], slots).granted
+
+    store.settle("r1", make_entry("r1"), TEN_CENTS, PERIODS)
+    assert reserve_counted(store, "r4", 0, [], slots).granted
+    store.release("r2")
+    assert reserve_counted(store, "r5", 0, [], slots).granted
+    assert store.read_counters([], ["u1/parallel"], now=NOW).held == {"u1/parallel": 2}
+
+
+def test_expired_holds_stop_counting(store: LedgerStore) -> None:
+    slots = [CounterLimit("u1/parallel", TOTAL, 1, hold=1)]
+    assert reserve_counted(store, "r1", 0, [], slots, ttl=10).granted
+    assert not reserve_counted(store, "r2", 0, [], slots, now=NOW + 9).granted
+
+    assert reserve_counted(store, "r3", 0, [], slots, now=NOW + 10).granted
+    assert store.read_counters([], ["u1/parallel"], now=NOW + 10).held == {"u1/parallel": 1}
+
+
+def test_record_and_settle_apply_owner_increments_once(store: LedgerStore) -> None:
+    adds = [CounterAdd("team:search", DAILY, 3 * TEN_CENTS),
+            CounterAdd("team:search/requests", DAILY, 1)]
+    assert store.record(make_entry("e1"), 3 * TEN_CENTS, PERIODS, counters=adds)
+    assert not store.record(make_entry("e1"), 3 * TEN_CENTS, PERIODS, counters=adds)
+    reserve_counted(store, "r1", 0, [], [CounterLimit("team:search", DAILY, ONE_DOLLAR,
+                                                      hold=TEN_CENTS)])
+    assert store.settle("r1", make_entry("r1"), 3 * TEN_CENTS, PERIODS, counters=adds)
+    assert not store.settle("r1", make_entry("r1"), 3 * TEN_CENTS, PERIODS, counters=adds)
+
+    read = store.read_counters([("team:search", DAILY), ("team:search/requests", DAILY)],
+                               ["team:search"], now=NOW)
+    assert read.values == {("team:search", DAILY.key): 6 * TEN_CENTS,
+                           ("team:search/requests", DAILY.key): 2}
+    assert read.held == {"team:search": 0}
+    assert spent(store)["total"] == 6 * TEN_CENTS  # the user's own counters too
+    assert "team:search" not in store.user_tiers()  # owners are not users
+
+
+def test_racing_threads_never_pass_a_shared_owner_limit(store: LedgerStore) -> None:
+    start = threading.Barrier(16)
+    granted: list[str] = []
+    lock = threading.Lock()
+
+    def race(thread: int) -> None:
+        start.wait()
+        for attempt in range(4):
+            reservation_id = f"t{thread}-{attempt}"
+            outcome = reserve_counted(store, reservation_id, TEN_CENTS, [],
+                                      [_team(2 * ONE_DOLLAR, TEN_CENTS)],
+                                      user=f"user-{thread % 3}")
+            if outcome.granted:
+                with lock:
+                    granted.append(reservation_id)
+
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(granted) == 20
+    assert store.read_counters([], ["team:search"], now=NOW).held["team:search"] == 2 * ONE_DOLLAR
+
+
+def test_settings_are_versioned_text_that_reset_keeps(store: LedgerStore) -> None:
+    before = store.settings_version()
+    store.put_setting("a", '{"daily": 1.0}')
+    store.put_setting("b", "x")
+    store.put_setting("b", None)
+
+    version, values = store.settings()
+    assert values == {"a": '{"daily": 1.0}'}
+    assert version == store.settings_version() and version >= before + 3
+    store.reset()
+    assert store.settings()[1] == {"a": '{"daily": 1.0}'}

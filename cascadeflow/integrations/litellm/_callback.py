@@ -21,9 +21,11 @@ from cascadeflow.telemetry import CostTracker, Reservation
 from ._metering import Meter, Usage
 from ._stats import IntegrationStats, StatsRecorder
 from ._usage import (
+    CallScopes,
     call_id_of,
     is_guarded,
     response_cost_of,
+    scopes_of,
     tier_of,
     user_of,
 )
@@ -71,6 +73,9 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
             the callback only meters.
         user_key: metadata key holding the user when ``user=`` is not given.
         tier_key: metadata key holding the user's tier.
+        team_key, org_key, tags_key: metadata keys of the team, organisation and tags
+            (LiteLLM's own ``team_id``, ``org_id`` and ``tags`` by default); their budgets,
+            caps, quotas and rate limits are checked with the user's.
 
     Errors inside the callback never break the caller's request: they are logged once
     per kind and counted in :attr:`stats`.
@@ -94,12 +99,18 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
         enforce: bool = True,
         user_key: str = "user_id",
         tier_key: str = "user_tier",
+        team_key: str = "team_id",
+        org_key: str = "org_id",
+        tags_key: str = "tags",
     ) -> None:
         super().__init__()
         self.tracker = tracker
         self.enforce = enforce
         self.user_key = user_key
         self.tier_key = tier_key
+        self.team_key = team_key
+        self.org_key = org_key
+        self.tags_key = tags_key
         self._stats = StatsRecorder()
         self._meter = Meter(tracker, self._stats, enforce=enforce)
         self._lock = threading.Lock()
@@ -163,6 +174,11 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
             tier = self.tracker.get_user_tier(user)
         return user, tier
 
+    def scopes(self, kwargs: Mapping[str, Any]) -> CallScopes:
+        """The team, org, key and tags a call carries (see :func:`scopes_of`)."""
+        return scopes_of(kwargs, team_key=self.team_key, org_key=self.org_key,
+                         tags_key=self.tags_key)
+
     # -- before the call ---------------------------------------------------------
     async def async_pre_call_deployment_hook(
         self, kwargs: dict[str, Any], call_type: Any
@@ -183,7 +199,8 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
         if user is None:
             return None
         try:
-            request = self._meter.read_request(model, kwargs.get("messages"), kwargs, user, tier)
+            request = self._meter.read_request(model, kwargs.get("messages"), kwargs, user, tier,
+                                               scopes=self.scopes(kwargs))
             admission = await self._meter.aadmit(request)
         except BudgetExceededError:
             raise
@@ -227,7 +244,7 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
             model, kwargs.get("messages"), response_obj,
             response_cost=response_cost_of(kwargs, response_obj), user_id=user,
             user_tier=tier, call_id=call_id_of(kwargs), provider_hint=_provider_hint(kwargs),
-            metadata=extra)
+            metadata=extra, scopes=self.scopes(kwargs))
 
     def _guarded(self, kwargs: Mapping[str, Any]) -> bool:
         if is_guarded(kwargs):

@@ -25,7 +25,7 @@ from ._registry import default_tracker, registered_callback
 from ._retry import RetryPolicy, async_retrying, sync_retrying
 from ._stats import StatsRecorder
 from ._streams import AsyncGuardedStream, GuardedStream, StreamMeter, StreamTally
-from ._usage import GUARD_MARKER, response_cost_of, tier_of, user_of
+from ._usage import GUARD_MARKER, CallScopes, response_cost_of, scopes_of, tier_of, user_of
 
 __all__ = ["acompletion", "completion"]
 
@@ -59,10 +59,11 @@ class _Call:
     kwargs: dict[str, Any]
     user_id: str | None
     user_tier: str | None
+    scopes: CallScopes | None = None
 
     def request(self) -> CallRequest:
         return self.meter.read_request(self.model, self.messages, self.kwargs, self.user_id,
-                                       self.user_tier)
+                                       self.user_tier, scopes=self.scopes)
 
     def call_kwargs(self, admission: Admission, call_id: str) -> dict[str, Any]:
         metadata = self.kwargs.get("metadata")
@@ -90,7 +91,7 @@ class _Call:
             user_tier=self.user_tier, call_id=call_id,
             provider_hint=hidden.get("custom_llm_provider") if isinstance(hidden, dict)
             else None,
-            metadata=self._metadata(attempt, started))
+            metadata=self._metadata(attempt, started), scopes=self.scopes)
 
     def record(self, admission: Admission, response: Any, call_id: str, attempt: int,
                started: float) -> None:
@@ -131,7 +132,7 @@ class _Call:
                 cost = self.meter.price(tally.model, tally.prompt_tokens, tally.completion_tokens)
                 usage = Usage(self.user_id, self.user_tier, tally.model,
                               self.meter.provider(tally.model), tally.prompt_tokens,
-                              tally.completion_tokens, cost, call_id, metadata)
+                              tally.completion_tokens, cost, call_id, metadata, scopes=self.scopes)
                 self.meter.record(usage, admission.reservation)
             except Exception as exc:
                 self.meter.stats.error("settling a guarded stream", exc)
@@ -156,7 +157,9 @@ def _parse(args: tuple[Any, ...], kwargs: dict[str, Any],
     tier = tier_of(rest, tier_key)
     if tier is None and user is not None:
         tier = meter.tracker.get_user_tier(user)
-    return _Call(meter, model, messages, rest, user, tier)
+    callback = registered_callback(meter.tracker)
+    scopes = callback.scopes(rest) if callback is not None else scopes_of(rest)
+    return _Call(meter, model, messages, rest, user, tier, scopes)
 
 
 def completion(*args: Any, tracker: CostTracker | None = None,

@@ -31,7 +31,7 @@ from ._cost_provider import calculate_cost
 from ._logprobs import extract_logprobs
 from ._providers import provider_of
 from ._stats import StatsRecorder
-from ._usage import usage_tokens
+from ._usage import CallScopes, usage_tokens
 
 __all__ = ["Admission", "CallRequest", "Meter", "Usage"]
 
@@ -53,6 +53,11 @@ class CallRequest:
     model: str
     prompt_tokens: int
     max_output_tokens: int
+    scopes: CallScopes | None = None
+
+    def scope_kwargs(self) -> dict[str, Any]:
+        """``team=``/``org=``/``key=``/``tags=`` for the tracker (empty without scopes)."""
+        return {} if self.scopes is None else self.scopes.as_kwargs()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,7 @@ class Usage:
     metadata: dict[str, Any] = field(default_factory=dict)
     #: Read from the response only when a ledger hook listens (spans, not the ledger).
     details: ResponseDetails | None = None
+    scopes: CallScopes | None = None
 
 
 @functools.lru_cache(maxsize=2048)
@@ -174,6 +180,8 @@ class Meter:
         params: Mapping[str, Any],
         user_id: str | None,
         user_tier: str | None,
+        *,
+        scopes: CallScopes | None = None,
     ) -> CallRequest:
         """Estimate a call from its model, messages and parameters."""
         if user_tier is None and user_id is not None:
@@ -184,6 +192,7 @@ class Meter:
             model=model,
             prompt_tokens=self.prompt_tokens(model, messages),
             max_output_tokens=self.max_output_tokens(model, params),
+            scopes=scopes,
         )
 
     def _judge(self, request: CallRequest, result: EnforcementResult) -> None:
@@ -197,6 +206,7 @@ class Meter:
                 limit=context.budget_limit if context.budget_limit is not None else 0.0,
                 spent=context.current_cost,
                 requested=result.estimated_cost,
+                scope=context.scope,
             )
         if action is EnforcementAction.DEGRADE:
             self.stats.add("degraded")
@@ -233,15 +243,17 @@ class Meter:
         if passed is not None:
             return passed
         assert request.user_id is not None
+        scoped = request.scope_kwargs()
         result = self.tracker.enforce(
             request.user_id, request.model, prompt_tokens=request.prompt_tokens,
-            max_output_tokens=request.max_output_tokens, user_tier=request.user_tier)
+            max_output_tokens=request.max_output_tokens, user_tier=request.user_tier, **scoped)
         self._judge(request, result)
         reservation: Reservation | None = None
         try:
             reservation = self.tracker.reserve(
                 request.user_id, result.estimated_cost, model=result.model,
-                user_tier=request.user_tier)
+                user_tier=request.user_tier,
+                tokens=request.prompt_tokens + request.max_output_tokens, **scoped)
         except BudgetExceededError as exc:
             self._unreserved(request, exc)
         if reservation is not None and observed():
@@ -255,15 +267,17 @@ class Meter:
         if passed is not None:
             return passed
         assert request.user_id is not None
+        scoped = request.scope_kwargs()
         result = await self.tracker.aenforce(
             request.user_id, request.model, prompt_tokens=request.prompt_tokens,
-            max_output_tokens=request.max_output_tokens, user_tier=request.user_tier)
+            max_output_tokens=request.max_output_tokens, user_tier=request.user_tier, **scoped)
         self._judge(request, result)
         reservation: Reservation | None = None
         try:
             reservation = await self.tracker.areserve(
                 request.user_id, result.estimated_cost, model=result.model,
-                user_tier=request.user_tier)
+                user_tier=request.user_tier,
+                tokens=request.prompt_tokens + request.max_output_tokens, **scoped)
         except BudgetExceededError as exc:
             self._unreserved(request, exc)
         if reservation is not None and observed():
@@ -317,6 +331,7 @@ class Meter:
         call_id: str | None,
         provider_hint: object = None,
         metadata: Mapping[str, Any] | None = None,
+        scopes: CallScopes | None = None,
     ) -> Usage:
         """What ``response`` used and cost; tokens are counted when usage is missing or zero."""
         found = usage_tokens(response)
@@ -333,7 +348,8 @@ class Meter:
             extra.update(summary.as_metadata())
         return Usage(user_id, user_tier, model, self.provider(model, provider_hint), prompt,
                      completion, cost, call_id, extra,
-                     self._details(response, messages) if observed() else None)
+                     details=self._details(response, messages) if observed() else None,
+                     scopes=scopes)
 
     def _details(self, response: object, messages: object) -> ResponseDetails | None:
         try:
@@ -365,7 +381,8 @@ class Meter:
                 fields["model"], fields["provider"], fields["tokens"], usage.cost,
                 query_id=usage.call_id, metadata=fields["metadata"], user_id=usage.user_id,
                 user_tier=usage.user_tier, prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens)
+                completion_tokens=usage.completion_tokens,
+                **({} if usage.scopes is None else usage.scopes.as_kwargs()))
         self.stats.add("recorded")
         if observed():
             self._report_recorded(usage, entry, reservation)
@@ -381,7 +398,8 @@ class Meter:
                 fields["model"], fields["provider"], fields["tokens"], usage.cost,
                 query_id=usage.call_id, metadata=fields["metadata"], user_id=usage.user_id,
                 user_tier=usage.user_tier, prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens)
+                completion_tokens=usage.completion_tokens,
+                **({} if usage.scopes is None else usage.scopes.as_kwargs()))
         self.stats.add("recorded")
         if observed():
             self._report_recorded(usage, entry, reservation)

@@ -6,12 +6,13 @@ naming the user, the period and the limit; DEGRADE rewrites the requested model.
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from cascadeflow._exceptions import BudgetExceededError
 
-from ._usage import call_id_of, user_of
+from ._usage import CallScopes, call_id_of, user_of
 
 if TYPE_CHECKING:
     from ._callback import CascadeFlowLiteLLMCallback
@@ -22,10 +23,36 @@ _COMPLETION_CALLS = frozenset({"completion", "acompletion", "text_completion", "
 
 
 def refusal_message(exc: BudgetExceededError) -> str:
-    """The 429 body: who is over which period's limit, and by how much."""
-    return (f"cascadeflow: user {exc.user_id!r} is over the {exc.period} budget: "
-            f"limit ${exc.limit:.6f}, spent ${exc.spent:.6f}, "
-            f"this request needs ~${exc.requested:.6f}")
+    """The 429 body: which scope is over which period's limit, and by how much."""
+    if exc.scope == f"user:{exc.user_id}" and exc.retry_after is None and (
+            not exc.period.endswith((" requests", " tokens"))):
+        return (f"cascadeflow: user {exc.user_id!r} is over the {exc.period} budget: "
+                f"limit ${exc.limit:.6f}, spent ${exc.spent:.6f}, "
+                f"this request needs ~${exc.requested:.6f}")
+    return f"cascadeflow: {exc} (scope {exc.scope}, {exc.period})"
+
+
+def _refusal_headers(exc: BudgetExceededError) -> dict[str, str] | None:
+    # A rate limit says when to come back; a spent budget has no such time.
+    if exc.retry_after is None:
+        return None
+    return {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+
+
+def _proxy_scopes(callback: CascadeFlowLiteLLMCallback, user_api_key_dict: Any,
+                  data: dict[str, Any]) -> CallScopes:
+    """The request's team, org and tags, with the authenticated key's team, org and hash."""
+    named = callback.scopes(data)
+    team = getattr(user_api_key_dict, "team_id", None)
+    org = getattr(user_api_key_dict, "org_id", None)
+    # LiteLLM keeps the hash of the virtual key in `token` (and in `api_key` for sk- keys).
+    key = getattr(user_api_key_dict, "token", None) or getattr(user_api_key_dict, "api_key", None)
+    return CallScopes(
+        team=team if isinstance(team, str) and team else named.team,
+        org=org if isinstance(org, str) and org else named.org,
+        key=key if isinstance(key, str) and key else named.key,
+        tags=named.tags,
+    )
 
 
 def _proxy_user(callback: CascadeFlowLiteLLMCallback, user_api_key_dict: Any,
@@ -49,8 +76,12 @@ async def admit_proxy_request(
     """Enforce and reserve for one proxy request; raise HTTP 429 when it is over budget.
 
     The user is the request's ``user`` field, else ``metadata[user_key]``, else the
-    end user or user of the API key. The reservation is keyed by LiteLLM's call id so the
-    success or failure event settles or releases it.
+    end user or user of the API key. The authenticated key's team, org and hash (from
+    ``user_api_key_dict``) and the request's tags are checked with the user, so budgets
+    and rate limits can be set on LiteLLM's own virtual keys and teams. The reservation
+    is keyed by LiteLLM's call id so the success or failure event settles or releases it.
+    A refusal is HTTP 429 naming the scope and period, with ``Retry-After`` for a rate
+    limit.
     """
     from fastapi import HTTPException
 
@@ -72,10 +103,12 @@ async def admit_proxy_request(
         data.get("metadata"), dict) else None
     try:
         request = meter.read_request(model, data.get("messages"), data, user,
-                                     str(tier) if tier is not None else None)
+                                     str(tier) if tier is not None else None,
+                                     scopes=_proxy_scopes(callback, user_api_key_dict, data))
         admission = await meter.aadmit(request)
     except BudgetExceededError as exc:
-        raise HTTPException(status_code=429, detail=refusal_message(exc)) from exc
+        raise HTTPException(status_code=429, detail=refusal_message(exc),
+                            headers=_refusal_headers(exc)) from exc
     except Exception as exc:
         meter.stats.error("proxy pre-call enforcement", exc)
         return None

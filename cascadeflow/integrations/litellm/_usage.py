@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "GUARD_MARKER",
+    "CallScopes",
     "call_id_of",
     "is_guarded",
     "metadata_of",
     "response_cost_of",
+    "scopes_of",
     "tier_of",
     "usage_tokens",
     "user_of",
@@ -101,6 +104,52 @@ def tier_of(kwargs: Mapping[str, Any], tier_key: str) -> str | None:
     """The tier named in the call's metadata, if any."""
     tier = metadata_of(kwargs).get(tier_key)
     return str(tier) if tier is not None and tier != "" else None
+
+
+@dataclass(frozen=True, slots=True)
+class CallScopes:
+    """The scopes beyond the user a call names: team, org, API key and tags.
+
+    Example:
+        >>> CallScopes(team="search", tags=("batch",)).as_kwargs()
+        {'team': 'search', 'org': None, 'key': None, 'tags': ('batch',)}
+    """
+
+    team: str | None = None
+    org: str | None = None
+    key: str | None = None
+    tags: tuple[str, ...] | None = None
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """The tracker keywords (``team=``, ``org=``, ``key=``, ``tags=``)."""
+        return {"team": self.team, "org": self.org, "key": self.key, "tags": self.tags}
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value is not None and value != "" else None
+
+
+def scopes_of(kwargs: Mapping[str, Any], *, team_key: str = "team_id", org_key: str = "org_id",
+              tags_key: str = "tags") -> CallScopes:
+    """Team, org, key hash and tags the way LiteLLM's spend tracking carries them.
+
+    ``metadata[tags_key]`` (a list, or one string), ``metadata[team_key]`` and
+    ``metadata[org_key]``; inside the proxy also LiteLLM's own ``user_api_key_team_id``,
+    ``user_api_key_org_id`` and ``user_api_key_hash``.
+    """
+    metadata = metadata_of(kwargs)
+    team = _text(metadata.get(team_key)) or _text(metadata.get("user_api_key_team_id"))
+    org = _text(metadata.get(org_key)) or _text(metadata.get("user_api_key_org_id"))
+    key = _text(metadata.get("user_api_key_hash"))
+    raw_tags = metadata.get(tags_key)
+    if raw_tags is None:
+        raw_tags = kwargs.get("tags")
+    tags: tuple[str, ...] | None = None
+    if isinstance(raw_tags, str) and raw_tags:
+        tags = (raw_tags,)
+    elif isinstance(raw_tags, list | tuple):
+        tags = tuple(str(tag) for tag in raw_tags if tag is not None and tag != "") or None
+    return CallScopes(team, org, key, tags)
 
 
 def call_id_of(kwargs: Mapping[str, Any]) -> str | None:
