@@ -32,12 +32,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_proxy(ledger: Path, budgets: str, port: int,
-                metrics_port: int | None = None) -> subprocess.Popen[bytes]:
-    """Start ``litellm --config config.yaml`` on loopback; its output goes to ``<ledger>.log``."""
+def start_proxy(ledger: Path, budgets: str, port: int, metrics_port: int | None = None, *,
+                master_key: str | None = MASTER_KEY) -> subprocess.Popen[bytes]:
+    """Start ``litellm --config config.yaml`` on loopback; its output goes to ``<ledger>.log``.
+
+    ``master_key=None`` starts it without authentication (LiteLLM's explicit local-development
+    switch), so any bearer token passes as an API key: the tests use that to set budgets on
+    keys without running the proxy's key database.
+    """
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", CASCADEFLOW_LEDGER=str(ledger),
-               CASCADEFLOW_USER_BUDGETS=budgets, PYTHONPATH=str(ROOT),
-               LITELLM_MASTER_KEY=MASTER_KEY)
+               CASCADEFLOW_USER_BUDGETS=budgets, PYTHONPATH=str(ROOT))
+    if master_key is None:
+        env.pop("LITELLM_MASTER_KEY", None)
+        env["LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY"] = "true"
+    else:
+        env["LITELLM_MASTER_KEY"] = master_key
     if metrics_port is not None:
         env["CASCADEFLOW_PROMETHEUS_PORT"] = str(metrics_port)
     litellm_cli = Path(sys.executable).with_name("litellm")

@@ -26,9 +26,10 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]
         admin.set_budget(Scope.key("sk-budget-key"), BudgetConfig(daily=0.0005))
         admin.set_rate_limit(Scope.key("sk-rate-key"), RateLimit(rpm=2))
     port = runner.free_port()
-    process = runner.start_proxy(ledger, "", port)
+    # Any bearer token must pass as a key (no key database here): no master key.
+    process = runner.start_proxy(ledger, "", port, master_key=None)
     try:
-        runner.wait_ready(port, process)
+        runner.wait_ready(port, process, log=runner.log_of(ledger))
         yield port, ledger
     finally:
         process.terminate()
