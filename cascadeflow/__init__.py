@@ -27,6 +27,7 @@ from cascadeflow.storage import LedgerStore, MemoryStore
 from cascadeflow.telemetry import (
     PERIODS,
     BudgetConfig,
+    BudgetGuard,
     CostEntry,
     CostTracker,
     EnforcementAction,
@@ -47,6 +48,7 @@ __all__ = [
     "PERIODS",
     "BudgetConfig",
     "BudgetExceededError",
+    "BudgetGuard",
     "CascadeflowError",
     "CostEntry",
     "CostTracker",

@@ -31,6 +31,7 @@ from cascadeflow.l0._errors import (
 )
 from cascadeflow.l0._events import L0LifecycleEvent, LifecycleEventType
 from cascadeflow.l0._l0 import l0
+from cascadeflow.l0._meter import AttemptEnd, AttemptMeter, AttemptOutcome, AttemptStart
 from cascadeflow.l0._result import AbortSignal, L0Options, L0Result, consume_stream, get_text
 from cascadeflow.l0._retry import (
     ERROR_TYPE_DELAYS,
@@ -137,3 +138,6 @@ __all__ += [
     "structured",
     "structured_array",
 ]
+
+# --- the metering seam (issue 9): l0(..., budget=AttemptMeter) ------------------------------
+__all__ += ["AttemptEnd", "AttemptMeter", "AttemptOutcome", "AttemptStart"]

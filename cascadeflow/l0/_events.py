@@ -38,6 +38,9 @@ class LifecycleEventType(str, Enum):
     DRIFT = "drift"
     COMPLETE = "complete"
     ERROR = "error"
+    #: The ``budget=`` meter refused an attempt (``refused=True``, ``error``) or stopped
+    #: the stream (``refused=False``, ``error``, ``token_count`` delivered).
+    BUDGET = "budget"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +50,8 @@ class L0LifecycleEvent:
     ``attempt`` counts factory calls from 1; ``fallback_index`` is 0 for the primary;
     ``data`` holds the step's details (``retry``: ``reason``, ``delay``, ``category``,
     ``error``; ``checkpoint``: ``token_count``; ``violation``: ``violation``;
-    ``timeout``: ``kind``, ``seconds``; ``error``: ``error``, ``category``; ...).
+    ``timeout``: ``kind``, ``seconds``; ``error``: ``error``, ``category``; ``budget``:
+    ``refused``, ``error`` and, for a stopped stream, ``token_count``; ...).
 
     Example:
         >>> seen = []

@@ -29,6 +29,7 @@ from cascadeflow.l0._errors import (
     L0TimeoutError,
 )
 from cascadeflow.l0._events import EventEmitter, LifecycleEventType
+from cascadeflow.l0._meter import AttemptOutcome, MeteredRun
 from cascadeflow.l0._result import AbortSignal, L0Options
 from cascadeflow.l0._retry import RetryManager
 from cascadeflow.l0._sources import (
@@ -79,6 +80,9 @@ class _Run:
         self._sleep_scope: anyio.CancelScope | None = None
         self._started_at = 0.0
         self._polled_signal: Callable[[], bool] | None = None
+        self.metering = (MeteredRun(options.budget, self.emitter.stream_id)
+                         if options.budget is not None else None)
+        self._next_meter = _NEVER
         signal = options.signal
         if isinstance(signal, AbortSignal):
             signal._subscribe(self.abort)
@@ -115,6 +119,7 @@ class _Run:
         self._started_at = time.monotonic()
         self._emit(_E.SESSION_START, streams=len(self.factories))
         manager = RetryManager(self.options.retry)
+        metering = self.metering
         try:
             for index, factory in enumerate(self.factories):
                 manager.reset()
@@ -127,7 +132,11 @@ class _Run:
                     delay = 0.0
                     source: Any = None
                     self._check_abort()
+                    if metering is not None and not await self._admit(index):
+                        break  # the meter refused: the next fallback may fit
                     prefix = self._begin_attempt()
+                    outcome: AttemptOutcome = "abandoned"
+                    ended_by: BaseException | None = None
                     try:
                         source = await self._open(factory, prefix)
                         iterator, first = await self._iterator(source)
@@ -179,11 +188,20 @@ class _Run:
                                     if event is None:
                                         continue
                                 yield event
-                        for event in self._finish_attempt():
+                        finished = self._finish_attempt()
+                        outcome = "completed"
+                        for event in finished:
                             yield event
                         return
                     except (Exception, asyncio.CancelledError) as caught:
+                        ended_by = caught
+                        if metering is not None and caught is metering.cut:
+                            outcome = "budget"
+                            self._budget_cut(metering, caught)
+                            raise
                         error = self._interpret(caught)
+                        ended_by = error
+                        outcome = "abandoned" if isinstance(error, L0AbortedError) else "failed"
                         if isinstance(error, L0AbortedError):
                             raise error from None
                         retry, delay = self._on_failure(error, manager)
@@ -194,10 +212,13 @@ class _Run:
                             if final is error:
                                 raise final from None
                             raise final from error
+                        outcome = "retried"
                         notice = self._notice(error, "retry" if retry else "fallback")
                     finally:
                         watchdog.stop()
                         await close_source(source)
+                        if metering is not None:
+                            await self._end_metered(metering, outcome, ended_by)
                     yield notice
                     if not retry:
                         break
@@ -215,6 +236,31 @@ class _Run:
                 signal._unsubscribe(self.abort)
 
     # -- attempt setup -------------------------------------------------------------------
+    async def _admit(self, index: int) -> bool:
+        """Ask the meter for the next attempt; False moves on to the next fallback."""
+        assert self.metering is not None
+        last = index + 1 == len(self.factories)
+        try:
+            self._next_meter = await self.metering.start(self.attempt + 1, index, last)
+        except Exception as refused:
+            self.errors.append(refused)
+            self._emit(_E.BUDGET, refused=True, error=refused)
+            if last:
+                raise
+            return False
+        return True
+
+    def _budget_cut(self, metering: MeteredRun, stop: BaseException) -> None:
+        metering.withhold_last(self.state)
+        self.errors.append(stop)
+        self._emit(_E.BUDGET, refused=False, error=stop, token_count=self.state.token_count)
+
+    async def _end_metered(self, metering: MeteredRun, outcome: AttemptOutcome,
+                           error: BaseException | None) -> None:
+        cost = await metering.end(outcome, self.state, self._decoder, error)
+        if cost is not None:
+            self.telemetry.cost_usd = (self.telemetry.cost_usd or 0.0) + cost
+
     def _begin_attempt(self) -> str:
         state = self.state
         prefix = ""
@@ -229,6 +275,7 @@ class _Run:
         self.machine.transition(RuntimeState.ACTIVE)
         self._trimmer = OverlapTrimmer(prefix) if prefix else None
         self._held_complete = None
+        self._decoder = None
         self._setup_checks()
         self.watchdog.started = False
         self._first_pending = True
@@ -311,6 +358,9 @@ class _Run:
     # -- off the hot path -------------------------------------------------------------------
     def _periodic(self, count: int) -> None:
         """First token, abort, guardrails, drift and checkpoints, every few tokens."""
+        if count >= self._next_meter:  # before anything reads the token it may withhold
+            assert self.metering is not None
+            self._next_meter = self.metering.tokens(count, self._decoder)
         if self._first_pending:
             self._first_token()
         if self._polled_signal is not None and self._polled_signal():
@@ -324,7 +374,7 @@ class _Run:
                 self._next_checkpoint = count + self._checkpoint_every
                 if self._observed:
                     self._emit(_E.CHECKPOINT, token_count=count)
-            self._next_check = self._next_checkpoint
+            self._next_check = min(self._next_checkpoint, self._next_meter)
             return
         state, checks = self.state, self.checks
         clean = True
@@ -340,7 +390,8 @@ class _Run:
                 self._checkpoint(count)
             else:
                 self._next_checkpoint = count + self.intervals.checkpoint
-        self._next_check = min(self._next_guard, self._next_drift, self._next_checkpoint)
+        self._next_check = min(self._next_guard, self._next_drift, self._next_checkpoint,
+                               self._next_meter)
 
     def _first_token(self) -> None:
         self._first_pending = False

@@ -14,6 +14,7 @@ from typing import Any
 from cascadeflow._entry import CostEntry
 from cascadeflow._exceptions import BudgetExceededError
 from cascadeflow.telemetry._budget import PERIODS, BudgetConfig
+from cascadeflow.telemetry._budget_guard import BudgetGuard
 from cascadeflow.telemetry._enforcement import (
     EnforcementAction,
     EnforcementCallback,
@@ -32,6 +33,7 @@ __all__ = [
     "PERIODS",
     "BudgetConfig",
     "BudgetExceededError",
+    "BudgetGuard",
     "CostEntry",
     "CostTracker",
     "EnforcementAction",
