@@ -507,6 +507,28 @@ class CostTracker(LedgerQueries):
                            model=model, user_tier=user_tier or self.get_user_tier(user_id),
                            expires_at=expires_at)
 
+    def hold(self, user_id: str, estimated_cost: float, *, model: str | None = None,
+             user_tier: str | None = None, ttl: float = 300.0) -> Reservation:
+        """Hold ``estimated_cost`` of the user's budget without checking any limit.
+
+        For a request that leaves whatever the budget says (a sync LiteLLM call no hook
+        can refuse): the hold makes ``can_afford``, ``remaining`` and every reservation
+        made meanwhile count it, and is settled or released like any :class:`Reservation`.
+        Never raises :class:`BudgetExceededError`; use :meth:`reserve` to ask first.
+
+        Example:
+            >>> held = tracker.hold("u1", 0.02, model="gpt-4o")   # even when over budget
+            >>> tracker.can_afford("u1")                          # counts the hold
+            False
+            >>> held.settle(0.013, provider="openai", tokens=420)
+        """
+        reservation_id, amount, _, now, expires_at = self._reservation_args(
+            user_id, estimated_cost, user_tier, ttl)
+        self.store.reserve(reservation_id, user_id, amount, [], now=now, expires_at=expires_at)
+        return Reservation(self, reservation_id, user_id, float(estimated_cost), amount,
+                           model=model, user_tier=user_tier or self.get_user_tier(user_id),
+                           expires_at=expires_at)
+
     def _settlement_entry(self, reservation: Reservation, actual_cost: float,
                           fields: dict[str, Any]) -> tuple[CostEntry, int]:
         unknown = set(fields) - {"model", "provider", "tokens", "prompt_tokens",

@@ -256,6 +256,24 @@ class Meter:
         return Admission(result.model, result.action, reservation, result.estimated_cost,
                          result.reason)
 
+    def hold(self, request: CallRequest) -> Reservation | None:
+        """Reserve ``request``'s estimate for a call that leaves whatever the budget says.
+
+        A sync LiteLLM call cannot be refused from a hook: when the estimate does not fit,
+        it is held anyway (counted in ``over_budget``), so that the next ``can_afford``,
+        ``remaining`` or reservation already sees it.
+        """
+        if request.user_id is None or not self.enforce:
+            return None
+        estimate = self.price(request.model, request.prompt_tokens, request.max_output_tokens)
+        try:
+            return self.tracker.reserve(request.user_id, estimate, model=request.model,
+                                        user_tier=request.user_tier)
+        except BudgetExceededError:
+            self.stats.add("over_budget")
+            return self.tracker.hold(request.user_id, estimate, model=request.model,
+                                     user_tier=request.user_tier)
+
     # -- after the call -------------------------------------------------------
     def price(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
         """The cost of the tokens on ``model``: the tracker's price book, else LiteLLM's map
