@@ -244,6 +244,10 @@ class BudgetGuard:
                          f"{attempt.period} limit ${attempt.limit:.6f}"))
         return attempt.affordable + 1
 
+    def entry_metadata(self, end: AttemptEnd) -> dict[str, Any]:
+        """Extra ``metadata`` for the attempt's entry (subclasses add their own)."""
+        return {}
+
     async def attempt_ended(self, end: AttemptEnd) -> float | None:
         """Settle the attempt for what it delivered, as one entry; return its cost."""
         attempt = self._open.pop((end.stream_id, end.attempt), None)
@@ -261,12 +265,13 @@ class BudgetGuard:
             prompt = completion = 0
         cost = self._pricing.estimate_cost(model, prompt, completion)
         price = self._pricing.find(model)
+        metadata = {"source": "l0_budget_guard", "l0_stream_id": end.stream_id,
+                    "l0_attempt": end.attempt, "l0_fallback_index": end.fallback_index,
+                    "l0_outcome": end.outcome, "stream_outcome": end.outcome,
+                    **self.entry_metadata(end)}
         entry = await attempt.reservation.asettle(
             cost, model=model, provider=price.provider if price is not None else "unknown",
-            prompt_tokens=prompt, completion_tokens=completion,
-            metadata={"source": "l0_budget_guard", "l0_stream_id": end.stream_id,
-                      "l0_attempt": end.attempt, "l0_fallback_index": end.fallback_index,
-                      "l0_outcome": end.outcome, "stream_outcome": end.outcome},
+            prompt_tokens=prompt, completion_tokens=completion, metadata=metadata,
             user_tier=self.user_tier)
         self.entries.append(entry)
         return entry.cost
