@@ -168,21 +168,31 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
             self._stats.add("duplicates")
         return not duplicate
 
-    def _leaving(self, call_id: str) -> None:
+    def _leaving(self, call_id: str, reservation: Reservation | None = None,
+                 stream: WatchedStream | None = None) -> None:
+        """Remember a call that leaves (its hold, its stream) until its outcome is recorded."""
         with self._lock:
-            self._pending[call_id] = None
-            while len(self._pending) > _REMEMBERED_CALLS:
-                self._pending.popitem(last=False)
+            pending = self._pending
+            pending[call_id] = None
+            if len(pending) > _REMEMBERED_CALLS:
+                pending.popitem(last=False)
+            if reservation is not None:
+                self._admitted[call_id] = reservation
+                if len(self._admitted) > _REMEMBERED_CALLS:
+                    self._admitted.popitem(last=False)
+            if stream is not None:
+                self._streams[call_id] = stream
 
     def _done(self, call_id: str | None) -> None:
         """The call's outcome is recorded: nothing more is pending for it."""
         if call_id is None:
             return
         with self._settled:
-            self._streams.pop(call_id, None)
+            stream = self._streams.pop(call_id, None)
             if self._pending.pop(call_id, 0) is None:
                 self._settled.notify_all()
-        unwatch(call_id)
+        if stream is not None:
+            unwatch(call_id)
 
     @property
     def pending(self) -> int:
@@ -283,27 +293,27 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
         call_id = call_id_of(kwargs)
         if call_id is None or is_guarded(kwargs):
             return
-        self._leaving(call_id)
         if not isinstance(model, str):
+            self._leaving(call_id)
             return
         params = kwargs.get("litellm_params")
-        is_async = isinstance(params, Mapping) and params.get("acompletion") is True
-        request = None
-        if (not is_async and self.enforce and not self.is_admitted(call_id)
+        # An acompletion was admitted (and reserved) by async_pre_call_deployment_hook.
+        is_async = type(params) is dict and params.get("acompletion") is True
+        request = reservation = stream = None
+        if (not is_async and self.enforce
                 and _call_type_name(kwargs.get("call_type")) in _ESTIMABLE_CALLS):
             user, tier = self._identity(kwargs)
             if user is not None:
                 optional = kwargs.get("optional_params")
                 request = self._meter.read_request(
-                    model, messages, optional if isinstance(optional, Mapping) else kwargs,
-                    user, tier)
-                self.hold(call_id, self._meter.hold(request))
+                    model, messages, optional if type(optional) is dict else kwargs, user, tier)
+                reservation = self._meter.hold(request)
         if kwargs.get("stream"):
             prompt = (request.prompt_tokens if request is not None
                       else self._meter.prompt_tokens(model, messages))
             stream = WatchedStream(call_id, model, prompt, kwargs, self._stream_ended)
-            with self._lock:
-                self._streams[call_id] = stream
+        self._leaving(call_id, reservation, stream)
+        if stream is not None:
             watch(stream)
 
     def _stream_ended(self, stream: WatchedStream, outcome: str) -> None:
@@ -365,36 +375,56 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
             return True
         return False
 
-    def _success_wanted(self, kwargs: Mapping[str, Any]) -> bool:
-        return not self._guarded(kwargs) and self._claim(call_id_of(kwargs))
+    def _claim_success(self, call_id: str | None) -> tuple[bool, Reservation | None]:
+        """Claim the call's first success event and take its reservation, in one step."""
+        if call_id is None:
+            return True, None
+        with self._lock:
+            finished = self._finished
+            if call_id in finished:
+                duplicate = True
+            else:
+                duplicate = False
+                finished[call_id] = None
+                if len(finished) > _REMEMBERED_CALLS:
+                    finished.popitem(last=False)
+                reservation = self._admitted.pop(call_id, None)
+        if duplicate:
+            self._stats.add("duplicates")
+            return False, None
+        return True, reservation
 
     def log_success_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
         """Record a sync call's cost (or settle its reservation)."""
+        call_id = call_id_of(kwargs)
         try:
-            if self._success_wanted(kwargs):
-                reservation = self._take(call_id_of(kwargs))
-                self._meter.record(self._usage(kwargs, response_obj, start_time, end_time),
-                                   reservation)
+            if not self._guarded(kwargs):
+                wanted, reservation = self._claim_success(call_id)
+                if wanted:
+                    self._meter.record(
+                        self._usage(kwargs, response_obj, start_time, end_time), reservation)
         except Exception as exc:
             self._stats.error("recording a success event", exc)
         finally:
-            self._done(call_id_of(kwargs))
+            self._done(call_id)
 
     async def async_log_success_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
         """Record an async call's cost (or settle its reservation)."""
+        call_id = call_id_of(kwargs)
         try:
-            if self._success_wanted(kwargs):
-                reservation = self._take(call_id_of(kwargs))
-                await self._meter.arecord(
-                    self._usage(kwargs, response_obj, start_time, end_time), reservation)
+            if not self._guarded(kwargs):
+                wanted, reservation = self._claim_success(call_id)
+                if wanted:
+                    await self._meter.arecord(
+                        self._usage(kwargs, response_obj, start_time, end_time), reservation)
         except Exception as exc:
             self._stats.error("recording a success event", exc)
         finally:
-            self._done(call_id_of(kwargs))
+            self._done(call_id)
 
     def _failure(self, kwargs: Mapping[str, Any]) -> tuple[Reservation | None, Usage | None]:
         """Count a failed call; return its reservation and any cost the provider billed."""

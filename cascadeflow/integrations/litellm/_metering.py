@@ -96,6 +96,12 @@ def _plain_text_tokens(messages: Sequence[object]) -> int | None:
     return total
 
 
+@functools.lru_cache(maxsize=1024)
+def _cached_provider(model: str) -> str:
+    # Resolved on every recorded call; the answer depends on the bundled price book only.
+    return provider_of(model)
+
+
 def _limit_of(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         return None
@@ -286,7 +292,7 @@ class Meter:
     @staticmethod
     def provider(model: str, hint: object = None) -> str:
         """The provider of ``model`` (:func:`provider_of`), else LiteLLM's own answer."""
-        found = provider_of(model)
+        found = _cached_provider(model)
         if found == "unknown" and isinstance(hint, str) and hint:
             return hint
         return found
