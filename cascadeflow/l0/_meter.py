@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import anyio
 
+from cascadeflow.l0._events import LifecycleEventType
+
 if TYPE_CHECKING:
-    from cascadeflow.l0._state import L0State
+    from cascadeflow.l0._runtime import _Run
 
 AttemptOutcome = Literal["completed", "retried", "abandoned", "failed", "budget"]
 
@@ -129,13 +131,26 @@ class MeteredRun:
         self.cut: BaseException | None = None
         self._open: AttemptStart | None = None
 
-    async def start(self, attempt: int, fallback_index: int, last_chance: bool) -> int:
-        """Ask the meter to admit the attempt; the token count to consult it at next."""
-        start = AttemptStart(self.stream_id, attempt, fallback_index, last_chance)
-        first = await self.meter.attempt_started(start)
+    async def admit(self, run: _Run, index: int) -> bool:
+        """Ask the meter for the run's next attempt (on factory ``index``).
+
+        False moves the run on to the next fallback; a refusal with no fallback left is
+        raised. Either way it is in ``run.errors`` and reported as a ``budget`` event.
+        """
+        last = index + 1 == len(run.factories)
+        start = AttemptStart(self.stream_id, run.attempt + 1, index, last)
+        try:
+            first = await self.meter.attempt_started(start)
+        except Exception as refused:
+            run.errors.append(refused)
+            run._emit(LifecycleEventType.BUDGET, refused=True, error=refused)
+            if last:
+                raise
+            return False
         self._open = start
         self.cut = None
-        return NEVER if first is None else max(int(first), 1)
+        run._next_meter = NEVER if first is None else max(int(first), 1)
+        return True
 
     def tokens(self, count: int, decoder: object) -> int:
         """Report ``count`` tokens; a raise stops the stream (remembered as ``cut``)."""
@@ -148,27 +163,37 @@ class MeteredRun:
             raise
         return NEVER if following is None else max(int(following), count + 1)
 
-    def withhold_last(self, state: L0State) -> None:
-        """Drop the token that triggered a cut: it never reached the consumer."""
+    def stopped(self, run: _Run) -> BaseException:
+        """The meter stopped the stream: withhold the token that triggered it (it never
+        reached the consumer), record the error and report a ``budget`` event."""
+        state = run.state
         parts = state._parts
         if len(parts) > state._prefix_parts:
             parts.pop()
         if state._content_cache[0] > len(parts):
             state._content_cache = (0, "")
+        assert self.cut is not None
+        run.errors.append(self.cut)
+        run._emit(LifecycleEventType.BUDGET, refused=False, error=self.cut,
+                  token_count=state.token_count)
+        return self.cut
 
-    async def end(self, outcome: AttemptOutcome, state: L0State, decoder: object,
-                  error: BaseException | None) -> float | None:
-        """Tell the meter the open attempt is over (once); shielded from cancellation."""
+    async def end(self, run: _Run, outcome: AttemptOutcome,
+                  error: BaseException | None) -> None:
+        """Tell the meter the open attempt is over (once), shielded from cancellation, and
+        add what it billed to ``run.telemetry.cost_usd``."""
         start, self._open = self._open, None
         if start is None:
-            return None
+            return
+        state, decoder = run.state, run._decoder
         end = AttemptEnd(start.stream_id, start.attempt, start.fallback_index, outcome,
                          state.token_count, getattr(decoder, "model", None),
                          state.usage or getattr(decoder, "usage", None), error)
         billed: float | None = None
         with anyio.CancelScope(shield=True):
             billed = await self.meter.attempt_ended(end)
-        return billed
+        if billed is not None:
+            run.telemetry.cost_usd = (run.telemetry.cost_usd or 0.0) + billed
 
 
 __all__ = ["NEVER", "AttemptEnd", "AttemptMeter", "AttemptOutcome", "AttemptStart",

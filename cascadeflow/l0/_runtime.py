@@ -132,7 +132,7 @@ class _Run:
                     delay = 0.0
                     source: Any = None
                     self._check_abort()
-                    if metering is not None and not await self._admit(index):
+                    if metering is not None and not await metering.admit(self, index):
                         break  # the meter refused: the next fallback may fit
                     prefix = self._begin_attempt()
                     outcome: AttemptOutcome = "abandoned"
@@ -194,16 +194,13 @@ class _Run:
                             yield event
                         return
                     except (Exception, asyncio.CancelledError) as caught:
-                        ended_by = caught
                         if metering is not None and caught is metering.cut:
-                            outcome = "budget"
-                            self._budget_cut(metering, caught)
+                            outcome, ended_by = "budget", metering.stopped(self)
                             raise
-                        error = self._interpret(caught)
-                        ended_by = error
-                        outcome = "abandoned" if isinstance(error, L0AbortedError) else "failed"
+                        error = ended_by = self._interpret(caught)
                         if isinstance(error, L0AbortedError):
-                            raise error from None
+                            raise error from None  # the attempt ends as "abandoned"
+                        outcome = "failed"
                         retry, delay = self._on_failure(error, manager)
                         if not retry and index + 1 == len(self.factories):
                             final = self._final_error()
@@ -218,7 +215,7 @@ class _Run:
                         watchdog.stop()
                         await close_source(source)
                         if metering is not None:
-                            await self._end_metered(metering, outcome, ended_by)
+                            await metering.end(self, outcome, ended_by)
                     yield notice
                     if not retry:
                         break
@@ -236,31 +233,6 @@ class _Run:
                 signal._unsubscribe(self.abort)
 
     # -- attempt setup -------------------------------------------------------------------
-    async def _admit(self, index: int) -> bool:
-        """Ask the meter for the next attempt; False moves on to the next fallback."""
-        assert self.metering is not None
-        last = index + 1 == len(self.factories)
-        try:
-            self._next_meter = await self.metering.start(self.attempt + 1, index, last)
-        except Exception as refused:
-            self.errors.append(refused)
-            self._emit(_E.BUDGET, refused=True, error=refused)
-            if last:
-                raise
-            return False
-        return True
-
-    def _budget_cut(self, metering: MeteredRun, stop: BaseException) -> None:
-        metering.withhold_last(self.state)
-        self.errors.append(stop)
-        self._emit(_E.BUDGET, refused=False, error=stop, token_count=self.state.token_count)
-
-    async def _end_metered(self, metering: MeteredRun, outcome: AttemptOutcome,
-                           error: BaseException | None) -> None:
-        cost = await metering.end(outcome, self.state, self._decoder, error)
-        if cost is not None:
-            self.telemetry.cost_usd = (self.telemetry.cost_usd or 0.0) + cost
-
     def _begin_attempt(self) -> str:
         state = self.state
         prefix = ""
