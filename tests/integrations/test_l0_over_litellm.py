@@ -81,10 +81,22 @@ async def _run_l0(factory_for: Callable[[str], Any]) -> str:
     return await result.text()
 
 
-@respx.mock
-async def test_l0_over_plain_acompletion_bills_every_attempt_through_the_callback(messages):
+async def _plain(**kwargs: Any) -> Any:
     import litellm
 
+    return await litellm.acompletion(max_retries=0, **kwargs)
+
+
+async def _guarded(**kwargs: Any) -> Any:
+    return await acompletion(stream_options={"include_usage": True},
+                             retry=RetryPolicy(max_attempts=1), **kwargs)
+
+
+@respx.mock
+@pytest.mark.parametrize("send", [_plain, _guarded], ids=["registered callback", "guarded"])
+async def test_l0_over_litellm_bills_every_attempt_once_as_delivered(messages, send):
+    """Plain ``litellm.acompletion`` (the registered callback meters it) or the guarded
+    ``acompletion`` (it meters itself) as the factory of ``l0()``."""
     provider = FakeProvider(scripts())
     respx.post(ROUTE).mock(side_effect=provider)
     tracker = CostTracker(enforcement_mode="block")
@@ -92,9 +104,8 @@ async def test_l0_over_plain_acompletion_bills_every_attempt_through_the_callbac
 
     def factory_for(model: str) -> Any:
         async def factory() -> Any:
-            return await litellm.acompletion(model=model, messages=messages, user="ana",
-                                             stream=True, api_base=API_BASE,
-                                             api_key="sk-test", max_retries=0)
+            return await send(model=model, messages=messages, user="ana", stream=True,
+                              api_base=API_BASE, api_key="sk-test")
         return factory
 
     assert await _run_l0(factory_for) == "".join(WORDS[:6])
@@ -102,26 +113,6 @@ async def test_l0_over_plain_acompletion_bills_every_attempt_through_the_callbac
     assert provider.requests == [PRIMARY] * 4 + [BACKUP]
     assert_billed_as_delivered(tracker, "ana", callback.meter.prompt_tokens(PRIMARY, messages))
     assert tracker.get_user_summary("ana")["reserved"] == 0.0
-
-
-@respx.mock
-async def test_l0_over_the_guarded_acompletion_bills_every_attempt_once(messages):
-    provider = FakeProvider(scripts())
-    respx.post(ROUTE).mock(side_effect=provider)
-    tracker = CostTracker(enforcement_mode="block")
-    callback = register(tracker)
-
-    def factory_for(model: str) -> Any:
-        async def factory() -> Any:
-            return await acompletion(model=model, messages=messages, user="ben", stream=True,
-                                     api_base=API_BASE, api_key="sk-test",
-                                     stream_options={"include_usage": True},
-                                     retry=RetryPolicy(max_attempts=1))
-        return factory
-
-    assert await _run_l0(factory_for) == "".join(WORDS[:6])
-    assert await callback.aflush()
-    assert_billed_as_delivered(tracker, "ben", callback.meter.prompt_tokens(PRIMARY, messages))
 
 
 @respx.mock
