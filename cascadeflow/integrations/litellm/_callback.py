@@ -291,7 +291,9 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
 
     def _leave(self, model: Any, messages: Any, kwargs: Mapping[str, Any]) -> None:
         call_id = call_id_of(kwargs)
-        if call_id is None or is_guarded(kwargs):
+        # Only completions are awaited by flush(): other call types may report nothing.
+        if (call_id is None or is_guarded(kwargs)
+                or _call_type_name(kwargs.get("call_type")) not in _ESTIMABLE_CALLS):
             return
         if not isinstance(model, str):
             self._leaving(call_id)
@@ -300,8 +302,7 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
         # An acompletion was admitted (and reserved) by async_pre_call_deployment_hook.
         is_async = type(params) is dict and params.get("acompletion") is True
         request = reservation = stream = None
-        if (not is_async and self.enforce
-                and _call_type_name(kwargs.get("call_type")) in _ESTIMABLE_CALLS):
+        if not is_async and self.enforce:
             user, tier = self._identity(kwargs)
             if user is not None:
                 optional = kwargs.get("optional_params")
