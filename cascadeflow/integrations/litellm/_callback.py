@@ -196,7 +196,12 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
 
     @property
     def pending(self) -> int:
-        """Calls that left and whose success or failure is not recorded yet."""
+        """Calls that left and whose success or failure is not recorded yet.
+
+        Example:
+            >>> callback.pending     # 0 once flush() returned True
+            0
+        """
         with self._lock:
             return len(self._pending)
 
@@ -225,7 +230,14 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
         return True
 
     async def aflush(self, timeout: float = 5.0) -> bool:
-        """Async :meth:`flush`: lets the event loop deliver LiteLLM's async events."""
+        """Async :meth:`flush`: lets the event loop deliver LiteLLM's async events.
+
+        Example:
+            >>> await litellm.acompletion(model="gpt-4o-mini", messages=msgs, user="u1",
+            ...                           mock_response="hi")
+            >>> await callback.aflush()
+            True
+        """
         gc.collect()
         deadline = time.monotonic() + timeout
         while self.pending:
