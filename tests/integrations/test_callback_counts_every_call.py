@@ -135,7 +135,8 @@ async def test_an_async_stream_closed_after_k_chunks_is_billed_for_them_once(led
         read.append(chunk)
         if len(read) == 5:
             break
-    await stream.aclose()
+    await stream.aclose()  # billed at once, while the stream is still referenced
+    assert len(ledger.entries) == 1
     del stream, chunk
     assert await callback.aflush()
     [entry] = ledger.entries

@@ -240,3 +240,27 @@ async def test_l0_structured_repairs_broken_json_and_bills_each_attempt(messages
     assert result.corrected
     assert len(tracker.entries) == len(provider.requests) == 2
     assert all(entry.metadata["l0_outcome"] == "completed" for entry in tracker.entries)
+
+
+@respx.mock
+async def test_a_plain_stream_that_breaks_midway_is_billed_once_for_what_it_delivered(messages):
+    import litellm
+
+    respx.post(ROUTE).mock(side_effect=FakeProvider({PRIMARY: [Reply(WORDS[:5], "reset")]}))
+    tracker = CostTracker(enforcement_mode="block")
+    callback = register(tracker)
+    stream = await litellm.acompletion(model=PRIMARY, messages=messages, user="ivy",
+                                       stream=True, api_base=API_BASE, api_key="sk-test",
+                                       max_retries=0)
+    received = []
+    with pytest.raises(Exception):  # noqa: B017 - LiteLLM maps the reset to its own type
+        async for chunk in stream:
+            received.append(chunk)
+    await stream.aclose()
+    del stream
+    assert await callback.aflush()
+    [entry] = tracker.entries
+    assert len(received) == 5 and entry.completion_tokens == 5
+    assert entry.metadata["stream_outcome"] in ("failed", "abandoned")
+    assert entry.prompt_tokens == callback.meter.prompt_tokens(PRIMARY, messages)
+    assert tracker.get_user_summary("ivy")["reserved"] == 0.0

@@ -446,6 +446,12 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
             return None, None
         with self._lock:
             stream = self._streams.get(call_id) if call_id is not None else None
+            billed_already = call_id is not None and call_id in self._finished
+        if billed_already:  # a stream closed before this event came: billed as delivered
+            user, _ = self._identity(kwargs)
+            model = kwargs.get("model")
+            self._stats.failure(user, model if isinstance(model, str) else "unknown")
+            return None, None
         if stream is not None and stream.state is not None:
             self._stream_ended(stream, "failed")  # billed for what it delivered, once
             user, _ = self._identity(kwargs)

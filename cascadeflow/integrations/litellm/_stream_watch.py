@@ -4,7 +4,8 @@ LiteLLM tells callbacks about a stream only when it is read to the end (a succes
 or fails; a stream the caller stops reading reports nothing. LiteLLM's stream wrapper
 keeps every chunk it handed out (to build the final response), so the callback watches
 the streams of the calls it saw leave: when such a wrapper is garbage collected before
-its last chunk, the callback is told, and bills what the chunks delivered.
+its last chunk (or closed with ``aclose()``), the callback is told, and bills what the
+chunks delivered.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ logger = logging.getLogger("cascadeflow.integrations.litellm")
 _lock = threading.Lock()
 _watched: dict[str, WatchedStream] = {}
 _installed: bool | None = None
+# Where an adopted wrapper keeps its watch, so that ``aclose()`` can bill it at once.
+_WATCH_ATTRIBUTE = "_cascadeflow_watch"
 # Watches whose stream never appeared (a call that failed before streaming) are dropped
 # oldest first beyond this many.
 _MAX_WATCHED = 100_000
@@ -57,8 +60,10 @@ class WatchedStream:
         state = self.state
         if state is not None and state.get("sent_last_chunk") is True:
             return  # read to its end: the success event records it
+        # LiteLLM notes a failure in the call's details before the caller sees it raised.
+        outcome = "failed" if self.kwargs.get("exception") is not None else "abandoned"
         try:
-            self.on_end(self, "abandoned")
+            self.on_end(self, outcome)
         except Exception:  # a finaliser must not raise; the miss is logged
             logger.exception("cascadeflow: billing an abandoned LiteLLM stream failed")
 
@@ -93,6 +98,7 @@ def _adopt(wrapper: object) -> None:
                        "that are not read to the end cannot be billed")
         return
     stream.state = state
+    state[_WATCH_ATTRIBUTE] = stream
     weakref.finalize(wrapper, stream.dropped)
 
 
@@ -124,5 +130,17 @@ def install() -> bool:
                     logger.exception("cascadeflow: watching a LiteLLM stream failed")
 
         CustomStreamWrapper.__init__ = init_and_adopt
+        closer = getattr(CustomStreamWrapper, "aclose", None)
+        if closer is not None:
+            @functools.wraps(closer)
+            async def aclose_and_bill(self: Any) -> Any:
+                try:
+                    return await closer(self)
+                finally:
+                    watched = self.__dict__.get(_WATCH_ATTRIBUTE)
+                    if watched is not None:
+                        watched.dropped()
+
+            CustomStreamWrapper.aclose = aclose_and_bill
         _installed = True
         return True
