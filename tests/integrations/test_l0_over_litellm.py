@@ -264,3 +264,27 @@ async def test_a_plain_stream_that_breaks_midway_is_billed_once_for_what_it_deli
     assert entry.metadata["stream_outcome"] in ("failed", "abandoned")
     assert entry.prompt_tokens == callback.meter.prompt_tokens(PRIMARY, messages)
     assert tracker.get_user_summary("ivy")["reserved"] == 0.0
+
+
+async def test_l0_completion_uses_the_registered_tracker_and_the_metadata_user(messages):
+    tracker = CostTracker(enforcement_mode="block")
+    tracker.set_user_budget("jon", BudgetConfig(daily=1.0))
+    callback = register(tracker)
+    result = await l0_completion(model=BACKUP, messages=messages,
+                                 metadata={"user_id": "jon"}, mock_response="fine, thanks")
+    assert await result.text() == "fine, thanks"
+    assert await callback.aflush()
+    [entry] = tracker.entries
+    assert entry.user_id == "jon" and entry.metadata["l0_outcome"] == "completed"
+    assert result.telemetry.cost_usd == entry.cost
+
+
+async def test_l0_completion_without_a_user_leaves_the_calls_to_the_callback(messages):
+    tracker = CostTracker()
+    callback = register(tracker)
+    result = await l0_completion(model=BACKUP, messages=messages, mock_response="hello")
+    assert await result.text() == "hello"
+    assert await callback.aflush()
+    [entry] = tracker.entries
+    assert entry.user_id is None and entry.metadata["source"] == "litellm_callback"
+    assert result.telemetry.cost_usd is None
