@@ -25,7 +25,7 @@ from cascadeflow.telemetry import CostTracker, Reservation
 
 from ._metering import Meter, Usage
 from ._stats import IntegrationStats, StatsRecorder
-from ._stream_watch import WatchedStream, install, unwatch, watch
+from ._stream_watch import WatchedStream, bill_collected, install, unwatch, watch
 from ._streams import StreamMeter, StreamTally
 from ._usage import (
     call_id_of,
@@ -221,13 +221,17 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
         """
         gc.collect()
         deadline = time.monotonic() + timeout
-        with self._settled:
-            while self._pending:
+        while True:
+            # A stream LiteLLM's threads let go of meanwhile is billed here, not in the
+            # finaliser (which may run inside a lock): look again every few milliseconds.
+            bill_collected()
+            with self._settled:
+                if not self._pending:
+                    return True
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._settled.wait(left)
-        return True
+                self._settled.wait(min(left, 0.01))
 
     async def aflush(self, timeout: float = 5.0) -> bool:
         """Async :meth:`flush`: lets the event loop deliver LiteLLM's async events.
@@ -240,11 +244,13 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
         """
         gc.collect()
         deadline = time.monotonic() + timeout
-        while self.pending:
+        while True:
+            bill_collected()
+            if not self.pending:
+                return True
             if time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(0.002)
-        return True
 
     def _identity(self, kwargs: Mapping[str, Any]) -> tuple[str | None, str | None]:
         user = user_of(kwargs, self.user_key)
@@ -297,6 +303,7 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
         are watched, so that one dropped before its end is billed for what it delivered.
         """
         try:
+            bill_collected()
             self._leave(model, messages, kwargs)
         except Exception as exc:
             self._stats.error("pre-call reservation", exc)
@@ -412,6 +419,7 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
     ) -> None:
         """Record a sync call's cost (or settle its reservation)."""
         call_id = call_id_of(kwargs)
+        bill_collected()
         try:
             if not self._guarded(kwargs):
                 wanted, reservation = self._claim_success(call_id)
@@ -428,6 +436,7 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
     ) -> None:
         """Record an async call's cost (or settle its reservation)."""
         call_id = call_id_of(kwargs)
+        bill_collected()
         try:
             if not self._guarded(kwargs):
                 wanted, reservation = self._claim_success(call_id)

@@ -14,14 +14,16 @@ import functools
 import logging
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["WatchedStream", "install", "unwatch", "watch"]
+__all__ = ["WatchedStream", "bill_collected", "install", "unwatch", "watch"]
 
 logger = logging.getLogger("cascadeflow.integrations.litellm")
 
 _lock = threading.Lock()
+_collected: deque[tuple[WatchedStream, str]] = deque()
 _watched: dict[str, WatchedStream] = {}
 _installed: bool | None = None
 # Where an adopted wrapper keeps its watch, so that ``aclose()`` can bill it at once.
@@ -55,17 +57,44 @@ class WatchedStream:
         chunks = self.state.get("chunks") if self.state is not None else None
         return list(chunks) if isinstance(chunks, list) else []
 
-    def dropped(self) -> None:
-        """The wrapper is gone: bill it unless LiteLLM's success event is on its way."""
+    def _outcome(self) -> str | None:
         state = self.state
         if state is not None and state.get("sent_last_chunk") is True:
-            return  # read to its end: the success event records it
+            return None  # read to its end: LiteLLM's success event records it
         # LiteLLM notes a failure in the call's details before the caller sees it raised.
-        outcome = "failed" if self.kwargs.get("exception") is not None else "abandoned"
+        return "failed" if self.kwargs.get("exception") is not None else "abandoned"
+
+    def _bill(self, outcome: str) -> None:
         try:
             self.on_end(self, outcome)
-        except Exception:  # a finaliser must not raise; the miss is logged
+        except Exception:  # never break the caller over a bill; the miss is logged
             logger.exception("cascadeflow: billing an abandoned LiteLLM stream failed")
+
+    def closed(self) -> None:
+        """The caller closed the stream (``aclose()``): bill what it delivered now."""
+        outcome = self._outcome()
+        if outcome is not None:
+            self._bill(outcome)
+
+    def collected(self) -> None:
+        """The wrapper was garbage collected: queue its bill for :func:`bill_collected`.
+
+        A finaliser may run inside any lock this thread holds (the collector runs where an
+        allocation triggers it), so it only queues; the callback bills where it holds none.
+        """
+        outcome = self._outcome()
+        if outcome is not None:
+            _collected.append((self, outcome))
+
+
+def bill_collected() -> None:
+    """Bill the streams whose wrappers were collected since the last call (any callback's)."""
+    while _collected:
+        try:
+            stream, outcome = _collected.popleft()
+        except IndexError:  # another thread took the last one
+            return
+        stream._bill(outcome)
 
 
 def watch(stream: WatchedStream) -> None:
@@ -99,7 +128,7 @@ def _adopt(wrapper: object) -> None:
         return
     stream.state = state
     state[_WATCH_ATTRIBUTE] = stream
-    weakref.finalize(wrapper, stream.dropped)
+    weakref.finalize(wrapper, stream.collected)
 
 
 def install() -> bool:
@@ -139,7 +168,7 @@ def install() -> bool:
                 finally:
                     watched = self.__dict__.get(_WATCH_ATTRIBUTE)
                     if watched is not None:
-                        watched.dropped()
+                        watched.closed()
 
             CustomStreamWrapper.aclose = aclose_and_bill
         _installed = True
