@@ -38,7 +38,7 @@ def httpx_transport(monkeypatch: pytest.MonkeyPatch) -> None:
     """Async LiteLLM calls go through httpx (which respx intercepts), not aiohttp."""
     import litellm
 
-    monkeypatch.setattr(litellm, "disable_aiohttp_transport", True)
+    monkeypatch.setattr(litellm, "disable_aiohttp_transport", True, raising=False)
 
 
 def guardrail() -> Any:
