@@ -27,6 +27,7 @@ from cascadeflow.storage import LedgerStore, MemoryStore
 from cascadeflow.telemetry import (
     PERIODS,
     BudgetConfig,
+    BudgetGuard,
     CostEntry,
     CostTracker,
     EnforcementAction,
@@ -49,6 +50,7 @@ __all__ = [
     "PERIODS",
     "BudgetConfig",
     "BudgetExceededError",
+    "BudgetGuard",
     "CascadeflowError",
     "CostEntry",
     "CostTracker",

@@ -5,7 +5,9 @@ of cascadeflow's guarded completion and registered callback: enforcement (tier-b
 users are blocked, pro users moved to cheaper models, enterprise users only warned), a
 reservation, the call, and a settlement from the real usage, against a SQLite ledger in the
 working directory. Some requests stream; some streams are abandoned midway and are still
-billed for the tokens delivered.
+billed for the tokens delivered. Part of the traffic goes through ``l0_completion``: a
+guardrail retry, a rate-limited primary falling down its degradation chain, a long answer
+cut by the budget guard; every attempt is billed, and the table shows what retries cost.
 """
 
 from __future__ import annotations
@@ -78,10 +80,11 @@ def _reply(rng: random.Random, max_output: int) -> str:
 
 def run_demo(*, db: str, requests: int, seed: int, keep: bool = False) -> int:
     """Simulate ``requests`` requests over one day and print a per-user report."""
+    from cascadeflow._demo_l0 import KINDS, l0_costs, send_through_l0
     from cascadeflow.integrations.litellm import completion, register, unregister
 
     rng = random.Random(seed)
-    console = Console(width=max(100, Console().width))
+    console = Console(width=max(132, Console().width))
     # Threshold warnings are the table's business here, not the log's.
     package_logger = logging.getLogger("cascadeflow")
     previous_level = package_logger.level
@@ -93,6 +96,7 @@ def run_demo(*, db: str, requests: int, seed: int, keep: bool = False) -> int:
     degraded: Counter[str] = Counter()
     served: Counter[str] = Counter()
     abandoned: Counter[str] = Counter()
+    l0_sent = 0
     step = timedelta(seconds=86_399 / requests)
     users = list(USERS)
     try:
@@ -108,6 +112,18 @@ def run_demo(*, db: str, requests: int, seed: int, keep: bool = False) -> int:
                 kind = rng.random()
                 # LiteLLM's mock stream costs about a millisecond a chunk: keep streams short.
                 reply = _reply(rng, max_output if kind >= 0.3 else 120)
+                if 0.3 <= kind < 0.4:  # both halves in one call: l0_completion
+                    l0_kind = KINDS[l0_sent % len(KINDS)]
+                    l0_sent += 1
+                    ended = send_through_l0(tracker, user, model, prompt, l0_kind,
+                                            _reply(rng, 120), WORDS, rng)
+                    if ended == "blocked":
+                        blocked[user] += 1
+                    else:
+                        served[user] += 1
+                        degraded[user] += ended == "degraded"
+                    progress.advance(task)
+                    continue
                 try:
                     response = completion(
                         model=model, messages=[{"role": "user", "content": prompt}],
@@ -132,23 +148,30 @@ def run_demo(*, db: str, requests: int, seed: int, keep: bool = False) -> int:
                     degraded[user] += 1
                 served[user] += 1
                 progress.advance(task)
+        callback.flush()
     finally:
         unregister(callback)
         package_logger.setLevel(previous_level)
     table = Table(title=f"cascadeflow demo: one day, {requests} requests through LiteLLM "
                         f"(mock_response), ledger {db}")
     for column in ("user", "tier", "spent", "daily limit", "remaining", "served", "degraded",
-                   "abandoned", "blocked"):
+                   "abandoned", "blocked", "retry cost", "cut by budget"):
         table.add_column(column, justify="left" if column in ("user", "tier") else "right")
+    table_total = 0.0
     for user, tier in USERS.items():
         summary = tracker.get_user_summary(user)
         daily = summary["period_costs"]["daily"]
+        retry_cost, cut = l0_costs(tracker, user)
+        table_total += summary["total_cost"]
         table.add_row(user, tier, f"${daily['cost']:.4f}", f"${daily['limit']:.2f}",
                       f"${daily['remaining']:.4f}", str(served[user]), str(degraded[user]),
-                      str(abandoned[user]), str(blocked[user]))
+                      str(abandoned[user]), str(blocked[user]), f"${retry_cost:.4f}", str(cut))
     console.print(table)
-    console.print(f"total spend ${tracker.total_cost:.4f} across {len(tracker.entries)} "
-                  f"entries; by model: "
+    ledger_total = tracker.total_cost
+    agree = "equals" if abs(table_total - ledger_total) < 1e-9 else "DIFFERS FROM"
+    console.print(f"total spend ${table_total:.6f} {agree} the ledger's ${ledger_total:.6f} "
+                  f"across {len(tracker.entries)} entries ({l0_sent} requests through "
+                  "l0_completion, every attempt billed); by model: "
                   + ", ".join(f"{m} ${c:.4f}" for m, c in sorted(tracker.by_model.items())))
     tracker.store.close()
     return 0

@@ -22,9 +22,16 @@ def test_demo_prints_a_row_per_user_and_writes_the_ledger(
         assert user in out
     assert "blocked" in out and "degraded" in out and "abandoned" in out
     assert "through LiteLLM" in out
+    assert "retry cost" in out and "cut by budget" in out
+    assert "equals the ledger's" in out and "l0_completion" in out
     with sqlite3.connect(db) as connection:
         (count,) = connection.execute("SELECT COUNT(*) FROM entries").fetchone()
+        outcomes = {row[0] for row in connection.execute(
+            "SELECT json_extract(metadata, '$.l0_outcome') FROM entries")}
     assert count > 0
+    # Part of the traffic went through l0_completion: guardrail and rate-limit retries were
+    # billed, and a long answer was cut by the budget guard.
+    assert {"completed", "retried", "budget"} <= outcomes
 
 
 def test_demo_rejects_a_non_positive_request_count(

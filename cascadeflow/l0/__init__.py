@@ -31,6 +31,7 @@ from cascadeflow.l0._errors import (
 )
 from cascadeflow.l0._events import L0LifecycleEvent, LifecycleEventType
 from cascadeflow.l0._l0 import l0
+from cascadeflow.l0._meter import AttemptEnd, AttemptMeter, AttemptOutcome, AttemptStart
 from cascadeflow.l0._result import AbortSignal, L0Options, L0Result, consume_stream, get_text
 from cascadeflow.l0._retry import (
     ERROR_TYPE_DELAYS,
@@ -232,6 +233,7 @@ from cascadeflow.l0._payloads import (  # noqa: E402
     EVENT_PAYLOADS,
     AbortData,
     AttemptStartData,
+    BudgetData,
     CheckpointData,
     CompleteData,
     DriftData,
@@ -251,6 +253,7 @@ __all__ += [
     "EVENT_PAYLOADS",
     "AbortData",
     "AttemptStartData",
+    "BudgetData",
     "CheckpointData",
     "CompleteData",
     "ConsensusVoteData",
@@ -283,3 +286,6 @@ __all__ += [
     "remove_event_hook",
     "run_is_sampled",
 ]
+
+# --- the metering seam (issue 9): l0(..., budget=AttemptMeter) ------------------------------
+__all__ += ["AttemptEnd", "AttemptMeter", "AttemptOutcome", "AttemptStart"]

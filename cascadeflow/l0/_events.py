@@ -63,6 +63,9 @@ class LifecycleEventType(str, Enum):
     OPERATION_END = "operation_end"
     """An operation ended: ``status``, ``duration``, ``cost_usd``."""
     SESSION_END = "session_end"
+    #: The ``budget=`` meter refused an attempt (``refused=True``, ``error``) or stopped
+    #: the stream (``refused=False``, ``error``, ``token_count`` delivered).
+    BUDGET = "budget"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +75,9 @@ class L0LifecycleEvent:
     ``attempt`` counts factory calls from 1; ``fallback_index`` is 0 for the primary;
     ``data`` holds the step's details, shaped as the type's payload class in
     ``cascadeflow.l0.EVENT_PAYLOADS`` (``retry``: :class:`RetryData` with ``reason``,
-    ``delay``, ``category``, ``error``; ``session_end``: :class:`SessionEndData`; ...).
+    ``delay``, ``category``, ``error``; ``budget``: :class:`BudgetData` with ``refused``,
+    ``error`` and, for a stopped stream, ``token_count``; ``session_end``:
+    :class:`SessionEndData`; ...).
 
     Example:
         >>> seen = []

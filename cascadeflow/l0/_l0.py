@@ -20,6 +20,7 @@ from cascadeflow.l0._types import CheckIntervals, TimeoutConfig
 
 if TYPE_CHECKING:
     from cascadeflow.l0._events import L0LifecycleEvent
+    from cascadeflow.l0._meter import AttemptMeter
     from cascadeflow.l0.adapters import L0Adapter
 
 
@@ -40,6 +41,7 @@ async def l0(
     drift: Any = None,
     retry_on_drift: bool = True,
     sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
+    budget: AttemptMeter | None = None,
 ) -> L0Result:
     """Wrap a token stream so that it retries, falls back, resumes, times out and reports.
 
@@ -63,6 +65,11 @@ async def l0(
     - ``adapter``: an adapter or its name; detected from the stream (or its first chunk)
       when omitted.
     - ``sleep``: the coroutine used to wait between retries (tests pass a recorder).
+    - ``budget``: an :class:`AttemptMeter` (e.g. ``cascadeflow.BudgetGuard``) told about
+      every attempt: it may refuse one before its factory is called (the next fallback is
+      tried, else its error is raised), stop a stream as tokens arrive (its error is raised
+      from the iteration, the partial text stays in ``result.state.content``), and bills
+      each attempt once; ``result.telemetry.cost_usd`` sums the bills.
 
     Nothing is requested until the result is iterated.
 
@@ -93,6 +100,7 @@ async def l0(
         drift=drift,
         retry_on_drift=retry_on_drift,
         sleep=sleep,
+        budget=budget,
     )
     return L0Result(_Run(options))
 

@@ -259,6 +259,26 @@ class SessionEndData(TypedDict):
     cost_usd: float | None
 
 
+class BudgetData(TypedDict):
+    """``budget``: the ``budget=`` meter refused an attempt or stopped its stream.
+
+    Attributes:
+        refused: True when the attempt was refused before its factory was called, False
+            when its stream was stopped.
+        error: what the meter raised (a ``BudgetExceededError`` for a ``BudgetGuard``); it
+            ends the run unless a fallback follows a refused attempt.
+        token_count: tokens the attempt delivered before it was stopped (0 when refused).
+
+    Example:
+        >>> next(e for e in seen if e.type == "budget").data["refused"]
+        False
+    """
+
+    refused: bool
+    error: BaseException
+    token_count: int
+
+
 #: The payload class of every lifecycle event type.
 EVENT_PAYLOADS: dict[LifecycleEventType, type] = {
     LifecycleEventType.SESSION_START: SessionStartData,
@@ -275,6 +295,7 @@ EVENT_PAYLOADS: dict[LifecycleEventType, type] = {
     LifecycleEventType.COMPLETE: CompleteData,
     LifecycleEventType.ERROR: ErrorData,
     LifecycleEventType.SESSION_END: SessionEndData,
+    LifecycleEventType.BUDGET: BudgetData,
     LifecycleEventType.OPERATION_START: OperationStartData,
     LifecycleEventType.TASK_START: TaskStartData,
     LifecycleEventType.TASK_END: TaskEndData,

@@ -17,6 +17,7 @@ from cascadeflow.l0._types import CheckIntervals, L0Event, L0Telemetry, TimeoutC
 
 if TYPE_CHECKING:
     from cascadeflow.l0._events import L0LifecycleEvent
+    from cascadeflow.l0._meter import AttemptMeter
     from cascadeflow.l0._runtime import _Run
     from cascadeflow.l0._state import L0State
     from cascadeflow.l0.adapters import L0Adapter
@@ -91,6 +92,7 @@ class L0Options:
     drift: Any = None
     retry_on_drift: bool = True
     sleep: Callable[[float], Awaitable[Any]] = anyio.sleep
+    budget: AttemptMeter | None = None
 
 
 class L0Result:

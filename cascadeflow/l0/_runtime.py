@@ -29,6 +29,7 @@ from cascadeflow.l0._errors import (
     L0TimeoutError,
 )
 from cascadeflow.l0._events import EventEmitter, LifecycleEventType
+from cascadeflow.l0._meter import AttemptOutcome, MeteredRun
 from cascadeflow.l0._result import AbortSignal, L0Options
 from cascadeflow.l0._retry import RetryManager
 from cascadeflow.l0._sources import (
@@ -80,6 +81,9 @@ class _Run:
         self._sleep_scope: anyio.CancelScope | None = None
         self._started_at = 0.0
         self._polled_signal: Callable[[], bool] | None = None
+        self.metering = (MeteredRun(options.budget, self.emitter.stream_id)
+                         if options.budget is not None else None)
+        self._next_meter = _NEVER
         signal = options.signal
         if isinstance(signal, AbortSignal):
             signal._subscribe(self.abort)
@@ -116,6 +120,7 @@ class _Run:
         self._started_at = time.monotonic()
         self._emit(_E.SESSION_START, streams=len(self.factories))
         manager = RetryManager(self.options.retry)
+        metering = self.metering
         try:
             for index, factory in enumerate(self.factories):
                 manager.reset()
@@ -128,7 +133,11 @@ class _Run:
                     delay = 0.0
                     source: Any = None
                     self._check_abort()
+                    if metering is not None and not await metering.admit(self, index):
+                        break  # the meter refused: the next fallback may fit
                     prefix = self._begin_attempt()
+                    outcome: AttemptOutcome = "abandoned"
+                    ended_by: BaseException | None = None
                     try:
                         source = await self._open(factory, prefix)
                         iterator, first = await self._iterator(source)
@@ -180,13 +189,19 @@ class _Run:
                                     if event is None:
                                         continue
                                 yield event
-                        for event in self._finish_attempt():
+                        finished = self._finish_attempt()
+                        outcome = "completed"
+                        for event in finished:
                             yield event
                         return
                     except (Exception, asyncio.CancelledError) as caught:
-                        error = self._interpret(caught)
+                        if metering is not None and caught is metering.cut:
+                            outcome, ended_by = "budget", metering.stopped(self)
+                            raise
+                        error = ended_by = self._interpret(caught)
                         if isinstance(error, L0AbortedError):
-                            raise error from None
+                            raise error from None  # the attempt ends as "abandoned"
+                        outcome = "failed"
                         retry, delay = self._on_failure(error, manager)
                         if not retry and index + 1 == len(self.factories):
                             final = self._final_error()
@@ -195,10 +210,13 @@ class _Run:
                             if final is error:
                                 raise final from None
                             raise final from error
+                        outcome = "retried"
                         notice = self._notice(error, "retry" if retry else "fallback")
                     finally:
                         watchdog.stop()
                         await close_source(source)
+                        if metering is not None:
+                            await metering.end(self, outcome, ended_by)
                     yield notice
                     if not retry:
                         break
@@ -232,6 +250,7 @@ class _Run:
         self.machine.transition(RuntimeState.ACTIVE)
         self._trimmer = OverlapTrimmer(prefix) if prefix else None
         self._held_complete = None
+        self._decoder = None
         self._setup_checks()
         self.watchdog.started = False
         self._first_pending = True
@@ -314,6 +333,9 @@ class _Run:
     # -- off the hot path -------------------------------------------------------------------
     def _periodic(self, count: int) -> None:
         """First token, abort, guardrails, drift and checkpoints, every few tokens."""
+        if count >= self._next_meter:  # before anything reads the token it may withhold
+            assert self.metering is not None
+            self._next_meter = self.metering.tokens(count, self._decoder)
         if self._first_pending:
             self._first_token()
         if self._polled_signal is not None and self._polled_signal():
@@ -327,7 +349,7 @@ class _Run:
                 self._next_checkpoint = count + self._checkpoint_every
                 if self._observed:
                     self._emit(_E.CHECKPOINT, token_count=count)
-            self._next_check = self._next_checkpoint
+            self._next_check = min(self._next_checkpoint, self._next_meter)
             return
         state, checks = self.state, self.checks
         clean = True
@@ -343,7 +365,8 @@ class _Run:
                 self._checkpoint(count)
             else:
                 self._next_checkpoint = count + self.intervals.checkpoint
-        self._next_check = min(self._next_guard, self._next_drift, self._next_checkpoint)
+        self._next_check = min(self._next_guard, self._next_drift, self._next_checkpoint,
+                               self._next_meter)
 
     def _first_token(self) -> None:
         self._first_pending = False

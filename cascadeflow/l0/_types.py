@@ -217,7 +217,8 @@ class L0Telemetry:
     """Measurements of one run.
 
     ``attempts`` counts factory calls (primary and fallbacks); ``retries`` counts retries by
-    :class:`RetryReason` value; times are in seconds.
+    :class:`RetryReason` value; times are in seconds. ``cost_usd`` is what the ``budget=``
+    meter billed over all attempts (``None`` without a meter).
 
     Example:
         >>> result = await l0(factory)
@@ -234,6 +235,7 @@ class L0Telemetry:
     duration: float | None = None
     token_count: int = 0
     usage: dict[str, Any] | None = None
+    cost_usd: float | None = None
 
 
 __all__ = [

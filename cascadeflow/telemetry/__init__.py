@@ -14,6 +14,7 @@ from typing import Any
 from cascadeflow._entry import CostEntry
 from cascadeflow._exceptions import BudgetExceededError
 from cascadeflow.telemetry._budget import PERIODS, BudgetConfig, RateLimit
+from cascadeflow.telemetry._budget_guard import BudgetGuard
 from cascadeflow.telemetry._enforcement import (
     EnforcementAction,
     EnforcementCallback,
@@ -46,6 +47,7 @@ __all__ = [
     "SCOPE_KINDS",
     "BudgetConfig",
     "BudgetExceededError",
+    "BudgetGuard",
     "CostEntry",
     "CostTracker",
     "EnforcementAction",

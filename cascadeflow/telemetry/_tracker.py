@@ -59,6 +59,9 @@ def _check_tokens(value: Any, name: str) -> int:
     return value
 
 
+#: A limit no counter reaches (holds that must never refuse).
+_NO_LIMIT = 1 << 62
+
 class CostTracker(ScopedBudgets, LedgerQueries):
     """Records LLM spend per user and enforces calendar budgets before work is done.
 
@@ -643,6 +646,34 @@ class CostTracker(ScopedBudgets, LedgerQueries):
                                                 now=plan.stamp, expires_at=expires_at)
         if not outcome.granted:
             raise self._refused(user_id, estimated_cost, outcome, plan.stamp)
+        return Reservation(self, reservation_id, user_id, float(estimated_cost), amount,
+                           model=model, user_tier=user_tier or self.get_user_tier(user_id),
+                           expires_at=expires_at, scopes=plan.scopes)
+
+    def hold(self, user_id: str, estimated_cost: float, *, model: str | None = None,
+             user_tier: str | None = None, ttl: float = 300.0, team: str | None = None,
+             org: str | None = None, key: str | None = None,
+             tags: Iterable[str] | None = None) -> Reservation:
+        """Hold ``estimated_cost`` of every budget that applies without checking any limit.
+
+        For a request that leaves whatever the budget says (a sync LiteLLM call no hook
+        can refuse): the hold makes ``can_afford``, ``remaining`` and every reservation
+        made meanwhile count it (the user's and its team's, org's, key's and tags'), and is
+        settled or released like any :class:`Reservation`. Never raises
+        :class:`BudgetExceededError`; use :meth:`reserve` to ask first.
+
+        Example:
+            >>> held = tracker.hold("u1", 0.02, model="gpt-4o")   # even when over budget
+            >>> tracker.can_afford("u1")                          # counts the hold
+            False
+            >>> held.settle(0.013, provider="openai", tokens=420)
+        """
+        reservation_id, amount, plan, expires_at = self._reservation_args(
+            user_id, estimated_cost, user_tier, ttl, model, None, team, org, key, tags)
+        # The same holds and increments as a reservation, under limits nothing can reach.
+        unbounded = [counter._replace(limit=_NO_LIMIT) for counter in plan.counters]
+        self.store.reserve(reservation_id, user_id, amount, [], now=plan.stamp,
+                           expires_at=expires_at, counters=unbounded)
         return Reservation(self, reservation_id, user_id, float(estimated_cost), amount,
                            model=model, user_tier=user_tier or self.get_user_tier(user_id),
                            expires_at=expires_at, scopes=plan.scopes)

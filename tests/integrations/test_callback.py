@@ -169,13 +169,17 @@ def test_errors_inside_the_callback_never_break_the_call(messages, wait_until, c
         def add_cost(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             raise RuntimeError("ledger down")
 
+        def reserve(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            raise RuntimeError("ledger down before the call")
+
     tracker = BrokenTracker()
     callback = register(tracker)
     response = litellm.completion(model="gpt-4o-mini", messages=messages, user="max",
                                   mock_response="still answered")
     assert response.choices[0].message.content == "still answered"
-    wait_until(lambda: callback.stats.callback_errors == 1)
-    assert "ledger down" in caplog.text
+    # The pre-call hold and the success event each failed; the call was answered.
+    wait_until(lambda: callback.stats.callback_errors == 2)
+    assert "ledger down before the call" in caplog.text and "ledger down" in caplog.text
 
 
 def test_unregister_leaves_other_callbacks_alone(tracker, messages):

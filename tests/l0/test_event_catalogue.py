@@ -38,6 +38,28 @@ WORDS = [f"w{i} " for i in range(25)]
 DRIFTING = "Paris is lovely. As an AI language model, I do not have personal experiences."
 
 
+class _Cut(Exception):
+    """What the test meter raises."""
+
+
+class _CutAt:
+    """An attempt meter that refuses (``limit=0``) or stops the stream at ``limit`` tokens."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    async def attempt_started(self, start: Any) -> int | None:
+        if self.limit == 0:
+            raise _Cut("nothing left")
+        return self.limit
+
+    def tokens_delivered(self, start: Any, token_count: int, model: str | None) -> int | None:
+        raise _Cut(f"stopped at {token_count}")
+
+    async def attempt_ended(self, end: Any) -> float | None:
+        return None
+
+
 async def _run_scenarios() -> list[L0LifecycleEvent]:
     seen: list[L0LifecycleEvent] = []
     sleeps = SleepRecorder()
@@ -58,6 +80,13 @@ async def _run_scenarios() -> list[L0LifecycleEvent]:
                       guardrails=[warn], drift=True, retry_on_drift=False, sleep=sleeps,
                       check_intervals=intervals, on_event=seen.append)
     await result.text()
+    # A budget meter that stops the stream at its third token, then one that refuses.
+    result = await l0(Scripted(WORDS), budget=_CutAt(3), retry=None, on_event=seen.append)
+    with pytest.raises(_Cut):
+        await result.text()
+    result = await l0(Scripted(WORDS), budget=_CutAt(0), retry=None, on_event=seen.append)
+    with pytest.raises(_Cut):
+        await result.text()
     # An abort.
     signal = AbortSignal()
     result = await l0(Scripted(WORDS), signal=signal, on_event=seen.append)
@@ -117,12 +146,12 @@ async def test_session_end_is_the_single_last_event_of_every_run() -> None:
     runs: dict[str, list[str]] = {}
     for event in seen:
         runs.setdefault(event.stream_id, []).append(event.type)
-    assert len(runs) == 4
+    assert len(runs) == 6
     for types in runs.values():
         assert types[0] == "session_start" and types[-1] == "session_end"
         assert types.count("session_start") == types.count("session_end") == 1
     outcomes = [e.data["outcome"] for e in seen if e.type == "session_end"]
-    assert outcomes == ["completed", "completed", "completed", "aborted"]
+    assert outcomes == ["completed", "completed", "completed", "failed", "failed", "aborted"]
 
 
 async def test_an_abandoned_run_ends_its_session_when_closed() -> None:

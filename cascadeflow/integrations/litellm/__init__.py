@@ -5,7 +5,10 @@ Three ways in:
 * :func:`register` a :class:`CascadeFlowLiteLLMCallback` and call LiteLLM as usual;
 * ask ``tracker.can_afford(user, estimate)`` before expensive work;
 * call the guarded :func:`completion` / :func:`acompletion` drop-ins, which enforce and
-  reserve before every attempt (sync calls included) and meter streams however they end.
+  reserve before every attempt (sync calls included) and meter streams however they end;
+* or both halves in one call: :func:`l0_completion` / :func:`l0_structured` stream through
+  L0 (retries, fallbacks, guardrails) with the budget enforced per attempt and a
+  :class:`~cascadeflow.BudgetGuard` inside the stream.
 
 Inside LiteLLM's proxy the same callback refuses over-budget requests with HTTP 429.
 
@@ -23,6 +26,7 @@ from ._budget_tracker import LiteLLMBudgetTracker
 from ._callback import CascadeFlowLiteLLMCallback
 from ._cost_provider import LiteLLMCostProvider, calculate_cost, get_model_cost
 from ._guard import acompletion, completion
+from ._l0_completion import l0_completion, l0_structured
 from ._logprobs import LogprobSummary, extract_logprobs
 from ._providers import (
     SUPPORTED_PROVIDERS,
@@ -55,6 +59,8 @@ __all__ = [
     "extract_logprobs",
     "get_model_cost",
     "get_provider_info",
+    "l0_completion",
+    "l0_structured",
     "provider_of",
     "refusal_message",
     "register",

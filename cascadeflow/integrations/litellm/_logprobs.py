@@ -51,13 +51,15 @@ class LogprobSummary:
 
 
 def _field(obj: object, name: str) -> object:
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):
         return obj.get(name)
     return getattr(obj, name, None)
 
 
 def _first_choice(response: object) -> object:
     choices = _field(response, "choices")
+    if type(choices) is list:
+        return choices[0] if choices else None
     if isinstance(choices, Sequence) and not isinstance(choices, str) and choices:
         return choices[0]
     return None

@@ -112,6 +112,12 @@ def _plain_text_tokens(messages: Sequence[object]) -> int | None:
     return total
 
 
+@functools.lru_cache(maxsize=1024)
+def _cached_provider(model: str) -> str:
+    # Resolved on every recorded call; the answer depends on the bundled price book only.
+    return provider_of(model)
+
+
 def _limit_of(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         return None
@@ -285,6 +291,25 @@ class Meter:
         return Admission(result.model, result.action, reservation, result.estimated_cost,
                          result.reason)
 
+    def hold(self, request: CallRequest) -> Reservation | None:
+        """Reserve ``request``'s estimate for a call that leaves whatever the budget says.
+
+        A sync LiteLLM call cannot be refused from a hook: when the estimate does not fit,
+        it is held anyway (counted in ``over_budget``), so that the next ``can_afford``,
+        ``remaining`` or reservation already sees it.
+        """
+        if request.user_id is None or not self.enforce:
+            return None
+        estimate = self.price(request.model, request.prompt_tokens, request.max_output_tokens)
+        scopes = request.scope_kwargs()
+        try:
+            return self.tracker.reserve(request.user_id, estimate, model=request.model,
+                                        user_tier=request.user_tier, **scopes)
+        except BudgetExceededError:
+            self.stats.add("over_budget")
+            return self.tracker.hold(request.user_id, estimate, model=request.model,
+                                     user_tier=request.user_tier, **scopes)
+
     # -- after the call -------------------------------------------------------
     def price(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
         """The cost of the tokens on ``model``: the tracker's price book, else LiteLLM's map
@@ -297,7 +322,7 @@ class Meter:
     @staticmethod
     def provider(model: str, hint: object = None) -> str:
         """The provider of ``model`` (:func:`provider_of`), else LiteLLM's own answer."""
-        found = provider_of(model)
+        found = _cached_provider(model)
         if found == "unknown" and isinstance(hint, str) and hint:
             return hint
         return found

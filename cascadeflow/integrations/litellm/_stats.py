@@ -32,6 +32,8 @@ class IntegrationStats:
         abandoned_streams: guarded streams settled after the caller stopped reading.
         left_to_guard: callback events ignored because the guarded completion meters
             that call itself.
+        over_budget: sync calls held although they did not fit (no LiteLLM hook can
+            refuse a sync call; the hold makes the next checks see it).
 
     Example:
         >>> callback.stats.failures[("u1", "gpt-4o")]
@@ -50,11 +52,12 @@ class IntegrationStats:
     callback_errors: int = 0
     abandoned_streams: int = 0
     left_to_guard: int = 0
+    over_budget: int = 0
 
 
 _COUNTERS = (
     "recorded", "duplicates", "allowed", "warned", "degraded", "blocked", "released",
-    "unreserved", "callback_errors", "abandoned_streams", "left_to_guard",
+    "unreserved", "callback_errors", "abandoned_streams", "left_to_guard", "over_budget",
 )
 
 

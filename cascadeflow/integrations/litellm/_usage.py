@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeGuard
 
 __all__ = [
     "GUARD_MARKER",
@@ -28,15 +29,29 @@ __all__ = [
 #: Metadata key the guarded completion sets so the callback leaves its calls alone
 #: (the guard meters them itself, including streams abandoned midway).
 GUARD_MARKER = "cascadeflow_guarded"
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _is_mapping(obj: object) -> TypeGuard[Mapping[str, Any]]:
+    # A plain dict is what LiteLLM passes nearly always; the ABC check costs several times more.
+    return type(obj) is dict or (obj is not None and isinstance(obj, Mapping))
+
+
+_MISSING = object()
 
 
 def _field(obj: object, name: str) -> object:
-    if isinstance(obj, Mapping):
+    if type(obj) is dict:
         return obj.get(name)
-    return getattr(obj, name, None)
+    value = getattr(obj, name, _MISSING)
+    if value is not _MISSING:
+        return value
+    return obj.get(name) if _is_mapping(obj) else None
 
 
 def _count(value: object) -> int:
+    if type(value) is int:
+        return value if value > 0 else 0
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
     if isinstance(value, float) and not math.isfinite(value):
@@ -75,14 +90,14 @@ def response_cost_of(kwargs: Mapping[str, Any], response: object = None) -> floa
 def metadata_of(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
     """The caller's metadata, wherever this hook's kwargs carry it."""
     direct = kwargs.get("metadata")
-    if isinstance(direct, Mapping):
+    if _is_mapping(direct):
         return direct
     params = kwargs.get("litellm_params")
-    if isinstance(params, Mapping):
+    if _is_mapping(params):
         nested = params.get("metadata")
-        if isinstance(nested, Mapping):
+        if _is_mapping(nested):
             return nested
-    return {}
+    return _EMPTY
 
 
 def user_of(kwargs: Mapping[str, Any], user_key: str) -> str | None:
@@ -92,7 +107,7 @@ def user_of(kwargs: Mapping[str, Any], user_key: str) -> str | None:
         params = kwargs.get("litellm_params")
         optional = kwargs.get("optional_params")
         for source in (optional, params):
-            if isinstance(source, Mapping) and source.get("user") is not None:
+            if _is_mapping(source) and source.get("user") is not None:
                 user = source.get("user")
                 break
     if user is None:
@@ -157,7 +172,7 @@ def call_id_of(kwargs: Mapping[str, Any]) -> str | None:
     call_id = kwargs.get("litellm_call_id")
     if call_id is None:
         params = kwargs.get("litellm_params")
-        if isinstance(params, Mapping):
+        if _is_mapping(params):
             call_id = params.get("litellm_call_id")
     return str(call_id) if call_id is not None else None
 

@@ -119,6 +119,7 @@ class _LiteLLMChunkDecoder(OpenAIChunkDecoder):
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage_dict(usage)
+            self.model = getattr(chunk, "model", None)
         choices = chunk.choices
         if not choices:
             return None
