@@ -22,6 +22,7 @@ STORE_FIXTURES: dict[str, str] = {
     "memory": "memory_store",
     "sqlite": "sqlite_store",
     "redis": "redis_store",
+    "postgres": "postgres_store",
 }
 
 
@@ -48,6 +49,16 @@ def redis_store(redis_url: str) -> Iterator[LedgerStore]:
     from cascadeflow.storage import RedisStore
 
     store = RedisStore(redis_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def postgres_store(postgres_dsn: str) -> Iterator[LedgerStore]:
+    """A PostgresStore on the session's real PostgreSQL server, its tables emptied for this test."""
+    from cascadeflow.storage import PostgresStore
+
+    store = PostgresStore(postgres_dsn, max_connections=8)
     yield store
     store.close()
 
