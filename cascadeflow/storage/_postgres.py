@@ -36,6 +36,7 @@ from cascadeflow.storage._sqlite import _entry_from_row, _entry_row
 
 if TYPE_CHECKING:
     import os
+    from types import TracebackType
 
     from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
@@ -166,6 +167,13 @@ class PostgresStore(LedgerStore):
     def __repr__(self) -> str:
         return (f"PostgresStore({self.url!r}, schema={self.schema!r}, "
                 f"on_unavailable={self.on_unavailable!r})")
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
 
     # -- running statements: schema first, outage handling, journal replay -----------------
     def _ensure_schema(self) -> None:

@@ -1,7 +1,7 @@
 """A separate process with its own CostTracker on a shared ledger, for the budget tests.
 
 Usage: ``python budget_worker.py STORE MODE ARGS...`` with the repository on PYTHONPATH,
-where STORE is ``sqlite:PATH`` or ``redis:URL``:
+where STORE is ``sqlite:PATH``, ``redis:URL`` or ``postgres:DSN``:
 
 * ``serve``: answer commands read from stdin, one a line, with one line each:
   ``set-user-budget USER DAILY`` (``none`` removes), ``spend USER COST``,
@@ -25,6 +25,10 @@ def open_store(spec: str) -> LedgerStore:
         from cascadeflow.storage import SQLiteStore
 
         return SQLiteStore(where)
+    if kind == "postgres":
+        from cascadeflow.storage import PostgresStore
+
+        return PostgresStore(where)
     from cascadeflow.storage import RedisStore
 
     return RedisStore(where)

@@ -1,5 +1,6 @@
-"""Limits shared by separate processes on one SQLite file and one Redis: set in one worker,
-enforced in the others, kept across restarts; a team budget raced from four processes."""
+"""Limits shared by separate processes on one SQLite file, one Redis and one PostgreSQL: set in
+one worker, enforced in the others, kept across restarts; a team budget raced from four
+processes."""
 
 from __future__ import annotations
 
@@ -19,11 +20,14 @@ WORKER = Path(__file__).with_name("budget_worker.py")
 Start = Callable[..., "subprocess.Popen[str]"]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis),
+                        pytest.param("postgres", marks=pytest.mark.postgres)])
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The shared ledger's spec for the workers: ``sqlite:PATH`` or ``redis:URL``."""
+    """The shared ledger for the workers: ``sqlite:PATH``, ``redis:URL`` or ``postgres:DSN``."""
     if request.param == "sqlite":
         return f"sqlite:{tmp_path / 'ledger.db'}"
+    if request.param == "postgres":
+        return f"postgres:{request.getfixturevalue('postgres_dsn')}"
     return f"redis:{request.getfixturevalue('redis_url')}"
 
 
