@@ -63,6 +63,25 @@ def _is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def _pool_timeout() -> type[Exception]:
+    from psycopg_pool import PoolTimeout
+
+    return PoolTimeout
+
+
+def _execute(pool: ConnectionPool, sql: str, params: Sequence[Any] | dict[str, Any]) -> Rows:
+    with pool.connection() as conn:
+        cursor = conn.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+async def _aexecute(pool: AsyncConnectionPool, sql: str,
+                    params: Sequence[Any] | dict[str, Any]) -> Rows:
+    async with pool.connection() as conn:
+        cursor = await conn.execute(sql, params)
+        return await cursor.fetchall() if cursor.description else []
+
+
 @dataclass(frozen=True, slots=True)
 class _Probe:
     probe_interval: float
@@ -131,6 +150,7 @@ class PostgresStore(LedgerStore):
         self._outage = OutageState(self.url, _Probe(probe_interval), on_unavailable,
                                    journal=OutageJournal(journal_path), service="PostgreSQL")
         self._migrated = False
+        self._settings_seen = 0
         self._migrate_lock = threading.Lock()
         s = quoted
         self._sql = {
@@ -186,35 +206,40 @@ class PostgresStore(LedgerStore):
                 self._migrated = True
 
     def _attempt(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> Rows:
+        if self._outage.is_down:
+            # A direct connection says at once whether the server is back (a refused one
+            # fails in microseconds); only then does a fresh pool replace the old one.
+            self._pools.probe()
+            self._pools.renew_sync()
         self._ensure_schema()
         pool = self._pools.sync()
-        for retry in (False, True):
-            try:
-                with pool.connection() as conn:
-                    cursor = conn.execute(sql, params)
-                    return cursor.fetchall() if cursor.description else []
-            except Exception as exc:
-                # After a server restart the pool's idle connections are dead: drop them and
-                # try once more (every statement is idempotent: see the schema's functions).
-                if retry or not _is_unavailable(exc):
-                    raise
-                pool.check()
-        raise AssertionError("unreachable")
+        try:
+            return _execute(pool, sql, params)
+        except Exception as exc:
+            if not _is_unavailable(exc) or isinstance(exc, _pool_timeout()):
+                raise
+        # After a server restart the pool's idle connections are dead: when the server
+        # answers, drop them and try once more (every statement is idempotent: see the
+        # schema's functions).
+        self._pools.probe()
+        pool.check()
+        return _execute(pool, sql, params)
 
     async def _aattempt(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> Rows:
+        if self._outage.is_down:
+            await self._pools.aprobe()
+            await self._pools.renew_async()
         if not self._migrated:
             await _in_worker_thread(self._ensure_schema)
         pool = await self._pools.async_pool()
-        for retry in (False, True):
-            try:
-                async with pool.connection() as conn:
-                    cursor = await conn.execute(sql, params)
-                    return await cursor.fetchall() if cursor.description else []
-            except Exception as exc:
-                if retry or not _is_unavailable(exc):
-                    raise
-                await pool.check()
-        raise AssertionError("unreachable")
+        try:
+            return await _aexecute(pool, sql, params)
+        except Exception as exc:
+            if not _is_unavailable(exc) or isinstance(exc, _pool_timeout()):
+                raise
+        await self._pools.aprobe()
+        await pool.check()
+        return await _aexecute(pool, sql, params)
 
     def _run(self, name: str, params: Sequence[Any] | dict[str, Any]) -> Rows:
         self._outage.check_probe()
@@ -377,10 +402,16 @@ class PostgresStore(LedgerStore):
 
     def settings(self) -> tuple[int, dict[str, str]]:
         rows = self._read("settings")
-        return int(rows[0][0]), {name: value for _, name, value in rows if name is not None}
+        self._settings_seen = int(rows[0][0])
+        return self._settings_seen, {name: value for _, name, value in rows if name is not None}
 
     def settings_version(self) -> int:
-        return int(self._read("settings_version")[0][0])
+        try:
+            self._settings_seen = int(self._run("settings_version", ())[0][0])
+        except StoreDown as down:
+            # fail_open: the last version seen, so trackers keep the limits they hold.
+            return self._fallback(down, self._settings_seen)
+        return self._settings_seen
 
     # -- reads ----------------------------------------------------------------------------
     def usage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:

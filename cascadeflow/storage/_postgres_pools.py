@@ -76,6 +76,17 @@ class PostgresPools:
 
         return psycopg.connect(self.conninfo, **self._connection_kwargs())
 
+    def probe(self) -> None:
+        """Connect once and close: raises psycopg.OperationalError while the server is away."""
+        self.connect().close()
+
+    async def aprobe(self) -> None:
+        """Async :meth:`probe`."""
+        import psycopg
+
+        conn = await psycopg.AsyncConnection.connect(self.conninfo, **self._connection_kwargs())
+        await conn.close()
+
     def sync(self) -> ConnectionPool:
         if self._sync is None:
             from psycopg_pool import ConnectionPool
@@ -107,6 +118,25 @@ class PostgresPools:
         # A pool belongs to its loop; one made for a loop that is gone is left behind.
         self._async = (loop, pool)
         return pool
+
+    # psycopg_pool backs off between reconnection attempts (seconds, doubling), which can
+    # outlast a short outage: after one, the store probes with a fresh pool of its own instead.
+    def renew_sync(self) -> None:
+        """Replace the sync pool the store opened (a given pool is left to its own settings)."""
+        with self._lock:
+            old = self._sync if self._owns_sync else None
+            if old is not None:
+                self._sync = None
+        if old is not None:
+            old.close(timeout=1.0)
+
+    async def renew_async(self) -> None:
+        """Replace the running loop's async pool the store opened."""
+        current = self._async
+        if current is None or current[0] is not asyncio.get_running_loop():
+            return
+        self._async = None
+        await current[1].close(timeout=1.0)
 
     def close(self) -> None:
         if self._sync is not None and self._owns_sync:
