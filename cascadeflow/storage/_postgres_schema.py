@@ -108,25 +108,32 @@ DECLARE
     v_spent BIGINT;
     v_used BIGINT;
     v_held BIGINT;
+    v_index BIGINT;
     n_keys INTEGER := COALESCE(array_length(p_keys, 1), 0);
     n_owners INTEGER := COALESCE(array_length(p_owners, 1), 0);
 BEGIN
     IF EXISTS (SELECT 1 FROM {s}.leases WHERE id = p_id) THEN
         RETURN ARRAY[1];
     END IF;
-    PERFORM {s}.lock_names(array_prepend('u/' || p_user,
-        ARRAY(SELECT 'o/' || o FROM unnest(p_owners) AS o)));
+    IF n_owners = 0 THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended({q} || '/u/' || p_user, 0));
+    ELSE
+        PERFORM {s}.lock_names(array_prepend('u/' || p_user,
+            ARRAY(SELECT 'o/' || o FROM unnest(p_owners) AS o)));
+    END IF;
     DELETE FROM {s}.leases WHERE user_id = p_user AND expires_at <= p_now;
     SELECT COALESCE(SUM(amount_nanos), 0) INTO v_reserved FROM {s}.leases
         WHERE user_id = p_user;
-    FOR i IN 1 .. n_keys LOOP
-        v_spent := COALESCE((SELECT spent_nanos FROM {s}.counters
-                             WHERE user_id = p_user AND period_key = p_keys[i]), 0);
-        v_used := v_spent + v_reserved;
-        IF v_used >= p_limits[i] OR v_used + p_amount > p_limits[i] THEN
-            RETURN ARRAY[0, i, v_spent, v_reserved];
-        END IF;
-    END LOOP;
+    -- Every user limit in one query: the first that refuses, if any.
+    SELECT t.i, COALESCE(c.spent_nanos, 0) INTO v_index, v_spent
+        FROM unnest(p_keys, p_limits) WITH ORDINALITY AS t (k, lim, i)
+        LEFT JOIN {s}.counters AS c ON c.user_id = p_user AND c.period_key = t.k
+        WHERE COALESCE(c.spent_nanos, 0) + v_reserved >= t.lim
+           OR COALESCE(c.spent_nanos, 0) + v_reserved + p_amount > t.lim
+        ORDER BY t.i LIMIT 1;
+    IF v_index IS NOT NULL THEN
+        RETURN ARRAY[0, v_index, v_spent, v_reserved];
+    END IF;
     IF n_owners > 0 THEN
         DELETE FROM {s}.leases WHERE id IN (SELECT lease_id FROM {s}.holds
             WHERE owner = ANY(p_owners) AND expires_at <= p_now);
@@ -168,15 +175,25 @@ CREATE FUNCTION {s}.record_entry(
     p_completion BIGINT, p_cost DOUBLE PRECISION, p_nanos BIGINT, p_query TEXT,
     p_metadata TEXT, p_keys TEXT[], p_owners TEXT[], p_owner_keys TEXT[], p_amounts BIGINT[]
 ) RETURNS BOOLEAN LANGUAGE plpgsql AS $$
+DECLARE
+    v_lease_user TEXT;
 BEGIN
     IF p_lease <> '' THEN
         -- A reserve reads counters and holds in several queries: ending a lease while adding
-        -- the cost must look like one step to it, so take the locks it takes.
-        PERFORM {s}.lock_names(
-            ARRAY['u/' || p_user, 'u/' || (SELECT user_id FROM {s}.leases WHERE id = p_lease)]
-            || ARRAY(SELECT 'o/' || owner FROM {s}.holds WHERE lease_id = p_lease)
-            || ARRAY(SELECT 'o/' || o FROM unnest(p_owners) AS o));
-        DELETE FROM {s}.leases WHERE id = p_lease;
+        -- the cost must look like one step to it, so take the locks it takes. A lease that
+        -- is gone (released, expired, or this is a retry) is not ended here: a plain record.
+        SELECT user_id INTO v_lease_user FROM {s}.leases WHERE id = p_lease;
+        IF v_lease_user IS NOT NULL THEN
+            IF v_lease_user = p_user AND COALESCE(array_length(p_owners, 1), 0) = 0
+                    AND NOT EXISTS (SELECT 1 FROM {s}.holds WHERE lease_id = p_lease) THEN
+                PERFORM pg_advisory_xact_lock(hashtextextended({q} || '/u/' || p_user, 0));
+            ELSE
+                PERFORM {s}.lock_names(ARRAY['u/' || p_user, 'u/' || v_lease_user]
+                    || ARRAY(SELECT 'o/' || owner FROM {s}.holds WHERE lease_id = p_lease)
+                    || ARRAY(SELECT 'o/' || o FROM unnest(p_owners) AS o));
+            END IF;
+            DELETE FROM {s}.leases WHERE id = p_lease;
+        END IF;
     END IF;
     INSERT INTO {s}.entries (id, ts, utc_offset, user_id, user_tier, model, provider, tokens,
                              prompt_tokens, completion_tokens, cost, cost_nanos, query_id,
@@ -197,11 +214,13 @@ BEGIN
             ON CONFLICT (user_id) DO UPDATE SET tier = excluded.tier
             WHERE excluded.tier IS NOT NULL AND {s}.users.tier IS DISTINCT FROM excluded.tier;
     END IF;
-    INSERT INTO {s}.owner_counters (owner, period_key, value)
-        SELECT o, k, SUM(a) FROM unnest(p_owners, p_owner_keys, p_amounts) AS t (o, k, a)
-        GROUP BY o, k ORDER BY o, k
-        ON CONFLICT (owner, period_key)
-        DO UPDATE SET value = {s}.owner_counters.value + excluded.value;
+    IF COALESCE(array_length(p_owners, 1), 0) > 0 THEN
+        INSERT INTO {s}.owner_counters (owner, period_key, value)
+            SELECT o, k, SUM(a) FROM unnest(p_owners, p_owner_keys, p_amounts) AS t (o, k, a)
+            GROUP BY o, k ORDER BY o, k
+            ON CONFLICT (owner, period_key)
+            DO UPDATE SET value = {s}.owner_counters.value + excluded.value;
+    END IF;
     RETURN true;
 END $$;
 
