@@ -26,7 +26,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_proxy(ledger: Path, budgets: str, port: int) -> subprocess.Popen[bytes]:
+def start_proxy(ledger: Path | str, budgets: str, port: int) -> subprocess.Popen[bytes]:
+    """The proxy on ``port``; ``ledger`` is a SQLite file or a ``postgresql://`` DSN."""
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", CASCADEFLOW_LEDGER=str(ledger),
                CASCADEFLOW_USER_BUDGETS=budgets, PYTHONPATH=str(ROOT))
     litellm_cli = Path(sys.executable).with_name("litellm")
