@@ -24,7 +24,7 @@ from cascadeflow.storage._base import (
     Usage,
 )
 from cascadeflow.storage._redis_batch import evalsha_sync, pack_calls, unwrap
-from cascadeflow.storage._redis_clients import AsyncRedis, RedisClients, SyncRedis
+from cascadeflow.storage._redis_clients import AsyncRedis, RedisClients, SyncRedis, is_cluster
 from cascadeflow.storage._redis_journal import OutageJournal
 from cascadeflow.storage._redis_layout import (
     RedisLayout,
@@ -78,6 +78,11 @@ class RedisStore(LedgerStore):
         journal_path: fail-open only: keep the outage journal in this SQLite file instead
             of memory, so writes journaled by a process that dies during an outage are
             replayed by the next store opened on the same file.
+        cluster: talk to a Redis Cluster (also implied by a ``redis+cluster://`` URL or a
+            ``RedisCluster`` client). The prefix becomes a hash tag (``{cascadeflow}``), so
+            every key of the ledger lives in one hash slot, on one master (and its
+            replicas): each script runs there unchanged and every scope, including global
+            and tag budgets, stays atomic. The ledger does not spread over the masters.
 
     Example:
         >>> from cascadeflow import CostTracker, BudgetConfig
@@ -103,6 +108,7 @@ class RedisStore(LedgerStore):
         history_max_per_day: int = 100_000,
         history_days: int = 31,
         journal_path: str | os.PathLike[str] | None = None,
+        cluster: bool = False,
     ) -> None:
         if on_unavailable not in ("fail_closed", "fail_open"):
             raise ValueError(
@@ -114,11 +120,17 @@ class RedisStore(LedgerStore):
             raise ValueError("history_max_per_day must be >= 0 and history_days >= 1")
         self.policy = retry or RedisRetryPolicy()
         self.on_unavailable: OnUnavailable = on_unavailable
+        clustered = cluster or is_cluster(url_or_client)
+        if clustered and ("{" in prefix or "}" in prefix):
+            raise ValueError("in cluster mode the prefix must not contain braces")
         self.layout = RedisLayout(
-            prefix=prefix, period_margin=period_margin, marker_ttl=marker_ttl,
-            history_max_per_day=history_max_per_day, history_days=history_days,
+            # On a cluster the prefix is a hash tag: the whole ledger lives in one slot.
+            prefix=f"{{{prefix}}}" if clustered else prefix, period_margin=period_margin,
+            marker_ttl=marker_ttl, history_max_per_day=history_max_per_day,
+            history_days=history_days,
         )
-        self._clients = RedisClients(url_or_client, self.policy)
+        self._clients = RedisClients(url_or_client, self.policy,
+                                     route_key=self.layout.settings_version, cluster=clustered)
         self.url = self._clients.url
         self._outage = OutageState(self.url, self.policy, on_unavailable,
                                    journal=OutageJournal(journal_path))
@@ -134,7 +146,8 @@ class RedisStore(LedgerStore):
         def attempt() -> Any:
             if self._outage.journal:
                 self._replay()
-            return unwrap(evalsha_sync(self._clients.sync(), pack_calls([(script, keys, args)]))[0])
+            return unwrap(evalsha_sync(self._clients.sync(), pack_calls([(script, keys, args)]),
+                                       self.layout.settings_version)[0])
 
         try:
             result = self.policy.call(attempt)
@@ -172,7 +185,8 @@ class RedisStore(LedgerStore):
         items = self._outage.journal.items()
         for item in items:
             unwrap(evalsha_sync(self._clients.sync(),
-                                pack_calls([(item.script, item.keys, item.args)]))[0])
+                                pack_calls([(item.script, item.keys, item.args)]),
+                                self.layout.settings_version)[0])
             self._outage.journal.applied(item)
         return len(items)
 

@@ -48,8 +48,9 @@ class ScriptBatcher:
     first ``NOSCRIPT`` reply.
     """
 
-    def __init__(self, client: redis.asyncio.Redis) -> None:
+    def __init__(self, client: redis.asyncio.Redis, route_key: str) -> None:
         self._client = client
+        self._route_key = route_key
         self._pending: list[tuple[Call, asyncio.Future[Any]]] = []
         self._flushers: set[asyncio.Task[None]] = set()
 
@@ -71,7 +72,8 @@ class ScriptBatcher:
 
     async def _send(self, batch: list[tuple[Call, asyncio.Future[Any]]]) -> None:
         try:
-            replies = await evalsha_async(self._client, pack_calls([c for c, _ in batch]))
+            replies = await evalsha_async(self._client, pack_calls([c for c, _ in batch]),
+                                          self._route_key)
         except BaseException as error:  # every caller gets the failure (e.g. Redis is down)
             for _, future in batch:
                 if not future.done():
@@ -88,21 +90,25 @@ class ScriptBatcher:
                 future.set_exception(error)
 
 
-async def evalsha_async(client: redis.asyncio.Redis, payload: bytes) -> list[Any]:
+# The script declares one key, ``route_key``: a key of the ledger's hash slot. Standalone
+# Redis ignores it; a cluster client sends the call to the master of that slot, where every
+# key the operations touch lives (see RedisLayout: in cluster mode the prefix is a hash tag).
+async def evalsha_async(client: redis.asyncio.Redis, payload: bytes,
+                        route_key: str) -> list[Any]:
     """Call the ledger script by SHA, loading it first if Redis does not have it."""
     try:
-        replies: list[Any] = await client.evalsha(LEDGER_SHA, 0, payload)
+        replies: list[Any] = await client.evalsha(LEDGER_SHA, 1, route_key, payload)
     except NoScriptError:
         await client.script_load(LEDGER)
-        replies = await client.evalsha(LEDGER_SHA, 0, payload)
+        replies = await client.evalsha(LEDGER_SHA, 1, route_key, payload)
     return replies
 
 
-def evalsha_sync(client: redis.Redis, payload: bytes) -> list[Any]:
+def evalsha_sync(client: redis.Redis, payload: bytes, route_key: str) -> list[Any]:
     """Sync :func:`evalsha_async`."""
     try:
-        replies: list[Any] = client.evalsha(LEDGER_SHA, 0, payload)
+        replies: list[Any] = client.evalsha(LEDGER_SHA, 1, route_key, payload)
     except NoScriptError:
         client.script_load(LEDGER)
-        replies = client.evalsha(LEDGER_SHA, 0, payload)
+        replies = client.evalsha(LEDGER_SHA, 1, route_key, payload)
     return replies

@@ -35,6 +35,9 @@ OnUnavailable = Literal["fail_closed", "fail_open"]
 UNAVAILABLE: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    # A cluster whose slot has no master yet (a failover in progress).
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
     ConnectionError,
     TimeoutError,
 )

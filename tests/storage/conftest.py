@@ -23,6 +23,7 @@ STORE_FIXTURES: dict[str, str] = {
     "sqlite": "sqlite_store",
     "redis": "redis_store",
     "postgres": "postgres_store",
+    "redis-cluster": "redis_cluster_store",
 }
 
 
@@ -54,6 +55,16 @@ def redis_store(redis_url: str) -> Iterator[LedgerStore]:
 
 
 @pytest.fixture
+def redis_cluster_store(redis_cluster_url: str) -> Iterator[LedgerStore]:
+    """A RedisStore on the session's 3-master Redis Cluster, flushed for this test."""
+    from cascadeflow.storage import RedisStore
+
+    store = RedisStore(redis_cluster_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
 def postgres_store(postgres_dsn: str) -> Iterator[LedgerStore]:
     """A PostgresStore on the session's real PostgreSQL server, its tables emptied for this test."""
     from cascadeflow.storage import PostgresStore
@@ -63,10 +74,13 @@ def postgres_store(postgres_dsn: str) -> Iterator[LedgerStore]:
     store.close()
 
 
-@pytest.fixture(params=[
-    pytest.param(kind, marks=[pytest.mark.redis] if kind == "redis" else [])
-    for kind in STORE_FIXTURES
-])
+def _marks(kind: str) -> list[pytest.MarkDecorator]:
+    if kind.startswith("redis"):
+        return [pytest.mark.redis]
+    return [pytest.mark.postgres] if kind == "postgres" else []
+
+
+@pytest.fixture(params=[pytest.param(kind, marks=_marks(kind)) for kind in STORE_FIXTURES])
 def store(request: pytest.FixtureRequest) -> LedgerStore:
     made = request.getfixturevalue(STORE_FIXTURES[request.param])
     assert isinstance(made, LedgerStore)
