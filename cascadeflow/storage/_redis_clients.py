@@ -74,8 +74,8 @@ class RedisClients:
             self.url = _describe(url_or_client)
         else:
             raise TypeError(
-                "RedisStore needs a redis:// or redis+cluster:// URL, a redis.Redis, a "
-                "redis.asyncio.Redis or a RedisCluster client, "
+                "RedisStore needs a redis:// URL (redis+cluster:// for a cluster), a "
+                "redis.Redis, a redis.asyncio.Redis or a RedisCluster client, "
                 f"got {type(url_or_client).__name__}"
             )
         self._async: weakref.WeakKeyDictionary[
