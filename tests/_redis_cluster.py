@@ -86,7 +86,13 @@ class RedisClusterNodes:
                     continue
                 client = node.client()
                 try:
-                    states.append(client.cluster("info").get("cluster_state"))
+                    state = client.cluster("info").get("cluster_state")
+                    replication = client.info("replication")
+                    # A replica counts once its copy of the master is in sync.
+                    if replication["role"] == "slave" and (
+                            replication.get("master_link_status") != "up"):
+                        state = "replica syncing"
+                    states.append(state)
                 except redis.exceptions.RedisError:
                     states.append("unreachable")
                 finally:
