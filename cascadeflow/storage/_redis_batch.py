@@ -23,6 +23,9 @@ MAX_BATCH = 256
 #: Batches in flight at once (on separate connections): while Redis runs one, the client
 #: packs the next, so the two sides work in parallel.
 IN_FLIGHT = 2
+#: On a cluster a call takes longer (the cluster client, the master's replication to its
+#: replicas): more batches in flight keep the slot's master busy.
+CLUSTER_IN_FLIGHT = 4
 
 Call = tuple[str, list[str], list[str]]
 
@@ -48,9 +51,11 @@ class ScriptBatcher:
     first ``NOSCRIPT`` reply.
     """
 
-    def __init__(self, client: redis.asyncio.Redis, route_key: str) -> None:
+    def __init__(self, client: redis.asyncio.Redis, route_key: str,
+                 in_flight: int = IN_FLIGHT) -> None:
         self._client = client
         self._route_key = route_key
+        self._in_flight = in_flight
         self._pending: list[tuple[Call, asyncio.Future[Any]]] = []
         self._flushers: set[asyncio.Task[None]] = set()
 
@@ -59,7 +64,7 @@ class ScriptBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append(((script, keys, args), future))
-        if len(self._flushers) < IN_FLIGHT:
+        if len(self._flushers) < self._in_flight:
             flusher = loop.create_task(self._flush())
             self._flushers.add(flusher)
             flusher.add_done_callback(self._flushers.discard)

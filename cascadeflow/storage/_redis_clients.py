@@ -18,7 +18,7 @@ import redis.cluster
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from cascadeflow.storage._redis_batch import ScriptBatcher
+from cascadeflow.storage._redis_batch import CLUSTER_IN_FLIGHT, IN_FLIGHT, ScriptBatcher
 from cascadeflow.storage._redis_outage import RedisRetryPolicy, safe_url
 
 SyncRedis = redis.Redis
@@ -114,7 +114,8 @@ class RedisClients:
             else:
                 assert self._sync is not None
                 client = AsyncRedis(**_portable_kwargs(self._sync), **self._options(sync=False))
-            found = (client, ScriptBatcher(client, self._route_key))
+            found = (client, ScriptBatcher(client, self._route_key,
+                                           CLUSTER_IN_FLIGHT if self.cluster else IN_FLIGHT))
             self._async[loop] = found
         return found[1]
 
