@@ -144,7 +144,8 @@ class RedisClients:
 
 def _cluster_url(client: Any) -> str:
     # The other kind of cluster client is made from the node this one started from.
-    node = client.get_default_node()
+    # (an asyncio client not yet initialized has only its startup nodes).
+    node = client.get_default_node() or next(iter(client.nodes_manager.startup_nodes.values()))
     return f"redis://{node.host}:{node.port}/0"
 
 
