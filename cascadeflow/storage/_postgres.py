@@ -25,6 +25,7 @@ from cascadeflow.storage._base import (
     Totals,
     Usage,
     _in_worker_thread,
+    decode_reserve_reply,
 )
 from cascadeflow.storage._postgres_pools import PostgresPools
 from cascadeflow.storage._postgres_schema import TABLE_NAMES, migrate, quoted_schema
@@ -360,7 +361,7 @@ class PostgresStore(LedgerStore):
         args = self._reserve_args(reservation_id, user_id, amount_nanos, limits, counters, now,
                                   expires_at)
         try:
-            return _outcome(self._run("reserve", args)[0][0], limits, counters)
+            return decode_reserve_reply(self._run("reserve", args)[0][0], limits, counters)
         except StoreDown as down:
             return self._fallback(down, ReserveOutcome(granted=True))
 
@@ -370,7 +371,8 @@ class PostgresStore(LedgerStore):
         args = self._reserve_args(reservation_id, user_id, amount_nanos, limits, counters, now,
                                   expires_at)
         try:
-            return _outcome((await self._arun("reserve", args))[0][0], limits, counters)
+            return decode_reserve_reply((await self._arun("reserve", args))[0][0], limits,
+                                        counters)
         except StoreDown as down:
             return self._fallback(down, ReserveOutcome(granted=True))
 
@@ -546,22 +548,6 @@ class PostgresStore(LedgerStore):
 
 
 # -- decoding replies -------------------------------------------------------------------------
-def _outcome(raw: list[int], limits: Sequence[PeriodLimit],
-             counters: Sequence[CounterLimit]) -> ReserveOutcome:
-    if raw[0] == 1:
-        return ReserveOutcome(granted=True)
-    index, counted, held = raw[1] - 1, raw[2], raw[3]
-    if index < len(limits):
-        limit = limits[index]
-        return ReserveOutcome(granted=False, period=limit.period_key.period,
-                              limit_nanos=limit.limit_nanos, spent_nanos=counted,
-                              reserved_nanos=held)
-    item = counters[index - len(limits)]
-    return ReserveOutcome(granted=False, period=item.period_key.period, limit_nanos=item.limit,
-                          spent_nanos=counted, reserved_nanos=held, owner=item.owner,
-                          ends_at=item.period_key.ends_at)
-
-
 def _usage(rows: Rows, periods: Sequence[PeriodKey]) -> Usage:
     spent = {period.key: 0 for period in periods}
     reserved = 0

@@ -22,6 +22,7 @@ from cascadeflow.storage._base import (
     ReserveOutcome,
     Totals,
     Usage,
+    decode_reserve_reply,
 )
 from cascadeflow.storage._redis_batch import evalsha_sync, pack_calls, unwrap
 from cascadeflow.storage._redis_clients import AsyncRedis, RedisClients, SyncRedis, is_cluster
@@ -306,7 +307,7 @@ class RedisStore(LedgerStore):
         script, keys, args = self._reserve_call(
             reservation_id, user_id, amount_nanos, limits, counters, now, expires_at)
         try:
-            return _outcome(self._run(script, keys, args), limits, counters)
+            return decode_reserve_reply(self._run(script, keys, args), limits, counters)
         except RedisDown as down:
             return self._fallback(down, ReserveOutcome(granted=True))
 
@@ -324,7 +325,8 @@ class RedisStore(LedgerStore):
         script, keys, args = self._reserve_call(
             reservation_id, user_id, amount_nanos, limits, counters, now, expires_at)
         try:
-            return _outcome(await self._arun(script, keys, args), limits, counters)
+            return decode_reserve_reply(await self._arun(script, keys, args), limits,
+                                        counters)
         except RedisDown as down:
             return self._fallback(down, ReserveOutcome(granted=True))
 
@@ -581,27 +583,6 @@ class RedisStore(LedgerStore):
 
 
 # -- decoding script replies ------------------------------------------------------------
-def _outcome(raw: list[Any], limits: Sequence[PeriodLimit],
-             counters: Sequence[CounterLimit] = ()) -> ReserveOutcome:
-    if int(raw[0]) == 1:
-        return ReserveOutcome(granted=True)
-    index = int(raw[1]) - 1
-    if index >= len(limits):
-        item = counters[index - len(limits)]
-        return ReserveOutcome(
-            granted=False, period=item.period_key.period, limit_nanos=item.limit,
-            spent_nanos=int(raw[2]), reserved_nanos=int(raw[3]), owner=item.owner,
-            ends_at=item.period_key.ends_at)
-    limit = limits[index]
-    return ReserveOutcome(
-        granted=False,
-        period=limit.period_key.period,
-        limit_nanos=limit.limit_nanos,
-        spent_nanos=int(raw[2]),
-        reserved_nanos=int(raw[3]),
-    )
-
-
 def _counter_usage(raw: list[Any], counters: Sequence[tuple[str, PeriodKey]],
                    owners: Sequence[str]) -> CounterUsage:
     values = {(owner, period.key): int(value)

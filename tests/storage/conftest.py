@@ -6,6 +6,7 @@ To add a kind, write a fixture that yields a fresh, empty store and name it in
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -92,14 +93,15 @@ WORKER = Path(__file__).with_name("sqlite_worker.py")
 
 
 @pytest.fixture
-def start_worker() -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """Start ``sqlite_worker.py`` in its own process; whatever is still running is killed."""
+def start_script() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start a worker script (path, args) in its own process, stdin and stdout piped, with
+    the repository on PYTHONPATH; whatever is still running at the end is killed."""
     started: list[subprocess.Popen[str]] = []
 
-    def start(*args: str) -> subprocess.Popen[str]:
+    def start(script: Path, *args: str) -> subprocess.Popen[str]:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         process = subprocess.Popen(
-            [sys.executable, str(WORKER), *args], cwd=ROOT, env=env, text=True,
+            [sys.executable, str(script), *args], cwd=ROOT, env=env, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         )
         started.append(process)
@@ -113,6 +115,14 @@ def start_worker() -> Iterator[Callable[..., subprocess.Popen[str]]]:
         for stream in (process.stdin, process.stdout):
             if stream is not None:
                 stream.close()
+
+
+@pytest.fixture
+def start_worker(
+    start_script: Callable[..., subprocess.Popen[str]],
+) -> Callable[..., subprocess.Popen[str]]:
+    """Start ``sqlite_worker.py`` in its own process; whatever is still running is killed."""
+    return functools.partial(start_script, WORKER)
 
 
 @pytest.fixture

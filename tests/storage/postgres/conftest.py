@@ -5,42 +5,23 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
 WORKER = Path(__file__).with_name("_worker.py")
 Spawn = Callable[..., "subprocess.Popen[str]"]
 
 
 @pytest.fixture
-def spawn() -> Iterator[Spawn]:
+def spawn(start_script: Callable[..., subprocess.Popen[str]]) -> Spawn:
     """Start ``_worker.py`` processes; whatever is still running at the end is killed."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            [sys.executable, str(WORKER), *args], cwd=ROOT, text=True,
-            env=dict(os.environ, PYTHONPATH=str(ROOT)),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
-        for stream in (process.stdin, process.stdout):
-            if stream is not None:
-                stream.close()
+    return functools.partial(start_script, WORKER)
 
 
 def read_json(process: subprocess.Popen[str]) -> dict[str, Any]:
