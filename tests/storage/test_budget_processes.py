@@ -23,13 +23,16 @@ Start = Callable[..., "subprocess.Popen[str]"]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis),
-                        pytest.param("postgres", marks=pytest.mark.postgres)])
+                        pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("redis-cluster", marks=pytest.mark.redis)])
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The shared ledger for the workers: ``sqlite:PATH``, ``redis:URL`` or ``postgres:DSN``."""
     if request.param == "sqlite":
         return f"sqlite:{tmp_path / 'ledger.db'}"
     if request.param == "postgres":
         return f"postgres:{request.getfixturevalue('postgres_dsn')}"
+    if request.param == "redis-cluster":
+        return f"redis:{request.getfixturevalue('redis_cluster_url')}"
     return f"redis:{request.getfixturevalue('redis_url')}"
 
 
