@@ -7,6 +7,7 @@ call returns. Amounts are BIGINT nano-dollars.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,6 +63,13 @@ def _is_unavailable(exc: BaseException) -> bool:
         state = exc.sqlstate
         return state is None or state.startswith("08") or state in _UNAVAILABLE_STATES
     return False
+
+
+def _printable(conninfo: str) -> str:
+    """The DSN without its password (a URL's, or a ``password=`` keyword's), for messages."""
+    if "://" in conninfo:
+        return _safe_url(conninfo)
+    return re.sub(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", "password=***", conninfo)
 
 
 def _pool_timeout() -> type[Exception]:
@@ -147,7 +155,7 @@ class PostgresStore(LedgerStore):
         self.schema = schema
         self.on_unavailable: OnUnavailable = on_unavailable
         self._pools = PostgresPools(dsn_or_pool, max_size=max_connections, timeout=timeout)
-        self.url = _safe_url(self._pools.conninfo)
+        self.url = _printable(self._pools.conninfo)
         self._outage = OutageState(self.url, _Probe(probe_interval), on_unavailable,
                                    journal=OutageJournal(journal_path), service="PostgreSQL")
         self._migrated = False

@@ -117,3 +117,17 @@ async def test_async_calls_fail_closed_while_the_database_is_down_and_resume(
     usage = await store.ausage("u1", PERIODS, now=NOW)
     assert (usage.spent_nanos["total"], usage.reserved_nanos) == (TEN_CENTS, 0)
     await store.aclose()
+
+
+@pytest.mark.parametrize("dsn", ["host=127.0.0.1 port=1 user=app password=hunter2",
+                                 "postgresql://app:hunter2@127.0.0.1:1/ledger"])
+def test_an_unreachable_database_is_named_without_its_password(dsn: str) -> None:
+    store = PostgresStore(dsn, timeout=1.0)
+
+    with pytest.raises(StoreUnavailableError, match=r"PostgreSQL at .* is unavailable") as error:
+        store.reserve("r1", "u1", TEN_CENTS, limits_of(ONE_DOLLAR), now=NOW,
+                      expires_at=NOW + 300)
+
+    assert "hunter2" not in str(error.value) and "hunter2" not in repr(store)
+    assert "127.0.0.1" in str(error.value)
+    store.close()
