@@ -66,7 +66,8 @@ class RedisStore(LedgerStore):
     answers ``{}`` in fail-open so a tracker can start.
 
     Args:
-        url_or_client: a ``redis://`` URL, a ``redis.Redis`` or a ``redis.asyncio.Redis``.
+        url_or_client: a ``redis://`` URL, a ``redis.Redis`` or a ``redis.asyncio.Redis``
+            (for a cluster: a ``redis+cluster://`` URL of any node, or a ``RedisCluster``).
             From a URL the store creates a sync and an asyncio client (lazily); from one
             client it derives the other from its connection settings, or asks for a URL.
         prefix: the first part of every key, so several ledgers can share one Redis.
