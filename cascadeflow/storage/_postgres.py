@@ -52,6 +52,8 @@ _ENTRY_COLUMNS = (
 # Connection-level failures (class 08) and a server shutting down or starting (57P01-57P03)
 # mean "unreachable right now"; any other error is a real error and is raised as it is.
 _UNAVAILABLE_STATES = ("57P01", "57P02", "57P03")
+# The settings version fail_open answers during an outage: never a real one (those start at 0).
+_OUTAGE_VERSION = -2
 
 
 def _is_unavailable(exc: BaseException) -> bool:
@@ -411,7 +413,12 @@ class PostgresStore(LedgerStore):
         self._read("put_setting", [name, value])
 
     def settings(self) -> tuple[int, dict[str, str]]:
-        rows = self._read("settings")
+        try:
+            rows = self._run("settings", ())
+        except StoreDown as down:
+            # fail_open: no stored limits while the database is away, under a version no
+            # database has (-2), so a tracker reads them again as soon as it answers.
+            return self._fallback(down, (_OUTAGE_VERSION, {}))
         self._settings_seen = int(rows[0][0])
         return self._settings_seen, {name: value for _, name, value in rows if name is not None}
 

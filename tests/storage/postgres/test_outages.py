@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cascadeflow import CostTracker, StoreUnavailableError
+from cascadeflow import BudgetConfig, CostTracker, StoreUnavailableError
 from cascadeflow.storage import PostgresStore
 from tests._postgres_server import PostgresServer, wait_for_connections
 from tests.storage.ledger_samples import (
@@ -112,3 +112,21 @@ def test_a_journal_file_left_by_a_process_that_died_in_an_outage_is_replayed_by_
         assert successor.reconcile() == 1
         assert [entry.id for entry in successor.entries()] == ["kept"]
         assert successor.usage("u1", PERIODS, now=NOW).spent_nanos["total"] == TEN_CENTS
+
+
+def test_a_fail_open_worker_started_during_the_outage_admits_then_enforces_when_it_is_back(
+    server: PostgresServer, postgres_dsn: str,
+) -> None:
+    with PostgresStore(postgres_dsn) as admin:
+        CostTracker(store=admin).set_user_budget("u1", BudgetConfig(daily=0.05))
+    server.stop()
+    store = make_store(postgres_dsn, "fail_open")
+    tracker = CostTracker(store=store, enforcement_mode="block")
+    tracker.TIER_REFRESH_SECONDS = 0.0
+
+    assert tracker.can_afford("u1", 0.10)  # no stored limit can be read: admitted
+
+    server.start()
+    wait_for_connections(postgres_dsn)
+    assert not tracker.can_afford("u1", 0.10)  # the stored $0.05 applies again
+    store.close()
