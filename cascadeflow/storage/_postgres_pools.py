@@ -41,7 +41,8 @@ class PostgresPools:
         self._lock = threading.Lock()
         self._sync: ConnectionPool | None = None
         self._async: tuple[asyncio.AbstractEventLoop, AsyncConnectionPool] | None = None
-        self._owns_sync = self._owns_async = True
+        self._owns_sync = True
+        self._given_async: AsyncConnectionPool | None = None
         self.kwargs: dict[str, Any] = {}
         if isinstance(dsn_or_pool, str):
             self.conninfo = dsn_or_pool
@@ -55,14 +56,11 @@ class PostgresPools:
             if isinstance(dsn_or_pool, ConnectionPool):
                 self._sync, self._owns_sync = dsn_or_pool, False
             else:
-                self._given_async: AsyncConnectionPool | None = dsn_or_pool
-                self._owns_async = False
+                self._given_async = dsn_or_pool
         else:
             raise TypeError(
                 "PostgresStore takes a DSN (str), a psycopg_pool.ConnectionPool or an "
                 f"AsyncConnectionPool, got {type(dsn_or_pool).__name__}")
-        if not isinstance(dsn_or_pool, AsyncConnectionPool):
-            self._given_async = None
 
     def _connection_kwargs(self) -> dict[str, Any]:
         kwargs = {"connect_timeout": max(1, round(self.timeout))}

@@ -131,3 +131,20 @@ def test_an_unreachable_database_is_named_without_its_password(dsn: str) -> None
     assert "hunter2" not in str(error.value) and "hunter2" not in repr(store)
     assert "127.0.0.1" in str(error.value)
     store.close()
+
+
+async def test_a_store_on_a_given_async_pool_runs_both_twins(postgres_dsn: str) -> None:
+    from psycopg_pool import AsyncConnectionPool
+
+    pool = AsyncConnectionPool(postgres_dsn, min_size=1, max_size=4, open=False,
+                               kwargs={"autocommit": True})
+    await pool.open()
+    store = PostgresStore(pool)
+    assert (await store.areserve("r1", "u1", TEN_CENTS, limits_of(ONE_DOLLAR), now=NOW,
+                                 expires_at=NOW + 300)).granted
+    assert await store.asettle("r1", make_entry("r1"), TEN_CENTS, PERIODS) is True
+    # A sync call gets a pool made from the given one's settings.
+    assert store.usage("u1", PERIODS, now=NOW).spent_nanos["total"] == TEN_CENTS
+    await store.aclose()
+    assert not pool.closed  # the caller's pool is the caller's to close
+    await pool.close()
