@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: demo test test-pinned test-newest bench lint typecheck install redis peers clean
+.PHONY: demo test test-pinned test-newest bench lint typecheck install redis postgres peers clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ install: $(VENV)/.installed
 redis:
 	@command -v redis-server >/dev/null 2>&1 || bash scripts/install_redis.sh
 
+postgres:
+	@bash scripts/install_postgres.sh
+
 demo: install
 	$(VENV)/bin/cascadeflow demo
 
@@ -28,7 +31,7 @@ lint: install
 # from, with the live proxy tests), then on the newest LiteLLM the index serves.
 test: test-pinned test-newest
 
-test-pinned: install redis lint
+test-pinned: install redis postgres lint
 	@echo "== the suite against the pinned LiteLLM: $$(grep -i '^litellm==' constraints.txt)"
 	$(VENV)/bin/cascadeflow sync-pricing --check
 	$(PY) -m pytest
@@ -41,7 +44,7 @@ peers:
 	@.venv-peers/bin/python -c "import cascadeflow, l0" 2>/dev/null || \
 		.venv-peers/bin/python -m pip install -q "cascadeflow==1.2.0" ai2070-l0 json-repair
 
-bench: install redis peers
+bench: install redis postgres peers
 	$(PY) -m benchmarks
 
 clean:

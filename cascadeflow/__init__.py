@@ -61,6 +61,7 @@ __all__ = [
     "EnforcementResult",
     "LedgerStore",
     "MemoryStore",
+    "PostgresStore",
     "PricingError",
     "RateLimit",
     "RedisStore",
@@ -82,6 +83,7 @@ __all__ = [
 _LAZY = {
     "SQLiteStore": "cascadeflow.storage",
     "RedisStore": "cascadeflow.storage",
+    "PostgresStore": "cascadeflow.storage",
     "DEFAULT_DEGRADATION_MAP": "cascadeflow.telemetry",
     "get_cheaper_model": "cascadeflow.telemetry",
     "get_degradation_chain": "cascadeflow.telemetry",

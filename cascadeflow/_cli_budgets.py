@@ -58,7 +58,10 @@ def _add_store_options(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--db", help="the SQLite ledger file")
     where.add_argument("--redis", help="the Redis URL of the ledger (redis://...)")
+    where.add_argument("--postgres", metavar="DSN",
+                       help="the PostgreSQL database of the ledger (postgresql://...)")
     parser.add_argument("--prefix", default="cascadeflow", help="Redis key prefix")
+    parser.add_argument("--schema", default="cascadeflow", help="PostgreSQL schema")
     parser.add_argument("--timezone", default="UTC", help="IANA zone of the periods")
 
 
@@ -97,6 +100,10 @@ def _open(options: argparse.Namespace) -> LedgerStore:
         from cascadeflow.storage import SQLiteStore
 
         return SQLiteStore(options.db)
+    if options.postgres is not None:
+        from cascadeflow.storage import PostgresStore
+
+        return PostgresStore(options.postgres, schema=options.schema)
     from cascadeflow.storage import RedisStore
 
     return RedisStore(options.redis, prefix=options.prefix)

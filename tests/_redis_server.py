@@ -110,6 +110,15 @@ class RedisServer:
         if process.stderr:
             process.stderr.close()
 
+    def kill(self) -> None:
+        """Kill the server with SIGKILL (a crash: nothing is flushed)."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait()
+            if process.stderr:
+                process.stderr.close()
+
     def client(self) -> redis.Redis:
         """A plain client for assertions (the caller closes it)."""
         return redis.Redis.from_url(self.url)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cascadeflow import BudgetConfig, BudgetExceededError, CostTracker, RateLimit
+from cascadeflow import BudgetConfig, BudgetExceededError, CostTracker, RateLimit, Scope
 from cascadeflow.cli import main
 from cascadeflow.storage import SQLiteStore
 
@@ -73,3 +73,16 @@ def test_budgets_on_redis(redis_url: str, capsys: pytest.CaptureFixture[str]) ->
     assert main(["budgets", "set", "global", "--hourly", "2", "--redis", redis_url]) == 0
     assert main(["budgets", "show", "--redis", redis_url]) == 0
     assert "hourly" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
+def test_budgets_on_postgres(postgres_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from cascadeflow.storage import PostgresStore
+
+    assert main(["budgets", "set", "team:search", "--daily", "5", "--postgres",
+                 postgres_dsn]) == 0
+    assert main(["budgets", "show", "team:search", "--postgres", postgres_dsn]) == 0
+    assert "daily" in capsys.readouterr().out
+    with PostgresStore(postgres_dsn) as store:
+        budgets = CostTracker(store=store).budgets()
+    assert budgets == {(Scope.team("search"), None): BudgetConfig(daily=5.0)}

@@ -1,4 +1,4 @@
-"""The ledger's stores behind one small interface: memory, SQLite and Redis.
+"""The ledger's stores behind one small interface: memory, SQLite, Redis and PostgreSQL.
 
 Example:
     >>> from cascadeflow import CostTracker
@@ -24,6 +24,7 @@ from cascadeflow.storage._base import (
 from cascadeflow.storage._memory import MemoryStore
 
 if TYPE_CHECKING:
+    from cascadeflow.storage._postgres import PostgresStore
     from cascadeflow.storage._redis import RedisStore
     from cascadeflow.storage._sqlite import SQLiteStore
 
@@ -35,6 +36,7 @@ __all__ = [
     "MemoryStore",
     "PeriodKey",
     "PeriodLimit",
+    "PostgresStore",
     "RedisStore",
     "ReserveOutcome",
     "SQLiteStore",
@@ -49,6 +51,10 @@ def __getattr__(name: str) -> Any:
         from cascadeflow.storage._sqlite import SQLiteStore
 
         return SQLiteStore
+    if name == "PostgresStore":
+        from cascadeflow.storage._postgres import PostgresStore
+
+        return PostgresStore
     if name == "RedisStore":
         from cascadeflow.storage._redis import RedisStore
 

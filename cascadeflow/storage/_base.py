@@ -200,6 +200,29 @@ def counter_refusal(
     return None
 
 
+def decode_reserve_reply(raw: Sequence[int | str | bytes], limits: Sequence[PeriodLimit],
+                         counters: Sequence[CounterLimit] = ()) -> ReserveOutcome:
+    """A server-side check-and-reserve's answer as a :class:`ReserveOutcome`.
+
+    Stores that check on the server (Redis, PostgreSQL) answer ``[1]`` when granted, else
+    ``[0, index, counted, held]``: the 1-based index of the refusing check among the user's
+    ``limits`` then the ``counters``, its counter value and what is held against it.
+    """
+    if int(raw[0]) == 1:
+        return ReserveOutcome(granted=True)
+    index, counted, held = int(raw[1]) - 1, int(raw[2]), int(raw[3])
+    if index >= len(limits):
+        item = counters[index - len(limits)]
+        return ReserveOutcome(
+            granted=False, period=item.period_key.period, limit_nanos=item.limit,
+            spent_nanos=counted, reserved_nanos=held, owner=item.owner,
+            ends_at=item.period_key.ends_at)
+    limit = limits[index]
+    return ReserveOutcome(granted=False, period=limit.period_key.period,
+                          limit_nanos=limit.limit_nanos, spent_nanos=counted,
+                          reserved_nanos=held)
+
+
 _T = TypeVar("_T")
 
 

@@ -22,9 +22,10 @@ from cascadeflow.storage._base import (
     ReserveOutcome,
     Totals,
     Usage,
+    decode_reserve_reply,
 )
 from cascadeflow.storage._redis_batch import evalsha_sync, pack_calls, unwrap
-from cascadeflow.storage._redis_clients import AsyncRedis, RedisClients, SyncRedis
+from cascadeflow.storage._redis_clients import AsyncRedis, RedisClients, SyncRedis, is_cluster
 from cascadeflow.storage._redis_journal import OutageJournal
 from cascadeflow.storage._redis_layout import (
     RedisLayout,
@@ -65,7 +66,8 @@ class RedisStore(LedgerStore):
     answers ``{}`` in fail-open so a tracker can start.
 
     Args:
-        url_or_client: a ``redis://`` URL, a ``redis.Redis`` or a ``redis.asyncio.Redis``.
+        url_or_client: a ``redis://`` URL, a ``redis.Redis`` or a ``redis.asyncio.Redis``
+            (for a cluster: a ``redis+cluster://`` URL of any node, or a ``RedisCluster``).
             From a URL the store creates a sync and an asyncio client (lazily); from one
             client it derives the other from its connection settings, or asks for a URL.
         prefix: the first part of every key, so several ledgers can share one Redis.
@@ -78,6 +80,11 @@ class RedisStore(LedgerStore):
         journal_path: fail-open only: keep the outage journal in this SQLite file instead
             of memory, so writes journaled by a process that dies during an outage are
             replayed by the next store opened on the same file.
+        cluster: talk to a Redis Cluster (also implied by a ``redis+cluster://`` URL or a
+            ``RedisCluster`` client). The prefix becomes a hash tag (``{cascadeflow}``), so
+            every key of the ledger lives in one hash slot, on one master (and its
+            replicas): each script runs there unchanged and every scope, including global
+            and tag budgets, stays atomic. The ledger does not spread over the masters.
 
     Example:
         >>> from cascadeflow import CostTracker, BudgetConfig
@@ -103,6 +110,7 @@ class RedisStore(LedgerStore):
         history_max_per_day: int = 100_000,
         history_days: int = 31,
         journal_path: str | os.PathLike[str] | None = None,
+        cluster: bool = False,
     ) -> None:
         if on_unavailable not in ("fail_closed", "fail_open"):
             raise ValueError(
@@ -114,11 +122,17 @@ class RedisStore(LedgerStore):
             raise ValueError("history_max_per_day must be >= 0 and history_days >= 1")
         self.policy = retry or RedisRetryPolicy()
         self.on_unavailable: OnUnavailable = on_unavailable
+        clustered = cluster or is_cluster(url_or_client)
+        if clustered and ("{" in prefix or "}" in prefix):
+            raise ValueError("in cluster mode the prefix must not contain braces")
         self.layout = RedisLayout(
-            prefix=prefix, period_margin=period_margin, marker_ttl=marker_ttl,
-            history_max_per_day=history_max_per_day, history_days=history_days,
+            # On a cluster the prefix is a hash tag: the whole ledger lives in one slot.
+            prefix=f"{{{prefix}}}" if clustered else prefix, period_margin=period_margin,
+            marker_ttl=marker_ttl, history_max_per_day=history_max_per_day,
+            history_days=history_days,
         )
-        self._clients = RedisClients(url_or_client, self.policy)
+        self._clients = RedisClients(url_or_client, self.policy,
+                                     route_key=self.layout.settings_version, cluster=clustered)
         self.url = self._clients.url
         self._outage = OutageState(self.url, self.policy, on_unavailable,
                                    journal=OutageJournal(journal_path))
@@ -134,7 +148,8 @@ class RedisStore(LedgerStore):
         def attempt() -> Any:
             if self._outage.journal:
                 self._replay()
-            return unwrap(evalsha_sync(self._clients.sync(), pack_calls([(script, keys, args)]))[0])
+            return unwrap(evalsha_sync(self._clients.sync(), pack_calls([(script, keys, args)]),
+                                       self.layout.settings_version)[0])
 
         try:
             result = self.policy.call(attempt)
@@ -172,7 +187,8 @@ class RedisStore(LedgerStore):
         items = self._outage.journal.items()
         for item in items:
             unwrap(evalsha_sync(self._clients.sync(),
-                                pack_calls([(item.script, item.keys, item.args)]))[0])
+                                pack_calls([(item.script, item.keys, item.args)]),
+                                self.layout.settings_version)[0])
             self._outage.journal.applied(item)
         return len(items)
 
@@ -292,7 +308,7 @@ class RedisStore(LedgerStore):
         script, keys, args = self._reserve_call(
             reservation_id, user_id, amount_nanos, limits, counters, now, expires_at)
         try:
-            return _outcome(self._run(script, keys, args), limits, counters)
+            return decode_reserve_reply(self._run(script, keys, args), limits, counters)
         except RedisDown as down:
             return self._fallback(down, ReserveOutcome(granted=True))
 
@@ -310,7 +326,8 @@ class RedisStore(LedgerStore):
         script, keys, args = self._reserve_call(
             reservation_id, user_id, amount_nanos, limits, counters, now, expires_at)
         try:
-            return _outcome(await self._arun(script, keys, args), limits, counters)
+            return decode_reserve_reply(await self._arun(script, keys, args), limits,
+                                        counters)
         except RedisDown as down:
             return self._fallback(down, ReserveOutcome(granted=True))
 
@@ -567,27 +584,6 @@ class RedisStore(LedgerStore):
 
 
 # -- decoding script replies ------------------------------------------------------------
-def _outcome(raw: list[Any], limits: Sequence[PeriodLimit],
-             counters: Sequence[CounterLimit] = ()) -> ReserveOutcome:
-    if int(raw[0]) == 1:
-        return ReserveOutcome(granted=True)
-    index = int(raw[1]) - 1
-    if index >= len(limits):
-        item = counters[index - len(limits)]
-        return ReserveOutcome(
-            granted=False, period=item.period_key.period, limit_nanos=item.limit,
-            spent_nanos=int(raw[2]), reserved_nanos=int(raw[3]), owner=item.owner,
-            ends_at=item.period_key.ends_at)
-    limit = limits[index]
-    return ReserveOutcome(
-        granted=False,
-        period=limit.period_key.period,
-        limit_nanos=limit.limit_nanos,
-        spent_nanos=int(raw[2]),
-        reserved_nanos=int(raw[3]),
-    )
-
-
 def _counter_usage(raw: list[Any], counters: Sequence[tuple[str, PeriodKey]],
                    owners: Sequence[str]) -> CounterUsage:
     values = {(owner, period.key): int(value)

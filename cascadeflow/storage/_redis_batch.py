@@ -23,6 +23,9 @@ MAX_BATCH = 256
 #: Batches in flight at once (on separate connections): while Redis runs one, the client
 #: packs the next, so the two sides work in parallel.
 IN_FLIGHT = 2
+#: On a cluster a call takes longer (the cluster client, the master's replication to its
+#: replicas): more batches in flight keep the slot's master busy.
+CLUSTER_IN_FLIGHT = 4
 
 Call = tuple[str, list[str], list[str]]
 
@@ -48,8 +51,11 @@ class ScriptBatcher:
     first ``NOSCRIPT`` reply.
     """
 
-    def __init__(self, client: redis.asyncio.Redis) -> None:
+    def __init__(self, client: redis.asyncio.Redis, route_key: str,
+                 in_flight: int = IN_FLIGHT) -> None:
         self._client = client
+        self._route_key = route_key
+        self._in_flight = in_flight
         self._pending: list[tuple[Call, asyncio.Future[Any]]] = []
         self._flushers: set[asyncio.Task[None]] = set()
 
@@ -58,7 +64,7 @@ class ScriptBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append(((script, keys, args), future))
-        if len(self._flushers) < IN_FLIGHT:
+        if len(self._flushers) < self._in_flight:
             flusher = loop.create_task(self._flush())
             self._flushers.add(flusher)
             flusher.add_done_callback(self._flushers.discard)
@@ -71,7 +77,8 @@ class ScriptBatcher:
 
     async def _send(self, batch: list[tuple[Call, asyncio.Future[Any]]]) -> None:
         try:
-            replies = await evalsha_async(self._client, pack_calls([c for c, _ in batch]))
+            replies = await evalsha_async(self._client, pack_calls([c for c, _ in batch]),
+                                          self._route_key)
         except BaseException as error:  # every caller gets the failure (e.g. Redis is down)
             for _, future in batch:
                 if not future.done():
@@ -88,21 +95,25 @@ class ScriptBatcher:
                 future.set_exception(error)
 
 
-async def evalsha_async(client: redis.asyncio.Redis, payload: bytes) -> list[Any]:
+# The script declares one key, ``route_key``: a key of the ledger's hash slot. Standalone
+# Redis ignores it; a cluster client sends the call to the master of that slot, where every
+# key the operations touch lives (see RedisLayout: in cluster mode the prefix is a hash tag).
+async def evalsha_async(client: redis.asyncio.Redis, payload: bytes,
+                        route_key: str) -> list[Any]:
     """Call the ledger script by SHA, loading it first if Redis does not have it."""
     try:
-        replies: list[Any] = await client.evalsha(LEDGER_SHA, 0, payload)
+        replies: list[Any] = await client.evalsha(LEDGER_SHA, 1, route_key, payload)
     except NoScriptError:
         await client.script_load(LEDGER)
-        replies = await client.evalsha(LEDGER_SHA, 0, payload)
+        replies = await client.evalsha(LEDGER_SHA, 1, route_key, payload)
     return replies
 
 
-def evalsha_sync(client: redis.Redis, payload: bytes) -> list[Any]:
+def evalsha_sync(client: redis.Redis, payload: bytes, route_key: str) -> list[Any]:
     """Sync :func:`evalsha_async`."""
     try:
-        replies: list[Any] = client.evalsha(LEDGER_SHA, 0, payload)
+        replies: list[Any] = client.evalsha(LEDGER_SHA, 1, route_key, payload)
     except NoScriptError:
         client.script_load(LEDGER)
-        replies = client.evalsha(LEDGER_SHA, 0, payload)
+        replies = client.evalsha(LEDGER_SHA, 1, route_key, payload)
     return replies

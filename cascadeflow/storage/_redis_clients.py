@@ -8,19 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
 import redis.asyncio.retry
+import redis.cluster
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from cascadeflow.storage._redis_batch import ScriptBatcher
+from cascadeflow.storage._redis_batch import CLUSTER_IN_FLIGHT, IN_FLIGHT, ScriptBatcher
 from cascadeflow.storage._redis_outage import RedisRetryPolicy, safe_url
 
 SyncRedis = redis.Redis
 AsyncRedis = redis.asyncio.Redis
+#: URL schemes that ask for a Redis Cluster client.
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+
+def is_cluster(url_or_client: object) -> bool:
+    """True for a ``redis+cluster://`` URL or a (sync or asyncio) RedisCluster client."""
+    if isinstance(url_or_client, str):
+        return url_or_client.split("://", 1)[0] in CLUSTER_SCHEMES
+    return isinstance(url_or_client, (redis.cluster.RedisCluster,
+                                      redis.asyncio.cluster.RedisCluster))
 # Connection settings that mean the same to redis-py's sync and asyncio connections.
 _PORTABLE_KWARGS = (
     "host", "port", "db", "username", "password", "socket_timeout", "socket_connect_timeout",
@@ -31,16 +43,29 @@ _PORTABLE_KWARGS = (
 class RedisClients:
     """Lazily made clients for one Redis; ``url`` is printable (no password)."""
 
-    def __init__(self, url_or_client: str | SyncRedis | AsyncRedis,
-                 policy: RedisRetryPolicy) -> None:
+    def __init__(self, url_or_client: str | SyncRedis | AsyncRedis | Any,
+                 policy: RedisRetryPolicy, *, route_key: str, cluster: bool = False) -> None:
         self._policy = policy
+        self._route_key = route_key
+        # A RedisCluster client answers every command the store sends (same slot each
+        # time); it stands in for redis.Redis / redis.asyncio.Redis below.
+        self.cluster = cluster or is_cluster(url_or_client)
         self._url: str | None = None
         self._sync: SyncRedis | None = None
         self._given_sync: SyncRedis | None = None
         self._given_async: AsyncRedis | None = None
         if isinstance(url_or_client, str):
-            self._url = url_or_client
+            scheme, _, rest = url_or_client.partition("://")
+            self._url = f"{CLUSTER_SCHEMES.get(scheme, scheme)}://{rest}"
             self.url = safe_url(url_or_client)
+        elif isinstance(url_or_client, redis.asyncio.cluster.RedisCluster):
+            self._given_async = cast("AsyncRedis", url_or_client)
+            self._url = _cluster_url(url_or_client)
+            self.url = self._url
+        elif isinstance(url_or_client, redis.cluster.RedisCluster):
+            self._sync = self._given_sync = cast("SyncRedis", url_or_client)
+            self._url = _cluster_url(url_or_client)
+            self.url = self._url
         elif isinstance(url_or_client, AsyncRedis):
             self._given_async = url_or_client
             self.url = _describe(url_or_client)
@@ -49,7 +74,8 @@ class RedisClients:
             self.url = _describe(url_or_client)
         else:
             raise TypeError(
-                "RedisStore needs a redis:// URL, a redis.Redis or a redis.asyncio.Redis, "
+                "RedisStore needs a redis:// URL (redis+cluster:// for a cluster), a "
+                "redis.Redis, a redis.asyncio.Redis or a RedisCluster client, "
                 f"got {type(url_or_client).__name__}"
             )
         self._async: weakref.WeakKeyDictionary[
@@ -60,7 +86,11 @@ class RedisClients:
         """The sync client, made on first use."""
         if self._sync is None:
             options = self._options(sync=True)
-            if self._url is not None:
+            if self.cluster:
+                assert self._url is not None
+                self._sync = cast("SyncRedis", redis.cluster.RedisCluster.from_url(
+                    self._url, **options))
+            elif self._url is not None:
                 self._sync = SyncRedis.from_url(self._url, **options)
             else:
                 assert self._given_async is not None
@@ -75,12 +105,17 @@ class RedisClients:
         if found is None:
             if self._given_async is not None:
                 client = self._given_async
+            elif self.cluster:
+                assert self._url is not None
+                client = cast("AsyncRedis", redis.asyncio.cluster.RedisCluster.from_url(
+                    self._url, **self._options(sync=False)))
             elif self._url is not None:
                 client = AsyncRedis.from_url(self._url, **self._options(sync=False))
             else:
                 assert self._sync is not None
                 client = AsyncRedis(**_portable_kwargs(self._sync), **self._options(sync=False))
-            found = (client, ScriptBatcher(client))
+            found = (client, ScriptBatcher(client, self._route_key,
+                                           CLUSTER_IN_FLIGHT if self.cluster else IN_FLIGHT))
             self._async[loop] = found
         return found[1]
 
@@ -105,6 +140,13 @@ class RedisClients:
             "socket_connect_timeout": self._policy.connect_timeout,
             "socket_timeout": self._policy.socket_timeout,
         }
+
+
+def _cluster_url(client: Any) -> str:
+    # The other kind of cluster client is made from the node this one started from.
+    # (an asyncio client not yet initialized has only its startup nodes).
+    node = client.get_default_node() or next(iter(client.nodes_manager.startup_nodes.values()))
+    return f"redis://{node.host}:{node.port}/0"
 
 
 def _portable_kwargs(client: SyncRedis | AsyncRedis) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.exceptions
@@ -35,6 +35,9 @@ OnUnavailable = Literal["fail_closed", "fail_open"]
 UNAVAILABLE: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    # A cluster whose slot has no master yet (a failover in progress).
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
     ConnectionError,
     TimeoutError,
 )
@@ -138,18 +141,27 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
+class ProbePolicy(Protocol):
+    """What the outage state needs of a retry policy: how long to wait before probing again."""
+
+    @property
+    def probe_interval(self) -> float: ...
+
+
 @dataclass
 class OutageState:
     """Whether Redis is down and since when (logged once per outage), and the journal."""
 
     url: str
-    policy: RedisRetryPolicy
+    policy: ProbePolicy
     on_unavailable: OnUnavailable
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _down_since: float | None = None
     _next_probe: float = 0.0
     journal: OutageJournal = field(default_factory=OutageJournal)
     outages: int = 0
+    #: What is down, as log lines name it (the PostgreSQL store shares this state machine).
+    service: str = "Redis"
 
     # -- health ------------------------------------------------------------------
     def check_probe(self) -> None:
@@ -166,13 +178,13 @@ class OutageState:
             self.outages += 1
         if self.on_unavailable == "fail_open":
             logger.warning(
-                "Redis at %s is unreachable (%s); fail_open: allowing requests without "
+                "%s at %s is unreachable (%s); fail_open: allowing requests without "
                 "budget checks and journaling writes locally until it is back",
-                self.url, error,
+                self.service, self.url, error,
             )
         else:
-            logger.error("Redis at %s is unreachable (%s); fail_closed: refusing requests",
-                         self.url, error)
+            logger.error("%s at %s is unreachable (%s); fail_closed: refusing requests",
+                         self.service, self.url, error)
         return RedisDown(error)
 
     def came_back(self) -> None:
@@ -183,7 +195,8 @@ class OutageState:
                 return
             seconds = time.monotonic() - self._down_since
             self._down_since = None
-        logger.warning("Redis at %s is reachable again after %.1f s", self.url, seconds)
+        logger.warning("%s at %s is reachable again after %.1f s", self.service, self.url,
+                       seconds)
 
     @property
     def is_down(self) -> bool:

@@ -8,8 +8,9 @@ There is one script, :data:`LEDGER`. Its single argument is a JSON list of opera
 ``{0, error}``) per operation. One argument instead of twenty costs the client far less
 CPU, and a list lets an asyncio worker send the operations of many concurrent tasks in one
 call; each operation is applied whole (the batch is even atomic as a whole). The keys are
-computed by the client but not declared to Redis, which standalone Redis and Sentinel
-accept; Redis Cluster is not supported (the ledger-wide aggregates span users anyway).
+computed by the client; the script declares one key of the ledger's hash slot. On a Redis
+Cluster the prefix is a hash tag (``{cascadeflow}``), so every key the script touches is in
+that slot, on the master the call is routed to, and the script runs unchanged.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 Configured from the environment so one config serves the example and the tests:
 
-* ``CASCADEFLOW_LEDGER``: the SQLite ledger file (default ``cascadeflow-proxy-ledger.db``);
+* ``CASCADEFLOW_LEDGER``: the SQLite ledger file (default ``cascadeflow-proxy-ledger.db``),
+  or a ``postgresql://`` DSN to keep the ledger in PostgreSQL (e.g. the proxy's own database;
+  the ledger's tables live in their own ``cascadeflow`` schema);
 * ``CASCADEFLOW_USER_BUDGETS``: daily USD budgets, ``"alice=0.0005,bob=1.0"``;
 * ``CASCADEFLOW_ENFORCEMENT``: ``block`` (default), ``degrade`` or ``warn``;
 * ``CASCADEFLOW_PROMETHEUS_PORT``: when set, the proxy serves cascadeflow's OpenTelemetry
@@ -14,7 +16,7 @@ from __future__ import annotations
 import os
 
 from cascadeflow.integrations.litellm import CascadeFlowLiteLLMCallback
-from cascadeflow.storage import SQLiteStore
+from cascadeflow.storage import LedgerStore, PostgresStore, SQLiteStore
 from cascadeflow.telemetry import BudgetConfig, CostTracker
 
 
@@ -26,9 +28,16 @@ def _budgets(spec: str) -> dict[str, BudgetConfig]:
     return budgets
 
 
+def open_ledger(where: str) -> LedgerStore:
+    """A PostgresStore for a ``postgresql://`` DSN, else a SQLiteStore on that file."""
+    if where.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(where)
+    return SQLiteStore(where)
+
+
 tracker = CostTracker(
     enforcement_mode=os.environ.get("CASCADEFLOW_ENFORCEMENT", "block"),
-    store=SQLiteStore(os.environ.get("CASCADEFLOW_LEDGER", "cascadeflow-proxy-ledger.db")),
+    store=open_ledger(os.environ.get("CASCADEFLOW_LEDGER", "cascadeflow-proxy-ledger.db")),
 )
 for _user, _budget in _budgets(os.environ.get("CASCADEFLOW_USER_BUDGETS", "")).items():
     tracker.set_user_budget(_user, _budget)

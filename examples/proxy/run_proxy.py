@@ -10,6 +10,7 @@ fresh one and the client authenticates with it; the end user is the request's ``
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import socket
@@ -32,13 +33,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_proxy(ledger: Path, budgets: str, port: int, metrics_port: int | None = None, *,
-                master_key: str | None = MASTER_KEY) -> subprocess.Popen[bytes]:
-    """Start ``litellm --config config.yaml`` on loopback; its output goes to ``<ledger>.log``.
+def start_proxy(ledger: Path | str, budgets: str, port: int, metrics_port: int | None = None,
+                *, master_key: str | None = MASTER_KEY) -> subprocess.Popen[bytes]:
+    """Start ``litellm --config config.yaml`` on loopback; its output goes to ``log_of(ledger)``.
 
-    ``master_key=None`` starts it without authentication (LiteLLM's explicit local-development
-    switch), so any bearer token passes as an API key: the tests use that to set budgets on
-    keys without running the proxy's key database.
+    ``ledger`` is a SQLite file or a ``postgresql://`` DSN. ``master_key=None`` starts it
+    without authentication (LiteLLM's explicit local-development switch), so any bearer token
+    passes as an API key: the tests use that to set budgets on keys without running the
+    proxy's key database.
     """
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", CASCADEFLOW_LEDGER=str(ledger),
                CASCADEFLOW_USER_BUDGETS=budgets, PYTHONPATH=str(ROOT))
@@ -57,9 +59,12 @@ def start_proxy(ledger: Path, budgets: str, port: int, metrics_port: int | None 
             env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def log_of(ledger: Path) -> Path:
-    """Where :func:`start_proxy` writes the proxy's output for this ledger."""
-    return ledger.with_name(ledger.name + ".log")
+def log_of(ledger: Path | str) -> Path:
+    """Where :func:`start_proxy` writes the proxy's output for this ledger (file or DSN)."""
+    if isinstance(ledger, Path):
+        return ledger.with_name(ledger.name + ".log")
+    digest = hashlib.sha256(str(ledger).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"cascadeflow-proxy-{digest}.log"
 
 
 def wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 90.0,

@@ -6,6 +6,7 @@ To add a kind, write a fixture that yields a fresh, empty store and name it in
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -22,6 +23,8 @@ STORE_FIXTURES: dict[str, str] = {
     "memory": "memory_store",
     "sqlite": "sqlite_store",
     "redis": "redis_store",
+    "postgres": "postgres_store",
+    "redis-cluster": "redis_cluster_store",
 }
 
 
@@ -52,10 +55,33 @@ def redis_store(redis_url: str) -> Iterator[LedgerStore]:
     store.close()
 
 
-@pytest.fixture(params=[
-    pytest.param(kind, marks=[pytest.mark.redis] if kind == "redis" else [])
-    for kind in STORE_FIXTURES
-])
+@pytest.fixture
+def redis_cluster_store(redis_cluster_url: str) -> Iterator[LedgerStore]:
+    """A RedisStore on the session's 3-master Redis Cluster, flushed for this test."""
+    from cascadeflow.storage import RedisStore
+
+    store = RedisStore(redis_cluster_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def postgres_store(postgres_dsn: str) -> Iterator[LedgerStore]:
+    """A PostgresStore on the session's real PostgreSQL server, its tables emptied for this test."""
+    from cascadeflow.storage import PostgresStore
+
+    store = PostgresStore(postgres_dsn, max_connections=8)
+    yield store
+    store.close()
+
+
+def _marks(kind: str) -> list[pytest.MarkDecorator]:
+    if kind.startswith("redis"):
+        return [pytest.mark.redis]
+    return [pytest.mark.postgres] if kind == "postgres" else []
+
+
+@pytest.fixture(params=[pytest.param(kind, marks=_marks(kind)) for kind in STORE_FIXTURES])
 def store(request: pytest.FixtureRequest) -> LedgerStore:
     made = request.getfixturevalue(STORE_FIXTURES[request.param])
     assert isinstance(made, LedgerStore)
@@ -67,14 +93,15 @@ WORKER = Path(__file__).with_name("sqlite_worker.py")
 
 
 @pytest.fixture
-def start_worker() -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """Start ``sqlite_worker.py`` in its own process; whatever is still running is killed."""
+def start_script() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start a worker script (path, args) in its own process, stdin and stdout piped, with
+    the repository on PYTHONPATH; whatever is still running at the end is killed."""
     started: list[subprocess.Popen[str]] = []
 
-    def start(*args: str) -> subprocess.Popen[str]:
+    def start(script: Path, *args: str) -> subprocess.Popen[str]:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         process = subprocess.Popen(
-            [sys.executable, str(WORKER), *args], cwd=ROOT, env=env, text=True,
+            [sys.executable, str(script), *args], cwd=ROOT, env=env, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         )
         started.append(process)
@@ -88,6 +115,14 @@ def start_worker() -> Iterator[Callable[..., subprocess.Popen[str]]]:
         for stream in (process.stdin, process.stdout):
             if stream is not None:
                 stream.close()
+
+
+@pytest.fixture
+def start_worker(
+    start_script: Callable[..., subprocess.Popen[str]],
+) -> Callable[..., subprocess.Popen[str]]:
+    """Start ``sqlite_worker.py`` in its own process; whatever is still running is killed."""
+    return functools.partial(start_script, WORKER)
 
 
 @pytest.fixture

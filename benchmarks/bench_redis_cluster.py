@@ -1,0 +1,121 @@
+"""The Redis store on a local 3-master Redis Cluster against a standalone redis-server.
+
+Tracker ``areserve`` + ``asettle`` pairs per second from one process with 32 asyncio tasks
+on each, and next to each, plain redis-py sending the same ledger script once per operation
+(two EVALSHA per pair, no batching), so the cost of our layer and of the cluster client
+are visible. The target: the cluster within 1.5x of standalone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from benchmarks._report import figure, header
+
+TASKS = 32
+PAIRS_PER_TASK = 100
+ROUNDS = 3
+TARGET_RATIO = 1.5
+
+
+async def _tracker_pairs(url: str) -> float:
+    from cascadeflow.storage import RedisStore
+    from cascadeflow.telemetry import BudgetConfig, CostTracker
+
+    store = RedisStore(url)
+    tracker = CostTracker(user_budgets={"pro": BudgetConfig(daily=1e6)}, store=store)
+
+    async def task(index: int) -> None:
+        user = f"user-{index % 8}"
+        for _ in range(PAIRS_PER_TASK):
+            held = await tracker.areserve(user, 0.002, user_tier="pro", model="gpt-4o-mini")
+            await held.asettle(0.0015, provider="openai", tokens=300)
+
+    await tracker.acan_afford("user-0", 0.0, user_tier="pro")  # connect, load the script
+    start = time.perf_counter()
+    await asyncio.gather(*(task(i) for i in range(TASKS)))
+    elapsed = time.perf_counter() - start
+    await store.aclose()
+    return TASKS * PAIRS_PER_TASK / elapsed
+
+
+async def _plain_pairs(url: str, *, cluster: bool) -> float:
+    """The same script, one EVALSHA per operation, straight from redis-py's asyncio client."""
+    import redis.asyncio
+    import redis.asyncio.cluster
+
+    from cascadeflow._entry import CostEntry
+    from cascadeflow.storage import PeriodKey, PeriodLimit
+    from cascadeflow.storage._redis_batch import LEDGER_SHA, pack_calls
+    from cascadeflow.storage._redis_layout import RedisLayout, new_nonce
+    from cascadeflow.storage._redis_scripts import LEDGER
+
+    layout = RedisLayout(prefix="{plain}" if cluster else "plain")
+    client: Any = (redis.asyncio.cluster.RedisCluster.from_url(url) if cluster
+                   else redis.asyncio.Redis.from_url(url))
+    await client.script_load(LEDGER)
+    now = time.time()
+    keys = (PeriodKey("daily", "daily:bench", now + 86400), PeriodKey("total", "total", None))
+    limits = [PeriodLimit(key, 10**15) for key in keys]
+    route = layout.settings_version
+
+    async def task(index: int) -> None:
+        user = f"user-{index % 8}"
+        for _ in range(PAIRS_PER_TASK):
+            rid = uuid.uuid4().hex
+            names, args = layout.reserve_call(rid, user, 2_000_000, limits, now, now + 300)
+            await client.evalsha(LEDGER_SHA, 1, route, pack_calls([("reserve", names, args)]))
+            entry = CostEntry(id=rid, timestamp=datetime.now(timezone.utc), model="gpt-4o-mini",
+                              provider="openai", tokens=300, cost=0.0015, user_id=user)
+            names, args = layout.record_call(entry, 1_500_000, keys, reservation_id=rid,
+                                             nonce=new_nonce())
+            await client.evalsha(LEDGER_SHA, 1, route, pack_calls([("record", names, args)]))
+
+    start = time.perf_counter()
+    await asyncio.gather(*(task(i) for i in range(TASKS)))
+    elapsed = time.perf_counter() - start
+    await client.aclose()
+    return TASKS * PAIRS_PER_TASK / elapsed
+
+
+def main() -> None:
+    header("Redis store on a 3-master Redis Cluster vs standalone (local servers)")
+    try:
+        from tests._redis_cluster import RedisClusterNodes
+        from tests._redis_server import RedisServer
+
+        standalone = RedisServer().start()
+        cluster = RedisClusterNodes().start()
+    except RuntimeError as error:
+        print(f"  not measured: {error}")
+        return
+    cluster_url = cluster.url.replace("redis://", "redis+cluster://", 1)
+    rates: dict[str, list[float]] = {"standalone": [], "cluster": [], "plain standalone": [],
+                                     "plain cluster": []}
+    try:
+        for _ in range(ROUNDS):  # interleaved: load from elsewhere falls on both
+            rates["standalone"].append(asyncio.run(_tracker_pairs(standalone.url)))
+            rates["cluster"].append(asyncio.run(_tracker_pairs(cluster_url)))
+            rates["plain standalone"].append(
+                asyncio.run(_plain_pairs(standalone.url, cluster=False)))
+            rates["plain cluster"].append(asyncio.run(_plain_pairs(cluster.url, cluster=True)))
+    finally:
+        standalone.close()
+        cluster.close()
+    best = {name: max(values) for name, values in rates.items()}
+    figure(f"standalone: tracker pairs/s (32 tasks, best of {ROUNDS})", best["standalone"],
+           "pairs/s", "(baseline)", ok=True,
+           peer=f"plain redis-py {best['plain standalone']:,.0f}")
+    figure(f"cluster: tracker pairs/s (32 tasks, best of {ROUNDS})", best["cluster"],
+           "pairs/s", "(info)", ok=True, peer=f"plain redis-py {best['plain cluster']:,.0f}")
+    ratio = best["standalone"] / best["cluster"]
+    figure("standalone / cluster pairs/s", ratio, "x", f"<= {TARGET_RATIO:.1f}x",
+           ok=ratio <= TARGET_RATIO)
+
+
+if __name__ == "__main__":
+    main()
