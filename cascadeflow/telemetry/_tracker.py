@@ -36,6 +36,8 @@ from cascadeflow.telemetry._ledger_queries import LedgerQueries
 from cascadeflow.telemetry._limits import LimitBook
 from cascadeflow.telemetry._periods import PeriodClock
 from cascadeflow.telemetry._reservation import Reservation
+from cascadeflow.telemetry._rollups import Rollups, SpendHistory
+from cascadeflow.telemetry._tracker_alerts import AlertingMixin, AlertSinks
 from cascadeflow.telemetry._scope import Scope
 from cascadeflow.telemetry._scoped import BudgetRow, Refusal, ScopedCounters
 from cascadeflow.telemetry._tracker_scopes import ScopedBudgets, _Plan, _user_id
@@ -56,7 +58,7 @@ def _check_tokens(value: Any, name: str) -> int:
     return value
 
 
-class CostTracker(ScopedBudgets, LedgerQueries):
+class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
     """Records LLM spend per user and enforces calendar budgets before work is done.
 
     Compatible with cascadeflow 1.2.0's ``CostTracker`` calls (``add_cost``,
@@ -102,6 +104,10 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         enforcement_callbacks: EnforcementCallbacks | None = None,
         degradation_map: Mapping[str, str | None] | None = None,
         pricing: PriceBook | None = None,
+        rollups: bool = True,
+        alert_thresholds: Iterable[float] | None = None,
+        on_alert: AlertSinks = None,
+        forecast_action: str | None = None,
     ) -> None:
         if enforcement_mode not in _MODES:
             raise ValueError(f"enforcement_mode must be one of {_MODES}, got {enforcement_mode!r}")
@@ -144,6 +150,8 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         self._tier_seen: dict[str, float] = {}
         self.budget_warned = False
         self.budget_exceeded = False
+        self._rollups = Rollups() if rollups else None
+        self._init_alerts(alert_thresholds, on_alert, forecast_action)
 
     # -- time and budgets -----------------------------------------------------
     def now(self) -> datetime:
@@ -313,6 +321,8 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         keys = self._periods.keys(entry.timestamp)
         scopes = self._named_scopes(user_id, team, org, key, tags)
         periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes, admitted=False)
+        if self._rollups is not None:
+            adds = adds + self._rollups.adds(entry, cost_nanos, keys, scopes)
         if adds:
             self.store.record(entry, cost_nanos, periods, counters=adds)
         else:
@@ -346,6 +356,8 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         keys = self._periods.keys(entry.timestamp)
         scopes = self._named_scopes(user_id, team, org, key, tags)
         periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes, admitted=False)
+        if self._rollups is not None:
+            adds = adds + self._rollups.adds(entry, cost_nanos, keys, scopes)
         if adds:
             await self.store.arecord(entry, cost_nanos, periods, counters=adds)
         else:
@@ -364,6 +376,8 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         if user_id is None or cost_nanos <= 0:
             return
         budget = self.get_user_budget(user_id, entry.user_tier)
+        if self._alerting:
+            self._check_alerts(entry, cost_nanos, keys, budget)
         if budget is None or not budget.has_any_limit():
             return
         # Warnings are advisory: re-read the counters only once this process's own spend
@@ -662,6 +676,8 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         keys = self._periods.keys(entry.timestamp)
         periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes,
                                              admitted=True)
+        if self._rollups is not None:
+            adds = adds + self._rollups.adds(entry, cost_nanos, keys, reservation.scopes)
         if adds:
             self.store.settle(reservation.id, entry, cost_nanos, periods, counters=adds)
         else:
@@ -675,6 +691,8 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         keys = self._periods.keys(entry.timestamp)
         periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes,
                                              admitted=True)
+        if self._rollups is not None:
+            adds = adds + self._rollups.adds(entry, cost_nanos, keys, reservation.scopes)
         if adds:
             await self.store.asettle(reservation.id, entry, cost_nanos, periods, counters=adds)
         else:
@@ -737,8 +755,12 @@ class CostTracker(ScopedBudgets, LedgerQueries):
                 rows: list[BudgetRow] | None = None) -> EnforcementResult:
         from cascadeflow.telemetry._decision import decide
 
-        return decide(self, user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
-                      user_tier or self.get_user_tier(user_id), budget, keys, usage, rows=rows)
+        result = decide(self, user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
+                        user_tier or self.get_user_tier(user_id), budget, keys, usage,
+                        rows=rows)
+        if self.forecast_action is not None:
+            result = self._act_on_forecast(result, user_id, budget)
+        return result
 
     # -- housekeeping ---------------------------------------------------------
     def reset(self) -> None:
@@ -751,6 +773,7 @@ class CostTracker(ScopedBudgets, LedgerQueries):
             self._global_nanos = None
             self.budget_warned = False
             self.budget_exceeded = False
+        self._reset_alerts()
 
 
 def _remaining(budget: BudgetConfig, keys: tuple[PeriodKey, ...],
