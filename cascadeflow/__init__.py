@@ -26,8 +26,11 @@ from cascadeflow._exceptions import (
 from cascadeflow.storage import LedgerStore, MemoryStore
 from cascadeflow.telemetry import (
     PERIODS,
+    AnomalyDetector,
+    BudgetAlert,
     BudgetConfig,
     CostEntry,
+    CostForecaster,
     CostTracker,
     EnforcementAction,
     EnforcementCallback,
@@ -37,6 +40,7 @@ from cascadeflow.telemetry import (
     RateLimit,
     Reservation,
     Scope,
+    WebhookSink,
     graceful_degradation,
     strict_budget_enforcement,
     tier_based_enforcement,
@@ -47,10 +51,14 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_DEGRADATION_MAP",
     "PERIODS",
+    # spend intelligence
+    "AnomalyDetector",
+    "BudgetAlert",
     "BudgetConfig",
     "BudgetExceededError",
     "CascadeflowError",
     "CostEntry",
+    "CostForecaster",
     "CostTracker",
     "EnforcementAction",
     "EnforcementCallback",
@@ -68,6 +76,7 @@ __all__ = [
     "Scope",
     "StoreUnavailableError",
     "UnknownModelError",
+    "WebhookSink",
     "__version__",
     "estimate_cost_savings",
     "get_cheaper_model",

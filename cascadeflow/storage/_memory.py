@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from collections import defaultdict, deque
 from collections.abc import Sequence
-from itertools import islice
 from dataclasses import dataclass
+from itertools import islice
 
 from cascadeflow._entry import CostEntry
 from cascadeflow.storage._base import (

@@ -37,9 +37,9 @@ from cascadeflow.telemetry._limits import LimitBook
 from cascadeflow.telemetry._periods import PeriodClock
 from cascadeflow.telemetry._reservation import Reservation
 from cascadeflow.telemetry._rollups import Rollups, SpendHistory
-from cascadeflow.telemetry._tracker_alerts import AlertingMixin, AlertSinks
 from cascadeflow.telemetry._scope import Scope
 from cascadeflow.telemetry._scoped import BudgetRow, Refusal, ScopedCounters
+from cascadeflow.telemetry._tracker_alerts import AlertingMixin, AlertSinks
 from cascadeflow.telemetry._tracker_scopes import ScopedBudgets, _Plan, _user_id
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 from cascadeflow.telemetry._webhook import WebhookSink
 
@@ -87,9 +87,9 @@ class BudgetAlert:
 
 
 #: A sink: called with each alert once it is claimed.
-AlertSink = Callable[[BudgetAlert], object]
+AlertSink: TypeAlias = Callable[[BudgetAlert], object]
 #: What ``CostTracker(on_alert=...)`` accepts: one sink, several, or none.
-AlertSinks = Union[AlertSink, Sequence[AlertSink], None]
+AlertSinks: TypeAlias = "AlertSink | Sequence[AlertSink] | None"
 
 
 class LoggingSink:
