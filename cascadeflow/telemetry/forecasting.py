@@ -42,7 +42,8 @@ _MIN_ELAPSED = 1.0 / 24.0
 
 @dataclass
 class CostPrediction:
-    """A forecast of the spend over the next ``period_days`` full days (from tomorrow).
+    """A forecast of the spend over the next ``period_days`` days (``period_days`` x 24 hours
+    from now: the rest of today, then the following days).
 
     Attributes:
         predicted_cost: USD expected over the period.
@@ -110,7 +111,8 @@ class _History:
     days: list[float]  # complete days, oldest first, from the first active one
     today: date
     today_spent: float
-    elapsed: float  # fraction of today gone, in [_MIN_ELAPSED, 1]
+    elapsed: float  # fraction of today gone, in [_MIN_ELAPSED, 1] (a pace divides by it)
+    elapsed_exact: float  # fraction of today gone, in [0, 1]
 
 
 class CostForecaster:
@@ -157,8 +159,9 @@ class CostForecaster:
                      len(values))
         start, end = day_bounds(today, zone)
         elapsed = (moment - start).total_seconds() / (end - start).total_seconds()
-        return _History(values[first:-1], today, values[-1],
-                        min(1.0, max(_MIN_ELAPSED, elapsed)))
+        elapsed = min(1.0, max(0.0, elapsed))
+        return _History(values[first:-1], today, values[-1], max(_MIN_ELAPSED, elapsed),
+                        elapsed)
 
     def _fit(self, history: _History) -> Fit:
         if history.days:
@@ -202,7 +205,11 @@ class CostForecaster:
             return CostPrediction(0.0, 0.0, 0.0, 0.0, days, "no_data", 0.0, "stable",
                                   {"data_points": 0, "today_spent": 0.0})
         model = self._fit(history)
-        predicted = sum(model.path(days))
+        # The next `days` x 24 hours: the rest of today (day 1 after the last complete one),
+        # the full days after it, and the share of the last day that falls inside.
+        gone = history.elapsed_exact
+        predicted = (model.day(1) * (1.0 - gone) + sum(model.path(days - 1, start=2))
+                     + model.day(days + 1) * gone)
         lower, upper, errors = self._interval(history, model, days, predicted)
         method = "level_trend" if len(history.days) >= self.min_data_points else "few_days"
         average = (sum(history.days) / len(history.days) if history.days
@@ -213,7 +220,7 @@ class CostForecaster:
             {"daily_level": model.level, "trend_per_day": model.slope,
              "data_points": len(history.days), "errors": errors,
              "today_spent": history.today_spent, "elapsed": history.elapsed,
-             "starts": (history.today + timedelta(days=1)).isoformat()})
+             "starts": tracker_now_iso(self.tracker)})
 
     def forecast_user(self, user_id: str, days: int = 7) -> CostPrediction:
         """:meth:`forecast_daily` for one user.
@@ -275,9 +282,8 @@ class CostForecaster:
         spent = _spent_in(tracker, user_id, scope, period, history.today)
         model = self._fit(history)
         full_days = (last_day - history.today).days
-        rest_today = model.day(1) * (1.0 - history.elapsed) if history.days else (
-            model.level * (1.0 - history.elapsed))
-        future = model.path(full_days)
+        rest_today = model.day(1) * (1.0 - history.elapsed_exact)
+        future = model.path(full_days, start=2)
         projected = spent + rest_today + sum(future)
         if full_days > 0 or rest_today > 0:
             lower, upper, _ = self._interval(history, model, max(1, full_days),
@@ -300,6 +306,11 @@ class CostForecaster:
                               len(history.days))
 
 
+def tracker_now_iso(tracker: CostTracker) -> str:
+    """The tracker's current time, ISO 8601 (where a forecast starts)."""
+    return tracker.now().isoformat()
+
+
 def _spent_in(tracker: CostTracker, user_id: str | None, scope: str | None, period: str,
               today: date) -> float:
     if period == "daily":
@@ -314,13 +325,13 @@ def _spent_in(tracker: CostTracker, user_id: str | None, scope: str | None, peri
 
 
 def _days_until(budget: float, model: Fit, history: _History) -> float:
-    pace_today = model.day(1) if history.days else model.level
-    rest_today = pace_today * (1.0 - history.elapsed)
+    pace_today = model.day(1)
+    rest_today = pace_today * (1.0 - history.elapsed_exact)
     if rest_today >= budget:
         return budget / pace_today if pace_today > 0 else math.inf
     left = budget - rest_today
-    days = 1.0 - history.elapsed
-    for ahead in range(1, 3651):
+    days = 1.0 - history.elapsed_exact
+    for ahead in range(2, 3652):
         value = model.day(ahead)
         if value >= left:
             return days + left / value
