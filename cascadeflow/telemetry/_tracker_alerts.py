@@ -94,7 +94,7 @@ class AlertingMixin:
         self._claimed: set[str] = set()
         self._alert_headroom: dict[str, tuple[tuple[PeriodKey, ...], object, int]] = {}
         self._stored_alerts: tuple[int, dict[str, tuple[float, ...]]] = (-2, {})
-        self._outlooks: dict[tuple[str, str], tuple[float, PeriodForecast]] = {}
+        self._outlooks: dict[tuple[str, str], tuple[float, str, PeriodForecast]] = {}
         self._forecaster: CostForecaster | None = None
 
     # -- thresholds as data ---------------------------------------------------------
@@ -255,15 +255,17 @@ class AlertingMixin:
             self._forecaster = CostForecaster(self)  # type: ignore[arg-type]
         return self._forecaster
 
-    def _outlook(self, user_id: str, period: str, limit: float) -> PeriodForecast:
-        """The period-end forecast of a user, recomputed at most every FORECAST_REFRESH_SECONDS."""
+    def _outlook(self, user_id: str, period: str, limit: float,
+                 day: str) -> PeriodForecast:
+        """The period-end forecast of a user, recomputed at most every FORECAST_REFRESH_SECONDS
+        (and on a new day, or a new limit)."""
         now = time.monotonic()
         cached = self._outlooks.get((user_id, period))
         if (cached is not None and now - cached[0] < self.FORECAST_REFRESH_SECONDS
-                and cached[1].limit == limit):
-            return cached[1]
+                and cached[1] == day and cached[2].limit == limit):
+            return cached[2]
         outlook = self.forecaster.forecast_period_end(user_id, period, limit=limit)
-        self._outlooks[(user_id, period)] = (now, outlook)
+        self._outlooks[(user_id, period)] = (now, day, outlook)
         return outlook
 
     def _projected_overruns(self, user_id: str, budget: BudgetConfig,
@@ -274,7 +276,7 @@ class AlertingMixin:
                 continue
             key = keys[index]
             limit = getattr(budget, key.period)
-            outlook = self._outlook(user_id, key.period, limit)
+            outlook = self._outlook(user_id, key.period, limit, keys[0].key)
             if (outlook.exceeds_limit and outlook.spent < limit
                     and outlook.history_days >= self.FORECAST_MIN_DAYS):
                 found.append((key, outlook))
@@ -293,8 +295,9 @@ class AlertingMixin:
 
     def _act_on_forecast(self, result: EnforcementResult, user_id: str,
                          budget: BudgetConfig | None) -> EnforcementResult:
-        """WARN or DEGRADE an allowed request whose user is projected to pass a limit."""
-        if result.action is not EnforcementAction.ALLOW or budget is None:
+        """WARN or DEGRADE a request (allowed or warned) whose user is projected to pass a limit."""
+        if result.action not in (EnforcementAction.ALLOW, EnforcementAction.WARN) or (
+                budget is None):
             return result
         keys = self.period_keys()  # type: ignore[attr-defined]
         overruns = self._projected_overruns(user_id, budget, keys)
