@@ -80,7 +80,7 @@ def test_report_chart_has_the_band_and_the_limit(ledger: Path, tmp_path: Path,
     assert main(["report", "--db", str(ledger), "--only", "alice", "--chart", str(chart)]) == 0
     pixels = matplotlib.image.imread(str(chart))
     assert pixels.shape[0] > 300 and pixels.shape[1] > 500
-    colors = {tuple(int(round(channel * 255)) for channel in pixel[:3])
+    colors = {tuple(int(channel * 255 + 0.5) for channel in pixel[:3])
               for row in pixels[::2] for pixel in row[::2]}
 
     def rgb(hex_color: str) -> tuple[int, ...]:
