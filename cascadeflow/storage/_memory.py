@@ -83,8 +83,10 @@ class MemoryStore(LedgerStore):
     ) -> bool:
         if entry.id in self._entry_ids:
             return False
-        for item in counters:
-            self._counts[(item.owner, item.period_key.key)] += item.amount
+        if counters:
+            counts = self._counts
+            for item in counters:
+                counts[(item.owner, item.period_key.key)] += item.amount
         self._entry_ids.add(entry.id)
         self._entries.append(entry)
         self._entry_count += 1

@@ -52,11 +52,21 @@ def day_key(day: date) -> PeriodKey:
 class Rollups:
     """Builds the rollup increments of each entry (cached per day: it is on the hot path)."""
 
-    __slots__ = ("_day", "_keys")
+    __slots__ = ("_day", "_keys", "_owners")
 
     def __init__(self) -> None:
         self._keys: tuple[PeriodKey, ...] = ()
         self._day = PeriodKey("daily", "", None)
+        # Owner names by (kind, name), built once: this runs on every record.
+        self._owners: dict[tuple[str, str], str] = {}
+
+    def _owner(self, kind: str, name: str) -> str:
+        owner = self._owners.get((kind, name))
+        if owner is None:
+            if len(self._owners) > 100_000:
+                self._owners.clear()
+            owner = self._owners[(kind, name)] = f"rollup:{kind}:{name}"
+        return owner
 
     def adds(self, entry: CostEntry, cost_nanos: int, keys: tuple[PeriodKey, ...],
              scopes: Sequence[Scope] | None) -> list[CounterAdd]:
@@ -71,15 +81,17 @@ class Rollups:
                                   None if ends is None else ends + _RETENTION_SECONDS)
             self._keys = keys
         day = self._day
+        owner = self._owner
         adds = [CounterAdd(GLOBAL_ROLLUP, day, cost_nanos),
-                CounterAdd("rollup:model:" + entry.model, day, cost_nanos)]
+                CounterAdd(owner("model", entry.model), day, cost_nanos)]
         if entry.user_id is not None:
-            adds.append(CounterAdd("rollup:user:" + entry.user_id, day, cost_nanos))
+            adds.append(CounterAdd(owner("user", entry.user_id), day, cost_nanos))
         if entry.user_tier is not None:
-            adds.append(CounterAdd("rollup:tier:" + entry.user_tier, day, cost_nanos))
-        for scope in scopes or ():
-            if scope.kind not in ("user", "global"):
-                adds.append(CounterAdd(f"rollup:{scope}", day, cost_nanos))
+            adds.append(CounterAdd(owner("tier", entry.user_tier), day, cost_nanos))
+        if scopes:
+            for scope in scopes:
+                if scope.kind not in ("user", "global"):
+                    adds.append(CounterAdd(f"rollup:{scope}", day, cost_nanos))
         return adds
 
 

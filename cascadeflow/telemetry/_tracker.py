@@ -322,7 +322,8 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
         scopes = self._named_scopes(user_id, team, org, key, tags)
         periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes, admitted=False)
         if self._rollups is not None:
-            adds = adds + self._rollups.adds(entry, cost_nanos, keys, scopes)
+            rollups = self._rollups.adds(entry, cost_nanos, keys, scopes)
+            adds = adds + rollups if adds else rollups
         if adds:
             self.store.record(entry, cost_nanos, periods, counters=adds)
         else:
@@ -357,7 +358,8 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
         scopes = self._named_scopes(user_id, team, org, key, tags)
         periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes, admitted=False)
         if self._rollups is not None:
-            adds = adds + self._rollups.adds(entry, cost_nanos, keys, scopes)
+            rollups = self._rollups.adds(entry, cost_nanos, keys, scopes)
+            adds = adds + rollups if adds else rollups
         if adds:
             await self.store.arecord(entry, cost_nanos, periods, counters=adds)
         else:
@@ -677,7 +679,8 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
         periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes,
                                              admitted=True)
         if self._rollups is not None:
-            adds = adds + self._rollups.adds(entry, cost_nanos, keys, reservation.scopes)
+            rollups = self._rollups.adds(entry, cost_nanos, keys, reservation.scopes)
+            adds = adds + rollups if adds else rollups
         if adds:
             self.store.settle(reservation.id, entry, cost_nanos, periods, counters=adds)
         else:
@@ -692,7 +695,8 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
         periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes,
                                              admitted=True)
         if self._rollups is not None:
-            adds = adds + self._rollups.adds(entry, cost_nanos, keys, reservation.scopes)
+            rollups = self._rollups.adds(entry, cost_nanos, keys, reservation.scopes)
+            adds = adds + rollups if adds else rollups
         if adds:
             await self.store.asettle(reservation.id, entry, cost_nanos, periods, counters=adds)
         else:

@@ -92,8 +92,10 @@ class AlertingMixin:
 
     def _reset_alerts(self) -> None:
         self._claimed: set[str] = set()
-        self._alert_headroom: dict[str, tuple[tuple[PeriodKey, ...], object, int]] = {}
-        self._stored_alerts: tuple[int, dict[str, tuple[float, ...]]] = (-2, {})
+        # user -> (keys, budget, settings version, nanos to the next threshold, recheck at)
+        self._alert_headroom: dict[
+            str, tuple[tuple[PeriodKey, ...], object, int, int, float]] = {}
+        self._stored_alerts: tuple[int, dict[str, tuple[float, ...]], bool] = (-2, {}, False)
         self._outlooks: dict[tuple[str, str], tuple[float, str, PeriodForecast]] = {}
         self._forecaster: CostForecaster | None = None
 
@@ -123,7 +125,7 @@ class AlertingMixin:
             >>> tracker.get_alert_thresholds("tier:pro")
             (0.9, 1.0)
         """
-        return self._stored_thresholds().get(self._alert_scope(scope))
+        return self._stored_thresholds()[0].get(self._alert_scope(scope))
 
     @staticmethod
     def _alert_scope(scope: object) -> str:
@@ -134,11 +136,12 @@ class AlertingMixin:
             return text
         return str(Scope.parse(scope if isinstance(scope, Scope) else text))
 
-    def _stored_thresholds(self) -> dict[str, tuple[float, ...]]:
+    def _stored_thresholds(self) -> tuple[dict[str, tuple[float, ...]], bool]:
+        """Thresholds stored by scope, and whether any is for a scope beyond users and tiers."""
         version = self._book.current().version
-        cached_version, cached = self._stored_alerts
+        cached_version, cached, scoped = self._stored_alerts
         if version == cached_version:
-            return cached
+            return cached, scoped
         _, raw = self.store.settings()
         found: dict[str, tuple[float, ...]] = {}
         for name, text in raw.items():
@@ -148,11 +151,12 @@ class AlertingMixin:
                     found[str(parts[1])] = _thresholds(orjson.loads(text), "thresholds")
             except (ValueError, IndexError, TypeError):
                 continue  # another version's setting
-        self._stored_alerts = (version, found)
-        return found
+        scoped = any(not name.startswith(("user:", "tier:")) for name in found)
+        self._stored_alerts = (version, found, scoped)
+        return found, scoped
 
     def _user_thresholds(self, user_id: str, tier: str | None) -> tuple[float, ...]:
-        stored = self._stored_thresholds()
+        stored = self._stored_thresholds()[0]
         if stored:
             own = stored.get(f"user:{user_id}")
             if own is not None:
@@ -190,27 +194,34 @@ class AlertingMixin:
         user_id = entry.user_id
         assert user_id is not None
         stamp = entry.timestamp.timestamp()
+        version = self._book.current().version
+        # The hot path: nothing can have crossed a threshold since the counters were last
+        # read here, the thresholds and limits are the same, and the projection is fresh.
+        cached = self._alert_headroom.get(user_id)
+        if (cached is not None and cached[0] is keys and cached[1] is budget
+                and cached[2] == version and cached[3] > cost_nanos and stamp < cached[4]):
+            self._alert_headroom[user_id] = (keys, budget, version, cached[3] - cost_nanos,
+                                             cached[4])
+            return
+        headroom = 1 << 62
         if budget is not None and budget.indexed_limits():
-            self._threshold_alerts(user_id, entry.user_tier, cost_nanos, keys, budget, stamp)
+            headroom = self._threshold_alerts(user_id, entry.user_tier, keys, budget, stamp)
             self._forecast_alerts(user_id, budget, keys, stamp)
-        stored = self._stored_thresholds()
-        if any(not name.startswith(("user:", "tier:")) for name in stored):
+        stored, scoped = self._stored_thresholds()
+        if scoped:
             self._scope_alerts(user_id, keys, stamp, stored)
+            headroom = 0  # scope counters move with other users' spend: read every time
+        self._alert_headroom[user_id] = (keys, budget, version, headroom,
+                                         stamp + self.FORECAST_REFRESH_SECONDS)
 
-    def _threshold_alerts(self, user_id: str, tier: str | None, cost_nanos: int,
-                          keys: tuple[PeriodKey, ...], budget: BudgetConfig,
-                          stamp: float) -> None:
+    def _threshold_alerts(self, user_id: str, tier: str | None, keys: tuple[PeriodKey, ...],
+                          budget: BudgetConfig, stamp: float) -> int:
+        """Claim and deliver the crossed thresholds; return nanos until the next one."""
+        headroom = 1 << 62
         thresholds = self._user_thresholds(user_id, tier)
         if not thresholds:
-            return
-        # Read the counters only once this process's own spend may have crossed a threshold.
-        cached = self._alert_headroom.get(user_id)
-        if (cached is not None and cached[0] is keys and cached[1] is thresholds
-                and cached[2] > cost_nanos):
-            self._alert_headroom[user_id] = (keys, thresholds, cached[2] - cost_nanos)
-            return
+            return headroom
         usage = self.store.usage(user_id, keys, now=stamp)
-        headroom = 1 << 62
         for index, limit in budget.indexed_limits():
             key = keys[index]
             spent = usage.spent_nanos.get(key.key, 0)
@@ -224,7 +235,7 @@ class AlertingMixin:
                         f"user:{user_id}", user_id, key.period, key.key, threshold,
                         to_usd(spent), to_usd(limit),
                         100.0 * spent / limit if limit else 100.0))
-        self._alert_headroom[user_id] = (keys, thresholds, headroom)
+        return headroom
 
     def _scope_alerts(self, user_id: str, keys: tuple[PeriodKey, ...], stamp: float,
                       stored: dict[str, tuple[float, ...]]) -> None:
