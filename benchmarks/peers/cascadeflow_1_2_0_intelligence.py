@@ -36,7 +36,8 @@ def _tracker(series: list[float], user: str = "u1") -> CostTracker:
 
 
 def main() -> None:
-    cases = json.load(open(sys.argv[1]))
+    with open(sys.argv[1]) as handle:
+        cases = json.load(handle)
     forecasts = []
     for case in cases["forecast"]:
         prediction = CostForecaster(_tracker(case["history"])).forecast_user(

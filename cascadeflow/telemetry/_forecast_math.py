@@ -20,6 +20,7 @@ BACKTEST_MIN_DAYS = 3
 
 # Two-sided 95% Student-t quantiles by degrees of freedom: few errors, wider intervals.
 _T95 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23)
+_OVERLAP = 2.5 / 1.96
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +95,11 @@ def half_width(errors: Sequence[float]) -> float | None:
     if len(errors) < 2:
         return None
     rms = math.sqrt(sum(error * error for error in errors) / len(errors))
-    # 2.5 rather than 1.96: the errors overlap (consecutive origins share days), so they
-    # are fewer independent draws than they look; measured coverage stays >= 90%.
-    quantile = _T95[min(len(errors) - 2, len(_T95) - 1)] if len(errors) <= 11 else 2.5
-    return quantile * rms
+    # Student's t for few errors, times 2.5/1.96: the errors overlap (consecutive origins
+    # share days), so they are fewer independent draws than they look. Measured coverage on
+    # the synthetic families stays >= 90% (tests and benchmarks).
+    quantile = _T95[len(errors) - 2] if len(errors) <= len(_T95) + 1 else 1.96
+    return quantile * _OVERLAP * rms
 
 
 def trend_name(model: Fit) -> str:

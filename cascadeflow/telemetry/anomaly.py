@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -39,6 +40,10 @@ _MEAN_AD_SCALE = 1.2533
 _RELATIVE_FLOOR = 0.25
 _ABSOLUTE_FLOOR = 1e-6
 _MIN_ELAPSED = 1.0 / 24.0
+# Each side's scale comes from its 90th percentile (1.2816 standard deviations for normal
+# data): far enough out to see a skewed tail, close enough to be robust to a few spikes.
+_TAIL = 0.9
+_TAIL_Z = 1.2816
 _CLAIM_KEEP = 400 * 86_400.0
 
 
@@ -116,27 +121,34 @@ def severity_of(z_score: float, sensitivity: float) -> AnomalySeverity:
     return AnomalySeverity.LOW
 
 
-def robust_center_scale(reference: list[float]) -> tuple[float, float]:
-    """Median and a robust standard-deviation estimate of ``reference``.
+def robust_center_scale(reference: list[float]) -> tuple[float, float, float]:
+    """Median and robust standard-deviation estimates of ``reference``, above and below it.
 
     MAD first; when more than half the values are equal (MAD is 0) the mean absolute
-    deviation; never below a quarter of the median. When most days are zero (a user who
-    spends every few days), the spending days are the reference, so a usual spending
-    day is not a spike.
+    deviation; never below a quarter of the median. Spend is skewed (a heavy upper tail is
+    normal), so each side also gets its own scale from its tail (``(q90 - median) /
+    1.28`` above): a day is judged against how far the user's ordinary high days go. When
+    most days are zero (a user who spends every few days), the spending days are the
+    reference, so a usual spending day is not a spike.
 
     Example:
         >>> robust_center_scale([1.0, 1.0, 1.2, 0.9, 1.1])
-        (1.0, 0.25)
+        (1.0, 0.25, 0.25)
     """
     nonzero = [value for value in reference if value != 0.0]
     if 2 * len(nonzero) < len(reference) and len(nonzero) >= 3:
         reference = nonzero
-    center = statistics.median(reference)
-    deviations = [abs(value - center) for value in reference]
+    ordered = sorted(reference)
+    center = statistics.median(ordered)
+    deviations = [abs(value - center) for value in ordered]
     scale = _MAD_SCALE * statistics.median(deviations)
     if scale == 0.0:
         scale = _MEAN_AD_SCALE * sum(deviations) / len(deviations)
-    return center, max(scale, _RELATIVE_FLOOR * abs(center), _ABSOLUTE_FLOOR)
+    floor = max(scale, _RELATIVE_FLOOR * abs(center), _ABSOLUTE_FLOOR)
+    n = len(ordered)
+    upper = (ordered[math.ceil(_TAIL * (n - 1))] - center) / _TAIL_Z
+    lower = (center - ordered[math.floor((1.0 - _TAIL) * (n - 1))]) / _TAIL_Z
+    return center, max(floor, upper), max(floor, lower)
 
 
 class AnomalyDetector:
@@ -246,7 +258,7 @@ class AnomalyDetector:
         for index in range(max(window_start, active), len(values)):
             partial = index == complete
             if shared is not None:
-                center, scale = shared
+                center, upper, lower = shared
                 reference_days = len(baseline)
             else:
                 # Too short a baseline: every other complete day, the tested one left out.
@@ -254,11 +266,13 @@ class AnomalyDetector:
                              if other != index]
                 if len(reference) < self.min_data_points:
                     continue
-                center, scale = robust_center_scale(reference)
+                center, upper, lower = robust_center_scale(reference)
                 reference_days = len(reference)
             value = values[index]
             share = days.elapsed if partial else 1.0
-            z_score = (value / share - center) / scale
+            deviation = value / share - center
+            scale = upper if deviation >= 0 else lower
+            z_score = deviation / scale
             if z_score >= self.sensitivity:
                 direction = "up"
             elif self.include_drops and not partial and z_score <= -self.sensitivity:
