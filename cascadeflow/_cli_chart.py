@@ -73,6 +73,7 @@ def draw_chart(tracker: CostTracker, path: str, *, user_id: str | None = None,
     period_axis.set_ylabel(f"USD this {period[:-2] if period != 'daily' else 'day'}")
     period_axis.legend(loc="upper left")
     figure.autofmt_xdate()
+    daily_axis.tick_params(labelbottom=True)  # autofmt_xdate hides all but the last axis's
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
