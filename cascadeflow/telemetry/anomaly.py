@@ -226,6 +226,35 @@ class AnomalyDetector:
                 found[user_id] = anomalies
         return found
 
+    def alert_new_anomalies(self, lookback_days: int = 2) -> list[Anomaly]:
+        """Deliver every user's new anomalies to the tracker's alert sinks (kind ``anomaly``).
+
+        Runs :meth:`detect_all_users` with ``new_only=True``, so each anomaly is delivered
+        once across every process sharing the store; call it on a schedule (every few
+        minutes). Returns what was delivered.
+
+        Example:
+            >>> tracker = CostTracker(store=store, on_alert=WebhookSink(url))
+            >>> AnomalyDetector(tracker).alert_new_anomalies()
+            [Anomaly(...)]
+
+        .. versionadded:: 0.3.0
+        """
+        from cascadeflow.telemetry.alerts import BudgetAlert
+
+        delivered: list[Anomaly] = []
+        for user_id, anomalies in self.detect_all_users(lookback_days, new_only=True).items():
+            for anomaly in anomalies:
+                day = anomaly.metadata["day"]
+                self.tracker.deliver_alert(BudgetAlert(
+                    f"user:{user_id}", user_id, "daily", f"daily:{day}", anomaly.z_score,
+                    anomaly.value, 0.0, 0.0, "anomaly",
+                    details={"expected": anomaly.expected,
+                             "severity": anomaly.severity.value,
+                             "deviation_percent": anomaly.deviation_percent}))
+                delivered.append(anomaly)
+        return delivered
+
     # -- scoring ----------------------------------------------------------------------------
     def _days(self, lookback_days: int) -> _Days:
         if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or (

@@ -137,3 +137,18 @@ def test_bad_alert_arguments_are_named() -> None:
         CostTracker(on_alert=[42])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="alert_thresholds"):
         CostTracker(alert_thresholds="0.5")  # type: ignore[arg-type]
+
+
+def test_new_anomalies_are_delivered_once_as_alerts(make_tracker: Callable[..., CostTracker],
+                                                    clock: FakeClock) -> None:
+    from cascadeflow.telemetry import AnomalyDetector
+
+    got: list[BudgetAlert] = []
+    tracker = make_tracker(on_alert=got.append)
+    record_days(tracker, clock, [1.0] * 30 + [25.0])
+    detector = AnomalyDetector(tracker)
+    assert len(detector.alert_new_anomalies()) == 1
+    assert detector.alert_new_anomalies() == []
+    assert [(a.kind, a.period_key, a.spent) for a in got] == [
+        ("anomaly", "daily:2026-11-23", 25.0)]
+    assert "expected $1.00" in got[0].text() and got[0].details["severity"] == "critical"
