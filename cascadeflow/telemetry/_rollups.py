@@ -57,16 +57,19 @@ class Rollups:
     def __init__(self) -> None:
         self._keys: tuple[PeriodKey, ...] = ()
         self._day = PeriodKey("daily", "", None)
-        # Owner names by (kind, name), built once: this runs on every record.
-        self._owners: dict[tuple[str, str], str] = {}
+        # The owners one (model, user, tier) adds to, built once: this runs on every record.
+        self._owners: dict[tuple[str, str | None, str | None], tuple[str, ...]] = {}
 
-    def _owner(self, kind: str, name: str) -> str:
-        owner = self._owners.get((kind, name))
-        if owner is None:
-            if len(self._owners) > 100_000:
-                self._owners.clear()
-            owner = self._owners[(kind, name)] = f"rollup:{kind}:{name}"
-        return owner
+    def _owners_of(self, model: str, user_id: str | None, tier: str | None) -> tuple[str, ...]:
+        owners = [GLOBAL_ROLLUP, "rollup:model:" + model]
+        if user_id is not None:
+            owners.append("rollup:user:" + user_id)
+        if tier is not None:
+            owners.append("rollup:tier:" + tier)
+        if len(self._owners) > 100_000:
+            self._owners.clear()
+        found = self._owners[(model, user_id, tier)] = tuple(owners)
+        return found
 
     def adds(self, entry: CostEntry, cost_nanos: int, keys: tuple[PeriodKey, ...],
              scopes: Sequence[Scope] | None) -> list[CounterAdd]:
@@ -81,13 +84,10 @@ class Rollups:
                                   None if ends is None else ends + _RETENTION_SECONDS)
             self._keys = keys
         day = self._day
-        owner = self._owner
-        adds = [CounterAdd(GLOBAL_ROLLUP, day, cost_nanos),
-                CounterAdd(owner("model", entry.model), day, cost_nanos)]
-        if entry.user_id is not None:
-            adds.append(CounterAdd(owner("user", entry.user_id), day, cost_nanos))
-        if entry.user_tier is not None:
-            adds.append(CounterAdd(owner("tier", entry.user_tier), day, cost_nanos))
+        owners = self._owners.get((entry.model, entry.user_id, entry.user_tier))
+        if owners is None:
+            owners = self._owners_of(entry.model, entry.user_id, entry.user_tier)
+        adds = [CounterAdd(owner, day, cost_nanos) for owner in owners]
         if scopes:
             for scope in scopes:
                 if scope.kind not in ("user", "global"):
