@@ -51,9 +51,10 @@ class PeriodLimit:
     limit_nanos: int
 
 
-@dataclass(frozen=True, slots=True)
-class CounterLimit:
+class CounterLimit(NamedTuple):
     """One (counter, limit) pair a reservation checks besides the user's own periods.
+
+    A named tuple rather than a dataclass: several are built for every scoped check.
 
     Attributes:
         owner: whose counter; an opaque string (never a user id's namespace: owners and
@@ -64,12 +65,14 @@ class CounterLimit:
         hold: held on ``owner`` by the lease until it is settled, released or expires.
             Checks of one owner carry the same hold; the lease holds it once per owner.
         add: added to the counter when the reservation is granted (a rate limit counts
-            requests when they are admitted).
+            requests when they are admitted). Counters that get adds are windows: an
+            owner's counters under keys that sort before the one added to are finished
+            windows, which stores may drop (and Redis expires a window soon after its end).
 
     Example:
         >>> CounterLimit("team:search", PeriodKey("daily", "daily:2026-11-24", None),
-        ...              limit=10**9, hold=2_000_000)
-        CounterLimit(owner='team:search', ...)
+        ...              limit=10**9, hold=2_000_000).owner
+        'team:search'
     """
 
     owner: str
@@ -79,13 +82,12 @@ class CounterLimit:
     add: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class CounterAdd:
+class CounterAdd(NamedTuple):
     """An increment of one owner's counter, applied by ``record``/``settle`` with the entry.
 
     Example:
-        >>> CounterAdd("team:search", PeriodKey("total", "total", None), 125_000)
-        CounterAdd(owner='team:search', ...)
+        >>> CounterAdd("team:search", PeriodKey("total", "total", None), 125_000).amount
+        125000
     """
 
     owner: str
@@ -117,7 +119,12 @@ class ReserveOutcome:
 
 @dataclass(frozen=True, slots=True)
 class CounterUsage:
-    """Counter values by ``(owner, period key)`` and open holds by owner."""
+    """Counter values by ``(owner, period key)`` and open holds by owner.
+
+    Example:
+        >>> store.read_counters([("team:search", daily)], ["team:search"], now=now).held
+        {'team:search': 2000000}
+    """
 
     values: dict[tuple[str, str], int]
     held: dict[str, int]
@@ -222,6 +229,9 @@ class LedgerStore(abc.ABC):
 
     #: True when several processes can share the store (SQLite file, Redis).
     shared: bool = False
+    #: True when a period's counters expire some time after the period ends (Redis): what
+    #: the tracker derives from a closed period (rollover) is then kept as a setting.
+    counters_expire: bool = False
 
     # -- writes ---------------------------------------------------------------
     @abc.abstractmethod

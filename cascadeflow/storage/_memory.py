@@ -22,6 +22,7 @@ from cascadeflow.storage._base import (
     counter_refusal,
     holds_of,
     refusal,
+    refuses,
 )
 
 
@@ -71,6 +72,7 @@ class MemoryStore(LedgerStore):
         # Owners' counters and holds live apart from users': the namespaces never mix.
         self._counts: dict[tuple[str, str], int] = defaultdict(int)
         self._owner_leases: dict[str, set[str]] = defaultdict(set)
+        self._windows: dict[str, str] = {}  # the current window of owners counted at admission
         self._total = 0
         self._by_model: dict[str, int] = defaultdict(int)
         self._by_provider: dict[str, int] = defaultdict(int)
@@ -114,31 +116,42 @@ class MemoryStore(LedgerStore):
                 self._owner_leases[owner].discard(reservation_id)
         return True
 
-    def _held_locked(self, owner: str, now: float) -> int:
-        ids = self._owner_leases.get(owner)
+    def _open_locked(self, ids: set[str] | None, now: float, owner: str | None) -> int:
+        """What the open leases among ``ids`` hold (for ``owner``, else their own amount);
+        expired ones are dropped on the way."""
         if not ids:
             return 0
-        held = 0
+        total = 0
         for reservation_id in list(ids):
             lease = self._leases[reservation_id]
             if lease.expires_at <= now:
                 self._drop_lease_locked(reservation_id)
+            elif owner is None:
+                total += lease.amount_nanos
             elif lease.holds:
-                held += lease.holds.get(owner, 0)
-        return held
+                total += lease.holds.get(owner, 0)
+        return total
+
+    def _held_locked(self, owner: str, now: float) -> int:
+        return self._open_locked(self._owner_leases.get(owner), now, owner)
 
     def _reserved_locked(self, user_id: str, now: float) -> int:
-        ids = self._user_leases.get(user_id)
-        if not ids:
-            return 0
-        reserved = 0
-        for reservation_id in list(ids):
-            lease = self._leases[reservation_id]
-            if lease.expires_at <= now:
-                self._drop_lease_locked(reservation_id)
-            else:
-                reserved += lease.amount_nanos
-        return reserved
+        return self._open_locked(self._user_leases.get(user_id), now, None)
+
+    def _counter_refusal_locked(self, counters: Sequence[CounterLimit],
+                                now: float) -> ReserveOutcome | None:
+        held: dict[str, int] = {}
+        counts = self._counts
+        for item in counters:
+            owner = item.owner
+            open_held = held.get(owner)
+            if open_held is None:
+                open_held = held[owner] = self._held_locked(owner, now)
+            if refuses(counts.get((owner, item.period_key.key), 0) + open_held,
+                       item.hold + item.add, item.limit):
+                values = {(owner, item.period_key.key): counts.get((owner, item.period_key.key), 0)}
+                return counter_refusal([item], values, held)
+        return None
 
     # -- LedgerStore -----------------------------------------------------------
     def record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey], *,
@@ -166,16 +179,18 @@ class MemoryStore(LedgerStore):
                 return refused
             holds: dict[str, int] | None = None
             if counters:
-                held = {item.owner: self._held_locked(item.owner, now) for item in counters}
-                values = {(item.owner, item.period_key.key):
-                          self._counts.get((item.owner, item.period_key.key), 0)
-                          for item in counters}
-                refused = counter_refusal(counters, values, held)
+                refused = self._counter_refusal_locked(counters, now)
                 if refused is not None:
                     return refused
-                for item in counters:
-                    if item.add:
-                        self._counts[(item.owner, item.period_key.key)] += item.add
+                counts = self._counts
+                for owner, period_key, _, _, add in counters:
+                    if add:
+                        counts[(owner, period_key.key)] += add
+                        window = self._windows.get(owner)
+                        if window is not None and window < period_key.key:
+                            counts.pop((owner, window), None)  # a finished window
+                        if window is None or window < period_key.key:
+                            self._windows[owner] = period_key.key
                 holds = holds_of(counters) or None
             self._leases[reservation_id] = _Lease(user_id, amount_nanos, expires_at, holds)
             self._user_leases[user_id].add(reservation_id)

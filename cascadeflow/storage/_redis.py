@@ -89,6 +89,7 @@ class RedisStore(LedgerStore):
     """
 
     shared = True
+    counters_expire = True
 
     def __init__(
         self,
@@ -365,11 +366,17 @@ class RedisStore(LedgerStore):
             raw = self._run("counters", keys, args)
         except RedisDown as down:
             raw = self._fallback(down, [0] * (len(counters) + len(owners)))
-        values = {(owner, period.key): int(value)
-                  for (owner, period), value in zip(counters, raw, strict=False)}
-        held = {owner: int(value)
-                for owner, value in zip(owners, raw[len(counters):], strict=True)}
-        return CounterUsage(values=values, held=held)
+        return _counter_usage(raw, counters, owners)
+
+    async def aread_counters(
+        self, counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str], *, now: float
+    ) -> CounterUsage:
+        keys, args = self.layout.counters_call(counters, owners, now)
+        try:
+            raw = await self._arun("counters", keys, args)
+        except RedisDown as down:
+            raw = self._fallback(down, [0] * (len(counters) + len(owners)))
+        return _counter_usage(raw, counters, owners)
 
     def reset(self) -> None:
         pattern = self.layout.pattern
@@ -579,6 +586,14 @@ def _outcome(raw: list[Any], limits: Sequence[PeriodLimit],
         spent_nanos=int(raw[2]),
         reserved_nanos=int(raw[3]),
     )
+
+
+def _counter_usage(raw: list[Any], counters: Sequence[tuple[str, PeriodKey]],
+                   owners: Sequence[str]) -> CounterUsage:
+    values = {(owner, period.key): int(value)
+              for (owner, period), value in zip(counters, raw, strict=False)}
+    held = {owner: int(value) for owner, value in zip(owners, raw[len(counters):], strict=True)}
+    return CounterUsage(values=values, held=held)
 
 
 def _usage(raw: list[Any], periods: Sequence[PeriodKey]) -> Usage:

@@ -142,8 +142,9 @@ class RedisLayout:
         for item in counters:
             keys += [self.count(item.owner, item.period_key.key), self.holds(item.owner),
                      self.hold_amounts(item.owner)]
-            args += [str(item.limit), str(item.hold), str(item.add),
-                     self._period_ttl_ms(item.period_key, now), item.owner]
+            ttl = (self._window_ttl_ms(item.period_key, now) if item.add
+                   else self._period_ttl_ms(item.period_key, now))
+            args += [str(item.limit), str(item.hold), str(item.add), ttl, item.owner]
         return keys, args
 
     def counters_call(
@@ -238,6 +239,12 @@ class RedisLayout:
         if period.ends_at is None:
             return "-1"
         return str(max(1000, int((period.ends_at + self.period_margin - ref) * 1000)))
+
+    def _window_ttl_ms(self, period: PeriodKey, ref: float) -> str:
+        # A window counted at admission (a rate limit's minute) is not needed after it ends.
+        if period.ends_at is None:
+            return "-1"
+        return str(max(1000, int((period.ends_at + self.lease_margin - ref) * 1000)))
 
     # Constant arguments, as the strings the script receives.
     @property

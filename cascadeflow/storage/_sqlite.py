@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -64,9 +64,11 @@ _ADD_TO_COUNTER = (
     "INSERT INTO owner_counters (owner, period_key, value) VALUES (?, ?, ?)"
     " ON CONFLICT (owner, period_key) DO UPDATE SET value = value + excluded.value"
 )
-_INSERT_HOLD = (
-    "INSERT OR REPLACE INTO holds (owner, lease_id, amount, expires_at) VALUES (?, ?, ?, ?)"
+_INSERT_HOLDING_LEASE = (
+    "INSERT INTO leases (id, user_id, amount_nanos, expires_at, holds) VALUES (?, ?, ?, ?, ?)"
 )
+_INSERT_HOLD = "INSERT INTO holds (owner, lease_id, amount, expires_at) VALUES (?, ?, ?, ?)"
+_DROP_FINISHED_WINDOWS = "DELETE FROM owner_counters WHERE owner = ? AND period_key < ?"
 _PURGE_EXPIRED_HOLDS = (
     "DELETE FROM leases WHERE id IN (SELECT lease_id FROM holds WHERE owner = ?"
     " AND expires_at <= ?)"
@@ -100,38 +102,76 @@ def _usage_sql(count: int) -> str:
 
 
 @lru_cache(maxsize=64)
-def _owner_counters_sql(count: int) -> str:
-    pairs = ", ".join("(?, ?)" for _ in range(count))
-    return ("SELECT owner, period_key, value FROM owner_counters"
-            f" WHERE (owner, period_key) IN (VALUES {pairs})")
+def _counted_sql(user_keys: int | None, owners: int, pairs: int) -> str:
+    """One statement reading everything a counted reservation checks (one snapshot).
 
+    Parameters: ?1 now, ?2 the user, then the user's period keys, the owners, and the
+    (owner, period key) pairs flattened. Rows: (0, period key, NULL, spent, NULL),
+    (1, NULL, NULL, open lease nanos, expired leases), (2, owner, NULL, open holds,
+    expired holds), (3, owner, period key, value, NULL). ``user_keys=None``: no user rows.
+    """
+    number = 2
+    parts: list[str] = []
 
-@lru_cache(maxsize=64)
-def _holds_sql(count: int) -> str:
-    marks = ", ".join("?" for _ in range(count))
-    return ("SELECT owner, COALESCE(SUM(amount) FILTER (WHERE expires_at > ?), 0),"
-            f" COUNT(*) FILTER (WHERE expires_at <= ?) FROM holds WHERE owner IN ({marks})"
-            " GROUP BY owner")
+    def marks(count: int) -> str:
+        nonlocal number
+        first, number = number + 1, number + count
+        return ", ".join(f"?{index}" for index in range(first, number + 1))
 
-
-def _read_owners(
-    conn: sqlite3.Connection, counters: Sequence[tuple[str, str]], owners: Sequence[str],
-    now: float,
-) -> tuple[dict[tuple[str, str], int], dict[str, int], list[str]]:
-    """Counter values, open holds by owner, and the owners that have expired holds."""
-    values: dict[tuple[str, str], int] = {}
-    if counters:
-        flat = [part for pair in counters for part in pair]
-        for owner, key, value in conn.execute(_owner_counters_sql(len(counters)), flat):
-            values[(owner, key)] = value
-    held: dict[str, int] = {}
-    expired: list[str] = []
+    if user_keys is not None:
+        if user_keys:
+            parts.append("SELECT 0, period_key, NULL, spent_nanos, NULL FROM counters"
+                         f" WHERE user_id = ?2 AND period_key IN ({marks(user_keys)})")
+        parts.append("SELECT 1, NULL, NULL, COALESCE(SUM(amount_nanos) FILTER"
+                     " (WHERE expires_at > ?1), 0), COUNT(*) FILTER (WHERE expires_at <= ?1)"
+                     " FROM leases WHERE user_id = ?2")
     if owners:
-        for owner, amount, stale in conn.execute(_holds_sql(len(owners)), (now, now, *owners)):
-            held[owner] = amount
+        parts.append("SELECT 2, owner, NULL, COALESCE(SUM(amount) FILTER (WHERE expires_at"
+                     " > ?1), 0), COUNT(*) FILTER (WHERE expires_at <= ?1) FROM holds"
+                     f" WHERE owner IN ({marks(owners)}) GROUP BY owner")
+    if pairs:
+        # Joined from the wanted pairs, so that each is one primary-key lookup.
+        wanted = ", ".join(f"({marks(1)}, {marks(1)})" for _ in range(pairs))
+        parts.append(f"SELECT 3, owner, period_key, value, NULL FROM (VALUES {wanted})"
+                     " AS wanted JOIN owner_counters ON owner = wanted.column1"
+                     " AND period_key = wanted.column2")
+    return " UNION ALL ".join(parts)
+
+
+class _Counted(NamedTuple):
+    """What :func:`_read_counted` found."""
+
+    spent: dict[str, int]
+    reserved: int
+    expired_leases: int
+    values: dict[tuple[str, str], int]
+    held: dict[str, int]
+    expired_owners: list[str]
+
+
+def _read_counted(
+    conn: sqlite3.Connection, user_id: str | None, keys: Sequence[str],
+    owners: Sequence[str], pairs: Sequence[tuple[str, str]], now: float,
+) -> _Counted:
+    found = _Counted({}, 0, 0, {}, {}, [])
+    if user_id is None and not owners and not pairs:
+        return found
+    params: list[Any] = [now, user_id or "", *keys, *owners]
+    params += [part for pair in pairs for part in pair]
+    sql = _counted_sql(None if user_id is None else len(keys), len(owners), len(pairs))
+    reserved = expired_leases = 0
+    for kind, name, key, value, stale in conn.execute(sql, params):
+        if kind == 0:
+            found.spent[name] = value
+        elif kind == 1:
+            reserved, expired_leases = value, stale
+        elif kind == 2:
+            found.held[name] = value
             if stale:
-                expired.append(owner)
-    return values, held, expired
+                found.expired_owners.append(name)
+        else:
+            found.values[(name, key)] = value
+    return found._replace(reserved=reserved, expired_leases=expired_leases)
 
 
 def _metadata_json(metadata: dict[str, Any]) -> str:
@@ -205,6 +245,7 @@ class SQLiteStore(LedgerStore):
         self._lock = threading.Lock()
         self._conn = connect(path, timeout=timeout, synchronous=self.synchronous)
         self._period_sets: dict[tuple[str, ...], int] = {}
+        self._windows: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r}, synchronous={self.synchronous!r})"
@@ -298,6 +339,9 @@ class SQLiteStore(LedgerStore):
         counters: Sequence[CounterLimit] = (),
     ) -> ReserveOutcome:
         keys = [item.period_key.key for item in limits]
+        if counters:
+            return self._reserve_counted(reservation_id, user_id, amount_nanos, limits, keys,
+                                         now=now, expires_at=expires_at, counters=counters)
         with self._lock:
             conn = self._begin()
             try:
@@ -305,12 +349,8 @@ class SQLiteStore(LedgerStore):
                 if expired:
                     conn.execute(_PURGE_EXPIRED, (user_id, now))
                 outcome = refusal(limits, spent, reserved, amount_nanos)
-                if outcome is None and counters:
-                    outcome = self._check_counters(conn, counters, now)
                 if outcome is None:
                     conn.execute(_INSERT_LEASE, (reservation_id, user_id, amount_nanos, expires_at))
-                    if counters:
-                        self._apply_counters(conn, reservation_id, counters, expires_at)
                     outcome = ReserveOutcome(granted=True)
                 conn.execute("COMMIT")
             except BaseException:
@@ -318,25 +358,57 @@ class SQLiteStore(LedgerStore):
                 raise
         return outcome
 
-    @staticmethod
-    def _check_counters(conn: sqlite3.Connection, counters: Sequence[CounterLimit],
-                        now: float) -> ReserveOutcome | None:
+    def _reserve_counted(
+        self, reservation_id: str, user_id: str, amount_nanos: int,
+        limits: Sequence[PeriodLimit], keys: list[str], *, now: float, expires_at: float,
+        counters: Sequence[CounterLimit],
+    ) -> ReserveOutcome:
+        """:meth:`reserve` with owners' counters: one read, one insert, one transaction."""
         owners = list(dict.fromkeys(item.owner for item in counters))
         pairs = list(dict.fromkeys((item.owner, item.period_key.key) for item in counters))
-        values, held, expired = _read_owners(conn, pairs, owners, now)
-        for owner in expired:
-            conn.execute(_PURGE_EXPIRED_HOLDS, (owner, now))
-        return counter_refusal(counters, values, held)
+        with self._lock:
+            conn = self._begin()
+            try:
+                found = _read_counted(conn, user_id, keys, owners, pairs, now)
+                if found.expired_leases:
+                    conn.execute(_PURGE_EXPIRED, (user_id, now))
+                for owner in found.expired_owners:
+                    conn.execute(_PURGE_EXPIRED_HOLDS, (owner, now))
+                outcome = refusal(limits, found.spent, found.reserved, amount_nanos)
+                if outcome is None:
+                    outcome = counter_refusal(counters, found.values, found.held)
+                if outcome is None:
+                    self._grant_counted(conn, reservation_id, user_id, amount_nanos,
+                                        expires_at, counters)
+                    outcome = ReserveOutcome(granted=True)
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        return outcome
 
-    @staticmethod
-    def _apply_counters(conn: sqlite3.Connection, reservation_id: str,
-                        counters: Sequence[CounterLimit], expires_at: float) -> None:
-        conn.executemany(_INSERT_HOLD, [
-            (owner, reservation_id, amount, expires_at)
-            for owner, amount in holds_of(counters).items()])
-        added = [(item.owner, item.period_key.key, item.add) for item in counters if item.add]
-        if added:
-            conn.executemany(_ADD_TO_COUNTER, added)
+    def _grant_counted(self, conn: sqlite3.Connection, reservation_id: str, user_id: str,
+                       amount_nanos: int, expires_at: float,
+                       counters: Sequence[CounterLimit]) -> None:
+        """Store the lease and its holds, apply the adds (inside reserve's transaction)."""
+        holds = holds_of(counters)
+        conn.execute(_INSERT_HOLDING_LEASE, (
+            reservation_id, user_id, amount_nanos, expires_at,
+            orjson.dumps(list(holds)).decode() if holds else None))
+        if holds:
+            conn.executemany(_INSERT_HOLD, [(owner, reservation_id, amount, expires_at)
+                                            for owner, amount in holds.items()])
+        adds = [(item.owner, item.period_key.key, item.add) for item in counters if item.add]
+        if adds:
+            conn.executemany(_ADD_TO_COUNTER, adds)
+            for owner, key, _ in adds:
+                # Counters that get adds are windows: drop the owner's finished ones, once
+                # per new window seen by this store.
+                if self._windows.get(owner) != key:
+                    conn.execute(_DROP_FINISHED_WINDOWS, (owner, key))
+                    if len(self._windows) > 4096:
+                        self._windows.clear()
+                    self._windows[owner] = key
 
     def settle(
         self,
@@ -428,13 +500,13 @@ class SQLiteStore(LedgerStore):
             conn = self._conn
             conn.execute("BEGIN")
             try:
-                values, held, _ = _read_owners(conn, pairs, list(dict.fromkeys(owners)), now)
+                found = _read_counted(conn, None, (), list(dict.fromkeys(owners)), pairs, now)
                 conn.execute("COMMIT")
             except BaseException:
                 self._rollback()
                 raise
-        return CounterUsage(values={pair: values.get(pair, 0) for pair in pairs},
-                            held={owner: held.get(owner, 0) for owner in owners})
+        return CounterUsage(values={pair: found.values.get(pair, 0) for pair in pairs},
+                            held={owner: found.held.get(owner, 0) for owner in owners})
 
     def usage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
         keys = [period.key for period in periods]

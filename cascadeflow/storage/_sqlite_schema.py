@@ -127,15 +127,6 @@ _TABLES = (
         PRIMARY KEY (owner, lease_id)
     ) WITHOUT ROWID
     """,
-    "CREATE INDEX IF NOT EXISTS holds_lease_id ON holds (lease_id)",
-    # Every way a lease ends (settle, release, expiry purge, the record trigger) deletes
-    # its row in `leases`; its holds go with it.
-    """
-    CREATE TRIGGER IF NOT EXISTS lease_dropped AFTER DELETE ON leases
-    BEGIN
-        DELETE FROM holds WHERE lease_id = OLD.id;
-    END
-    """,
     """
     CREATE TABLE IF NOT EXISTS settings (
         name TEXT PRIMARY KEY,
@@ -149,6 +140,22 @@ _TABLES = (
     )
     """,
     "INSERT OR IGNORE INTO settings_version (id, version) VALUES (0, 0)",
+)
+
+# Run once by a file older than version 3 (a fresh file too, after _TABLES). A lease that
+# holds on owners lists them in `holds` (JSON); however it ends (settle, release, expiry
+# purge, the record trigger all delete its row) its holds go with it, found by primary
+# key. A user-only lease has none and fires no trigger.
+_TO_VERSION_3 = (
+    "ALTER TABLE leases ADD COLUMN holds TEXT",
+    """
+    CREATE TRIGGER IF NOT EXISTS lease_dropped AFTER DELETE ON leases
+    WHEN OLD.holds IS NOT NULL
+    BEGIN
+        DELETE FROM holds WHERE lease_id = OLD.id
+            AND owner IN (SELECT value FROM json_each(OLD.holds));
+    END
+    """,
 )
 
 #: The tables a reset empties.
@@ -211,8 +218,12 @@ def _ensure_schema(conn: sqlite3.Connection, timeout: float) -> None:
     _retry_while_locked(lambda: conn.execute("BEGIN IMMEDIATE"), timeout)
     try:
         if _user_version(conn) < SCHEMA_VERSION:
+            version = _user_version(conn)
             for statement in _TABLES:
                 conn.execute(statement)
+            if version < 3:
+                for statement in _TO_VERSION_3:
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:

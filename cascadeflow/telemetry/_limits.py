@@ -8,6 +8,7 @@ shared stores, always on the in-process one, where asking costs nothing).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from cascadeflow._exceptions import StoreUnavailableError
 from cascadeflow.storage import LedgerStore
 from cascadeflow.telemetry._budget import BudgetConfig, RateLimit
 from cascadeflow.telemetry._scope import Scope
@@ -26,6 +28,10 @@ _RATE = "rate"  # [rate, scope] -> RateLimit.to_dict()
 _TIER = "tier"  # [tier, tier name] -> BudgetConfig.to_dict()
 _MEMBER = "member"  # [member, team|org, user] -> team or org id
 _CARRY = "carry"  # [carry, owner, period key] -> nano-dollars carried into that period
+
+
+logger = logging.getLogger("cascadeflow.limits")
+_UNREADABLE: set[str] = set()
 
 
 def _name(*parts: str | None) -> str:
@@ -82,8 +88,12 @@ class StoredLimits:
                     (teams if parts[1] == "team" else orgs)[parts[2]] = str(value)
                 elif kind == _CARRY:
                     carries[(parts[1], parts[2])] = int(value)
-            except (ValueError, IndexError, TypeError, KeyError):
-                continue  # a setting written by a newer version: not ours to enforce
+            except (ValueError, IndexError, TypeError, KeyError) as exc:
+                # Written by a newer version, or by hand: said once, never enforced wrongly.
+                if name not in _UNREADABLE:
+                    _UNREADABLE.add(name)
+                    logger.warning("cascadeflow: ignoring the stored limit %s=%s (%s)",
+                                   name, text, exc)
         scoped = bool(caps or rates or any(
             scope.kind != "user" or config.has_extras() for scope, config in budgets.items())
             or any(config.has_extras() for config in tiers.values()))
@@ -119,8 +129,13 @@ class LimitBook:
             if now - self._checked < self._refresh_seconds():
                 return limits
             self._checked = now
-        if self._store.settings_version() != limits.version:
-            return self.reload()
+        try:
+            if self._store.settings_version() != limits.version:
+                return self.reload()
+        except StoreUnavailableError:
+            # The limits known last still apply; the check that follows fails closed, or
+            # open, as the store is configured to.
+            return limits
         return limits
 
     def reload(self) -> StoredLimits:
@@ -154,6 +169,6 @@ class LimitBook:
         """Remember ``user_id``'s team or org (``kind``), or forget it with ``None``."""
         self._put(_name(_MEMBER, kind, user_id), group)
 
-    def set_carry(self, owner: str, period_key: str, nanos: int) -> None:
+    def set_carry(self, owner: str, period_key: str, nanos: int | None) -> None:
         """Remember what rolled over into a period, so it survives its counters' expiry."""
         self._put(_name(_CARRY, owner, period_key), nanos)

@@ -83,6 +83,11 @@ class ScopedCounters:
     def pricing(self) -> PriceBook:
         return self._pricing()
 
+    def forget(self) -> None:
+        """Drop what was derived from the counters (after the ledger was reset)."""
+        self._carries.clear()
+        self._plans.clear()
+
     # -- which scopes apply --------------------------------------------------------
     @staticmethod
     def scopes(limits: StoredLimits, user_id: str | None, *, team: str | None,
@@ -157,7 +162,14 @@ class ScopedCounters:
             found = max(0, base - spent)
             if config.rollover_cap is not None:
                 found = min(found, to_nanos(config.rollover_cap))
-            self._book.set_carry(cache_key[0], period.key, found)
+            if self._store.counters_expire:
+                # The closed period's counter will expire: keep what it left as a setting,
+                # and drop the one kept for the period before (one per owner and period).
+                self._book.set_carry(cache_key[0], period.key, found)
+                if (cache_key[0], previous.key) in self._book.current().carries:
+                    self._book.set_carry(cache_key[0], previous.key, None)
+        if len(self._carries) >= 65_536:
+            self._carries.clear()
         self._carries[cache_key] = found
         return found
 
@@ -180,9 +192,10 @@ class ScopedCounters:
         (every period boundary is a minute boundary), so a busy user's checks are built
         once a minute.
         """
-        tag_key = (tags,) if isinstance(tags, str) else tuple(tags) if tags is not None else None
+        tag_key = (tags if isinstance(tags, tuple) else (tags,) if isinstance(tags, str)
+                   else tuple(tags) if tags is not None else None)
         cache_key = (limits.version, user_id, team, org, key, tag_key, model, id(user_budget),
-                     int(stamp // 60))
+                     stamp // 60)
         found = self._plans.get(cache_key)
         if found is None:
             scopes = self.scopes(limits, user_id, team=team, org=org, key=key, tags=tag_key)
@@ -241,9 +254,9 @@ class ScopedCounters:
     def counter_adds(
         self, limits: StoredLimits, user_id: str | None, scopes: Sequence[Scope], model: str,
         cost_nanos: int, tokens: int, keys: Sequence[PeriodKey], stamp: float,
-        user_budget: BudgetConfig | None, *, admitted: bool,
+        user_budget: BudgetConfig | None,
     ) -> list[CounterAdd]:
-        """The increments of one entry; ``admitted``: its rate limits were counted at reserve."""
+        """The increments of one entry (rate limits count admissions, at reserve, not here)."""
         adds: list[CounterAdd] = []
         everyone = (Scope.user(user_id), *scopes) if user_id is not None else tuple(scopes)
         for scope in everyone:
@@ -265,20 +278,12 @@ class ScopedCounters:
                 owner = scope.owner(f"model:{name}")
                 adds += [CounterAdd(owner, key, cost_nanos)
                          for key in self.counted_keys(cap, keys, stamp)]
-            rate = limits.rates.get(scope)
-            if rate is not None and not admitted:
-                minute = minute_key(stamp)
-                if rate.rpm is not None:
-                    adds.append(CounterAdd(scope.owner("rpm"), minute, 1))
-                if rate.tpm is not None:
-                    adds.append(CounterAdd(scope.owner("tpm"), minute, tokens))
         return adds
 
     # -- reads for enforce, remaining and reports ------------------------------------------
     def money_rows(
         self, limits: StoredLimits, scopes: Sequence[Scope], user_id: str,
-        keys: Sequence[PeriodKey], stamp: float, *, caps_for: Iterable[str] = (),
-        include_user_caps: bool = True,
+        keys: Sequence[PeriodKey], stamp: float, *, include_user_caps: bool = True,
     ) -> list[BudgetRow]:
         """The USD rows of the scopes beyond the user and of the model caps (values read)."""
         wanted: list[tuple[Scope, str, str | None, BudgetConfig]] = []
@@ -286,15 +291,12 @@ class ScopedCounters:
             config = limits.budgets.get(scope)
             if config is not None:
                 wanted.append((scope, scope.owner(), None, config))
-        models = list(caps_for)
         for scope in ((Scope.user(user_id),) if include_user_caps else ()) + tuple(scopes):
             caps = limits.caps.get(scope)
             if not caps:
                 continue
             for name, cap in caps.items():
-                if not models or any(base_model(name, self.pricing) == base_model(m, self.pricing)
-                                     for m in models):
-                    wanted.append((scope, scope.owner(f"model:{name}"), name, cap))
+                wanted.append((scope, scope.owner(f"model:{name}"), name, cap))
         if not wanted:
             return []
         rows: list[BudgetRow] = []

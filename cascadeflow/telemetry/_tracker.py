@@ -6,6 +6,7 @@ and period key, so every check is O(1) in the size of the history.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -27,6 +28,7 @@ from cascadeflow.storage import (
     ReserveOutcome,
     Usage,
 )
+from cascadeflow.storage._base import _in_worker_thread
 from cascadeflow.telemetry._budget import BudgetConfig
 from cascadeflow.telemetry._enforcement import (
     EnforcementCallbacks,
@@ -320,7 +322,7 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
         )
         keys = self._periods.keys(entry.timestamp)
         scopes = self._named_scopes(user_id, team, org, key, tags)
-        periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes, admitted=False)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes)
         if self._rollups is not None:
             rollups = self._rollups.adds(entry, cost_nanos, keys, scopes)
             adds = adds + rollups if adds else rollups
@@ -356,7 +358,7 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
         )
         keys = self._periods.keys(entry.timestamp)
         scopes = self._named_scopes(user_id, team, org, key, tags)
-        periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes, admitted=False)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes)
         if self._rollups is not None:
             rollups = self._rollups.adds(entry, cost_nanos, keys, scopes)
             adds = adds + rollups if adds else rollups
@@ -505,7 +507,7 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
                 usage = await self.store.ausage(user_id, keys, now=stamp)
                 return self._fits(budget, keys, usage, amount)
         plan = self._plan(user_id, user_tier, amount, model, tokens, team, org, key, tags)
-        return self._dry_run(user_id, plan, amount)
+        return await self._adry_run(user_id, plan, amount)
 
     def remaining(self, user_id: str, user_tier: str | None = None, *,
                   team: str | None = None, org: str | None = None, key: str | None = None,
@@ -515,7 +517,7 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
         The user's periods are keyed by name (``"daily"``); the other scopes' and the
         model caps' as ``"team:search daily"`` and ``"user:u1 daily cap on gpt-4o"``. A
         period with rollover counts its effective limit (base plus carried); see
-        :meth:`budget_report` for the parts.
+        :meth:`remaining_detail` for the parts.
         """
         budget, keys, stamp = self._budget_state(user_id, user_tier)
         left: dict[str, float] = {}
@@ -552,7 +554,9 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
             if not budget.has_extras() and not self._book.current().scoped:
                 usage = await self.store.ausage(user_id, keys, now=stamp)
                 return _remaining(budget, keys, usage)
-        return self.remaining(user_id, user_tier, team=team, org=org, key=key, tags=tags)
+        # The scoped read is a few store calls: off the event loop.
+        return await _in_worker_thread(functools.partial(
+            self.remaining, user_id, user_tier, team=team, org=org, key=key, tags=tags))
 
     # -- reservations ---------------------------------------------------------
     def _reservation_args(
@@ -676,8 +680,7 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
                 fields: dict[str, Any]) -> CostEntry:
         entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
         keys = self._periods.keys(entry.timestamp)
-        periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes,
-                                             admitted=True)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes)
         if self._rollups is not None:
             rollups = self._rollups.adds(entry, cost_nanos, keys, reservation.scopes)
             adds = adds + rollups if adds else rollups
@@ -692,8 +695,7 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
                        fields: dict[str, Any]) -> CostEntry:
         entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
         keys = self._periods.keys(entry.timestamp)
-        periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes,
-                                             admitted=True)
+        periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes)
         if self._rollups is not None:
             rollups = self._rollups.adds(entry, cost_nanos, keys, reservation.scopes)
             adds = adds + rollups if adds else rollups
@@ -731,9 +733,9 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
                      if budget is not None else Usage({}, 0))
             return self._decide(user_id, model, estimated_cost, prompt_tokens,
                                 max_output_tokens, user_tier, budget, keys, usage)
+        rows, usage = self._rows(user_id, budget, keys, stamp, scopes)
         return self._decide(user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
-                            user_tier, budget, keys, Usage({}, 0),
-                            self._rows(user_id, budget, keys, stamp, scopes))
+                            user_tier, budget, keys, usage, rows)
 
     async def aenforce(self, user_id: str, model: str, estimated_cost: float | None = None, *,
                        prompt_tokens: int | None = None, max_output_tokens: int | None = None,
@@ -748,9 +750,10 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
                      if budget is not None else Usage({}, 0))
             return self._decide(user_id, model, estimated_cost, prompt_tokens,
                                 max_output_tokens, user_tier, budget, keys, usage)
+        rows, usage = await _in_worker_thread(
+            functools.partial(self._rows, user_id, budget, keys, stamp, scopes))
         return self._decide(user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
-                            user_tier, budget, keys, Usage({}, 0),
-                            self._rows(user_id, budget, keys, stamp, scopes))
+                            user_tier, budget, keys, usage, rows)
 
     def _decide(self, user_id: str, model: str, estimated_cost: float | None,
                 prompt_tokens: int | None, max_output_tokens: int | None,
@@ -777,6 +780,7 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
             self._global_nanos = None
             self.budget_warned = False
             self.budget_exceeded = False
+        self._scoped.forget()
         self._reset_alerts()
 
 

@@ -8,7 +8,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
 from cascadeflow._entry import CostEntry
-from cascadeflow.storage import CounterAdd, CounterLimit, LedgerStore, PeriodKey, PeriodLimit
+from cascadeflow.storage import (
+    CounterAdd,
+    CounterLimit,
+    LedgerStore,
+    PeriodKey,
+    PeriodLimit,
+    Usage,
+)
 from cascadeflow.storage._base import counter_refusal, refusal
 from cascadeflow.telemetry._budget import BudgetConfig, RateLimit
 from cascadeflow.telemetry._limits import LimitBook
@@ -60,7 +67,12 @@ class ScopedBudgets:
         self._book.set_tier_budget(tier, _budget_or_none(budget))
 
     def get_tier_budget(self, tier: str) -> BudgetConfig | None:
-        """The limits of ``tier``: stored, else ``user_budgets[tier]``, else ``None``."""
+        """The limits of ``tier``: stored, else ``user_budgets[tier]``, else ``None``.
+
+        Example:
+            >>> tracker.get_tier_budget("free")
+            BudgetConfig(daily=$0.10)
+        """
         stored = self._book.current().tiers.get(tier)
         return stored if stored is not None else self.user_budgets.get(tier)
 
@@ -124,11 +136,21 @@ class ScopedBudgets:
         self._book.set_rate_limit(Scope.parse(scope), limit)
 
     def get_rate_limit(self, scope: Scope | str) -> RateLimit | None:
-        """The rate limit stored for ``scope``, else ``None``."""
+        """The rate limit stored for ``scope``, else ``None``.
+
+        Example:
+            >>> tracker.get_rate_limit("user:alice")
+            RateLimit(rpm=60, tpm=None, max_parallel=None)
+        """
         return self._book.current().rates.get(Scope.parse(scope))
 
     def rate_limits(self) -> dict[Scope, RateLimit]:
-        """Every stored rate limit by scope."""
+        """Every stored rate limit by scope.
+
+        Example:
+            >>> tracker.rate_limits()
+            {Scope('user:alice'): RateLimit(rpm=60, tpm=None, max_parallel=None)}
+        """
         return dict(self._book.current().rates)
 
     def set_user_team(self, user_id: str, team: str | None) -> None:
@@ -148,11 +170,21 @@ class ScopedBudgets:
         self._book.set_member("org", _user_id(user_id), _group_or_none(org, "org"))
 
     def get_user_team(self, user_id: str) -> str | None:
-        """The team remembered for ``user_id``, if any."""
+        """The team remembered for ``user_id``, if any.
+
+        Example:
+            >>> tracker.get_user_team("alice")
+            'search'
+        """
         return self._book.current().teams.get(user_id)
 
     def get_user_org(self, user_id: str) -> str | None:
-        """The organisation remembered for ``user_id``, if any."""
+        """The organisation remembered for ``user_id``, if any.
+
+        Example:
+            >>> tracker.get_user_org("alice")
+            'acme'
+        """
         return self._book.current().orgs.get(user_id)
 
     def _carried(self, user_id: str, budget: BudgetConfig, key: PeriodKey, base: int) -> int:
@@ -162,7 +194,7 @@ class ScopedBudgets:
         return self._scoped.carried("", budget, key, base, self._timestamp(), user_id=user_id)
 
     def _entry_counters(self, entry: CostEntry, cost_nanos: int, keys: tuple[PeriodKey, ...],
-                        scopes: tuple[Scope, ...] | None, *, admitted: bool
+                        scopes: tuple[Scope, ...] | None
                         ) -> tuple[tuple[PeriodKey, ...], list[CounterAdd]]:
         """The user's period keys (the hour too when limited) and the other increments."""
         limits = self._book.current()
@@ -183,7 +215,7 @@ class ScopedBudgets:
                                          tags=None)
         adds = self._scoped.counter_adds(
             limits, user_id, scopes, entry.model, cost_nanos, entry.tokens, keys, stamp,
-            budget, admitted=admitted)
+            budget)
         return periods, adds
 
     def _named_scopes(self, user_id: str | None, team: str | None, org: str | None,
@@ -225,6 +257,20 @@ class ScopedBudgets:
             return counter_refusal(plan.counters, read.values, read.held) is None
         return True
 
+    async def _adry_run(self, user_id: str, plan: _Plan, amount: int) -> bool:
+        """Async :meth:`_dry_run`."""
+        if plan.limits:
+            usage = await self.store.ausage(
+                user_id, [item.period_key for item in plan.limits], now=plan.stamp)
+            if refusal(plan.limits, usage.spent_nanos, usage.reserved_nanos, amount) is not None:
+                return False
+        if plan.counters:
+            read = await self.store.aread_counters(
+                [(item.owner, item.period_key) for item in plan.counters],
+                list(dict.fromkeys(item.owner for item in plan.counters)), now=plan.stamp)
+            return counter_refusal(plan.counters, read.values, read.held) is None
+        return True
+
     def budget_report(self, scope: Scope | str) -> list[dict[str, object]]:
         """Limit, base, carried, spent, reserved and remaining per period of one scope.
 
@@ -240,17 +286,7 @@ class ScopedBudgets:
         keys = self._periods.keys_at(stamp)
         rows: list[BudgetRow] = []
         if parsed.kind == "user":
-            budget = self.get_user_budget(parsed.id)
-            if budget is not None:
-                limits = self._limits(budget, keys, parsed.id, stamp)
-                usage = self.store.usage(parsed.id, [item.period_key for item in limits],
-                                         now=stamp)
-                for item, (_, base) in zip(limits, self._scoped.money_periods(
-                        budget, keys, stamp), strict=True):
-                    rows.append(BudgetRow(
-                        parsed, item.period_key.period, None, base, item.limit_nanos - base,
-                        "", item.period_key, usage.spent_nanos.get(item.period_key.key, 0),
-                        usage.reserved_nanos))
+            rows, _ = self._user_rows(parsed.id, self.get_user_budget(parsed.id), keys, stamp)
         limits_now = self._book.current()
         user_id = parsed.id if parsed.kind == "user" else ""
         scopes = () if parsed.kind == "user" else (parsed,)
@@ -263,21 +299,55 @@ class ScopedBudgets:
         return [row.as_dict() for row in rows]
 
     def _rows(self, user_id: str, budget: BudgetConfig | None, keys: tuple[PeriodKey, ...],
-              stamp: float, scopes: tuple[Scope, ...] | None) -> list[BudgetRow]:
-        """The USD limits of every scope (the user's first) and every cap, values read."""
-        rows: list[BudgetRow] = []
-        user = Scope.user(user_id)
-        if budget is not None:
-            limits = self._limits(budget, keys, user_id, stamp)
-            usage = self.store.usage(user_id, [item.period_key for item in limits], now=stamp)
-            for item in limits:
-                rows.append(BudgetRow(user, item.period_key.period, None, item.limit_nanos, 0,
-                                      "", item.period_key,
-                                      usage.spent_nanos.get(item.period_key.key, 0),
-                                      usage.reserved_nanos))
+              stamp: float, scopes: tuple[Scope, ...] | None) -> tuple[list[BudgetRow], Usage]:
+        """The USD limits of every scope (the user's first) and every cap, values read, and
+        the user's usage (its four periods, and the hour when limited)."""
+        rows, usage = self._user_rows(user_id, budget, keys, stamp)
         rows += self._scoped.money_rows(self._book.current(), scopes or (), user_id, keys,
                                         stamp)
-        return rows
+        return rows, usage
+
+    def _user_rows(self, user_id: str, budget: BudgetConfig | None,
+                   keys: tuple[PeriodKey, ...], stamp: float) -> tuple[list[BudgetRow], Usage]:
+        """The user's own USD limits (base and carried) with its usage of every period."""
+        limits = self._limits(budget, keys, user_id, stamp) if budget is not None else []
+        periods = list(dict.fromkeys([*keys, *(item.period_key for item in limits)]))
+        usage = self.store.usage(user_id, periods, now=stamp)
+        bases = self._scoped.money_periods(budget, keys, stamp) if budget is not None else []
+        user = Scope.user(user_id)
+        rows = [BudgetRow(user, item.period_key.period, None, base, item.limit_nanos - base, "",
+                          item.period_key, usage.spent_nanos.get(item.period_key.key, 0),
+                          usage.reserved_nanos)
+                for item, (_, base) in zip(limits, bases, strict=True)]
+        return rows, usage
+
+    def remaining_detail(self, user_id: str, user_tier: str | None = None, *,
+                         team: str | None = None, org: str | None = None,
+                         key: str | None = None,
+                         tags: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
+        """:meth:`remaining` with the parts: base, carried and effective limit, spent, reserved.
+
+        Keyed as :meth:`remaining` is (``"daily"``, ``"team:search daily"``, ...).
+
+        Example:
+            >>> tracker.remaining_detail("alice")["monthly"]
+            {'base_limit': 100.0, 'carried': 12.5, 'limit': 112.5, 'spent': 3.0, ...}
+        """
+        budget, keys, stamp = self._budget_state(user_id, user_tier)
+        rows, _ = self._user_rows(user_id, budget, keys, stamp)
+        scopes = self._named_scopes(user_id, team, org, key, tags)
+        if scopes is not None:
+            rows += self._scoped.money_rows(self._book.current(), scopes, user_id, keys, stamp)
+        found: dict[str, dict[str, float]] = {}
+        for row in rows:
+            label = row.period if row.scope.kind == "user" and row.model is None else (
+                f"{row.scope} {row.period}")
+            if row.model is not None:
+                label += f" cap on {row.model}"
+            parts = row.as_dict()
+            found[label] = {name: float(parts[name]) for name in (  # type: ignore[arg-type]
+                "base_limit", "carried", "limit", "spent", "reserved", "remaining")}
+        return found
 
 
 def _user_id(user_id: object) -> str:

@@ -194,6 +194,7 @@ def test_degrade_walks_past_a_model_whose_cap_is_exhausted(
 
     assert result.action is EnforcementAction.DEGRADE
     assert result.model == "gpt-4o-mini"
+    assert result.context.total_cost == pytest.approx(0.01)
     assert tracker.enforce("alice", "gpt-4o", prompt_tokens=100,
                            max_output_tokens=100).action is EnforcementAction.ALLOW
 
@@ -323,6 +324,10 @@ def test_the_summary_shows_base_carried_and_effective_limits(
 
     daily = tracker.get_user_summary("alice")["period_costs"]["daily"]
     assert (daily["base_limit"], daily["carried"], daily["limit"]) == (1.0, 0.25, 1.25)
+    detail = tracker.remaining_detail("alice")["daily"]
+    assert (detail["base_limit"], detail["carried"], detail["limit"], detail["remaining"]) == (
+        1.0, 0.25, 1.25, 1.25)
+    assert tracker.remaining("alice") == {"daily": 1.25}
 
 
 def test_bad_limits_are_clear_errors_that_store_nothing(
@@ -336,3 +341,53 @@ def test_bad_limits_are_clear_errors_that_store_nothing(
     with pytest.raises(ValueError, match="non-negative"):
         RateLimit(rpm=-1)
     assert tracker.budgets() == {}
+
+
+async def test_the_async_twins_check_every_scope_too(
+    tracker_on: Callable[..., CostTracker],
+) -> None:
+    tracker = tracker_on()
+    tracker.set_budget("team:search", BudgetConfig(daily=0.05))
+    held = await tracker.areserve("alice", 0.03, team="search")
+    await held.asettle(0.03, provider="openai", tokens=10)
+
+    assert await tracker.acan_afford("bob", 0.02, team="search") is True
+    assert await tracker.acan_afford("bob", 0.03, team="search") is False
+    with pytest.raises(BudgetExceededError):
+        await tracker.areserve("bob", 0.03, team="search")
+    assert (await tracker.aremaining("bob", team="search"))["team:search daily"] == (
+        pytest.approx(0.02))
+    await tracker.aadd_cost("gpt-4o-mini", "openai", 10, 0.02, user_id="bob", team="search")
+    result = await tracker.aenforce("bob", "gpt-4o-mini", 0.001, team="search")
+    assert result.action is EnforcementAction.BLOCK and result.context.scope == "team:search"
+
+
+def test_tpm_counts_the_token_estimates_admitted_in_a_minute(
+    tracker_on: Callable[..., CostTracker], clock: FakeClock,
+) -> None:
+    tracker = tracker_on()
+    tracker.set_rate_limit("tag:batch", RateLimit(tpm=1_000))
+    tracker.reserve("alice", 0.0, tags=["batch"], tokens=400).release()
+    tracker.reserve("bob", 0.0, tags=["batch"], tokens=600).release()
+
+    with pytest.raises(BudgetExceededError) as refused:
+        tracker.reserve("carol", 0.0, tags=["batch"], tokens=1)
+    assert (refused.value.scope, refused.value.period) == ("tag:batch", "tpm")
+    clock.advance(minutes=1)
+    tracker.reserve("carol", 0.0, tags=["batch"], tokens=1_000).release()
+
+
+def test_a_token_quota_holds_the_estimate_and_counts_what_was_used(
+    tracker_on: Callable[..., CostTracker],
+) -> None:
+    tracker = tracker_on()
+    tracker.set_user_budget("alice", BudgetConfig(tokens={"daily": 1_000}))
+    held = tracker.reserve("alice", 0.0, tokens=800)
+    with pytest.raises(BudgetExceededError) as refused:
+        tracker.reserve("alice", 0.0, tokens=300)
+    assert (refused.value.scope, refused.value.period) == ("user:alice", "daily tokens")
+
+    held.settle(0.001, provider="openai", tokens=500)  # used less than estimated
+    tracker.reserve("alice", 0.0, tokens=500).release()
+    assert [row["remaining"] for row in tracker.budget_report("user:alice")
+            if row["unit"] == "tokens"] == [500.0]

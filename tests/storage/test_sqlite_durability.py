@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cascadeflow._exceptions import StoreUnavailableError
-from cascadeflow.storage import SQLiteStore
+from cascadeflow.storage import CounterLimit, SQLiteStore
 from cascadeflow.storage._sqlite_schema import SCHEMA_VERSION
 from tests.storage.ledger_samples import (
     NOW,
@@ -111,3 +111,40 @@ def test_people_reading_the_file_see_an_iso_timestamp(ledger_path: Path) -> None
             "2026-11-24T10:00:00.000Z",)
     finally:
         raw.close()
+
+
+def test_a_version_2_file_gains_the_owner_tables_and_keeps_its_ledger(ledger_path: Path) -> None:
+    with SQLiteStore(ledger_path) as store:
+        store.record(make_entry("e1"), TEN_CENTS, PERIODS)
+    raw = sqlite3.connect(ledger_path)
+    for statement in ("DROP TRIGGER lease_dropped", "ALTER TABLE leases DROP COLUMN holds",
+                      "DROP TABLE owner_counters", "DROP TABLE holds", "DROP TABLE settings",
+                      "DROP TABLE settings_version", "PRAGMA user_version = 2"):
+        raw.execute(statement)
+    raw.commit()
+    raw.close()
+
+    with SQLiteStore(ledger_path) as store:
+        assert store.usage("u1", PERIODS, now=NOW).spent_nanos["total"] == TEN_CENTS
+        store.put_setting("a", "1")
+        assert store.settings() == (1, {"a": "1"})
+        limit = CounterLimit("team:x", PERIODS[0], 5, hold=2)
+        assert store.reserve("r1", "u1", 0, [], now=NOW, expires_at=NOW + 9,
+                             counters=[limit]).granted
+        assert store.release("r1")
+        assert store.read_counters([], ["team:x"], now=NOW).held == {"team:x": 0}
+
+
+def test_finished_rate_windows_do_not_pile_up(ledger_path: Path) -> None:
+    from cascadeflow.storage import PeriodKey
+
+    with SQLiteStore(ledger_path) as store:
+        for minute in range(100):
+            window = PeriodKey("minute", f"minute:{29_000_000 + minute}", None)
+            limit = CounterLimit("team:x\x1frpm", window, 60, add=1)
+            assert store.reserve(f"r{minute}", "u1", 0, [], now=NOW, expires_at=NOW + 9,
+                                 counters=[limit]).granted
+        rows = store._conn.execute(
+            "SELECT period_key, value FROM owner_counters WHERE owner = ?",
+            ("team:x\x1frpm",)).fetchall()
+    assert rows == [("minute:29000099", 1)]

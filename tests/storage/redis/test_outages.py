@@ -286,3 +286,18 @@ def test_a_journal_file_survives_the_process_that_wrote_it(
     again = make_store(persistent_server.url, on_unavailable="fail_open", journal_path=journal)
     assert again.pending_writes == 0  # replayed rows left the file
     assert successor.totals().entry_count == 2
+
+
+def test_stored_limits_known_before_an_outage_keep_applying_and_fail_open_allows(
+    make_store: Callable[..., RedisStore], persistent_server: RedisServer,
+) -> None:
+    store = make_store(persistent_server.url, on_unavailable="fail_open")
+    tracker = CostTracker(store=store, enforcement_mode="block")
+    tracker.TIER_REFRESH_SECONDS = 0.0
+    tracker.set_budget("team:search", BudgetConfig(daily=0.01))
+    persistent_server.stop()
+
+    assert tracker.get_budget("team:search") == BudgetConfig(daily=0.01)
+    assert tracker.reserve("alice", 0.05, team="search") is not None  # fail_open: allowed
+    persistent_server.start()
+    assert tracker.can_afford("alice", 0.05, team="search") is False
