@@ -8,7 +8,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
-from cascadeflow._cli_budgets import _add_store_options, _open
+from cascadeflow._cli_budgets import _add_store_options
+from cascadeflow._cli_report import open_store_or_say_why
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -63,10 +64,8 @@ def main(argv: Sequence[str]) -> int:
         options = _parser().parse_args(list(argv))
     except SystemExit as stop:
         return int(stop.code or 0)
-    try:
-        store = _open(options)
-    except Exception as exc:
-        print(f"cascadeflow export: {exc}", file=sys.stderr)
+    store = open_store_or_say_why(options, "export")
+    if store is None:
         return 2
     try:
         tracker = CostTracker(store=store, timezone=options.timezone)

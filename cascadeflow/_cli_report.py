@@ -15,6 +15,7 @@ from datetime import date, timedelta
 import orjson
 
 from cascadeflow._cli_budgets import _add_store_options, _open
+from cascadeflow.storage import LedgerStore
 from cascadeflow.telemetry import AnomalyDetector, CostForecaster, CostTracker
 
 _PERIODS = ("daily", "weekly", "monthly")
@@ -179,6 +180,15 @@ def _render(rows: Sequence[ReportRow], fmt: str, period: str) -> None:
         _print_table(rows, period)
 
 
+def open_store_or_say_why(options: argparse.Namespace, command: str) -> LedgerStore | None:
+    """The ledger named by ``--db``/``--redis``; ``None`` after printing why it cannot open."""
+    try:
+        return _open(options)
+    except Exception as exc:  # any store's own error: shown to the user, not swallowed
+        print(f"cascadeflow {command}: {exc}", file=sys.stderr)
+        return None
+
+
 def main(argv: Sequence[str]) -> int:
     """Entry point of ``cascadeflow report``."""
     try:
@@ -192,10 +202,8 @@ def main(argv: Sequence[str]) -> int:
             print("cascadeflow report: --chart needs matplotlib: pip install "
                   "'cascadeflow[plot]'", file=sys.stderr)
             return 2
-    try:
-        store = _open(options)
-    except Exception as exc:
-        print(f"cascadeflow report: {exc}", file=sys.stderr)
+    store = open_store_or_say_why(options, "report")
+    if store is None:
         return 2
     try:
         tracker = CostTracker(store=store, timezone=options.timezone)

@@ -107,3 +107,25 @@ def test_export_writes_every_entry(ledger: Path, tmp_path: Path, fmt: str) -> No
     else:
         with sqlite3.connect(out) as connection:
             assert connection.execute("SELECT count(*) FROM cost_entries").fetchone() == (75,)
+
+
+@pytest.mark.redis
+def test_report_on_redis(redis_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from cascadeflow.storage import RedisStore
+
+    store = RedisStore(redis_url)
+    now = datetime.now(timezone.utc)
+    moment = [now - timedelta(days=10)]
+    tracker = CostTracker(store=store, clock=lambda: moment[0])
+    tracker.set_user_budget("dora", BudgetConfig(monthly=50.0))
+    for day in range(10, 0, -1):
+        moment[0] = now - timedelta(days=day)
+        tracker.add_cost("gpt-4o", "openai", 100, 2.0, user_id="dora")
+    store.close()
+    assert main(["report", "--redis", redis_url, "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["name"], row["limit"]) == ("dora", 50.0)
+    first = now.date().replace(day=1)
+    in_month = sum(2.0 for day in range(1, 11) if (now - timedelta(days=day)).date() >= first)
+    assert row["month"] == pytest.approx(in_month)
+    assert row["projected"] >= row["month"]

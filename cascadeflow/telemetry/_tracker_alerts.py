@@ -170,6 +170,8 @@ class AlertingMixin:
         with self._alert_lock:
             if name in self._claimed:
                 return False
+            if len(self._claimed) >= 100_000:
+                self._claimed.clear()  # only a shortcut: the store's claim is what counts
             self._claimed.add(name)
         keep = (_TOTAL_CLAIM_KEEP if period_key.ends_at is None
                 else max(0.0, period_key.ends_at - stamp) + _CLAIM_MARGIN)
