@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from cascadeflow._entry import CostEntry
 from cascadeflow._money import to_usd
 from cascadeflow.storage import CounterAdd, LedgerStore, PeriodKey
+from cascadeflow.telemetry._periods import hour_key
 
 if TYPE_CHECKING:
     from cascadeflow.telemetry._scope import Scope
@@ -23,6 +24,8 @@ ROLLUP_RETENTION_DAYS = 400
 #: The owner of the ledger-wide daily rollup.
 GLOBAL_ROLLUP = "rollup:global"
 _RETENTION_SECONDS = ROLLUP_RETENTION_DAYS * 86_400.0
+#: How long an hour's rollup is kept by stores that expire counters (seconds).
+HOURLY_RETENTION_SECONDS = 60 * 86_400.0
 
 
 def rollup_owner(scope: str | None = None) -> str:
@@ -52,11 +55,15 @@ def day_key(day: date) -> PeriodKey:
 class Rollups:
     """Builds the rollup increments of each entry (cached per day: it is on the hot path)."""
 
-    __slots__ = ("_day", "_keys", "_owners")
+    __slots__ = ("_day", "_hour", "_hour_ends", "_hour_starts", "_keys", "_owners", "_zone")
 
-    def __init__(self) -> None:
+    def __init__(self, hourly_zone: tzinfo | None = None) -> None:
         self._keys: tuple[PeriodKey, ...] = ()
         self._day = PeriodKey("daily", "", None)
+        # Hourly rollups (user and global only) when a zone is given.
+        self._zone = hourly_zone
+        self._hour = PeriodKey("hourly", "", None)
+        self._hour_starts = self._hour_ends = 0.0
         # The owners one (model, user, tier) adds to, built once: this runs on every record.
         self._owners: dict[tuple[str, str | None, str | None], tuple[str, ...]] = {}
 
@@ -88,11 +95,26 @@ class Rollups:
         if owners is None:
             owners = self._owners_of(entry.model, entry.user_id, entry.user_tier)
         adds = [CounterAdd(owner, day, cost_nanos) for owner in owners]
+        if self._zone is not None:
+            hour = self._hour_of(entry.timestamp.timestamp())
+            adds.append(CounterAdd(GLOBAL_ROLLUP, hour, cost_nanos))
+            if entry.user_id is not None:
+                adds.append(CounterAdd(owners[2], hour, cost_nanos))
         if scopes:
             for scope in scopes:
                 if scope.kind not in ("user", "global"):
                     adds.append(CounterAdd(f"rollup:{scope}", day, cost_nanos))
         return adds
+
+
+    def _hour_of(self, stamp: float) -> PeriodKey:
+        if not self._hour_starts <= stamp < self._hour_ends:
+            assert self._zone is not None
+            key = hour_key(stamp, self._zone)
+            assert key.ends_at is not None
+            self._hour_starts, self._hour_ends = key.ends_at - 3600.0, key.ends_at
+            self._hour = PeriodKey("hourly", key.key, key.ends_at + HOURLY_RETENTION_SECONDS)
+        return self._hour
 
 
 def read_daily(store: LedgerStore, owner: str, first: date, last: date,
@@ -104,6 +126,16 @@ def read_daily(store: LedgerStore, owner: str, first: date, last: date,
     read = store.read_counters([(owner, day_key(day)) for day in days], (), now=now)
     values = read.values
     return [(day, values.get((owner, f"daily:{day:%Y-%m-%d}"), 0)) for day in days]
+
+
+def read_hourly(store: LedgerStore, owner: str, zone: tzinfo, last_hour_start: float,
+                hours: int, now: float) -> list[tuple[datetime, int]]:
+    """Nano-dollars per hour for the ``hours`` hours ending with the one starting at
+    ``last_hour_start`` (POSIX seconds), oldest first, zeros present."""
+    keys = [hour_key(last_hour_start - 3600.0 * back, zone) for back in range(hours - 1, -1, -1)]
+    read = store.read_counters([(owner, key) for key in keys], (), now=now)
+    return [(datetime.fromtimestamp((key.ends_at or 0.0) - 3600.0, zone),
+             read.values.get((owner, key.key), 0)) for key in keys]
 
 
 def day_bounds(day: date, zone: tzinfo) -> tuple[datetime, datetime]:
@@ -146,6 +178,27 @@ class SpendHistory:
         return [(day, to_usd(nanos))
                 for day, nanos in read_daily(self.store, owner, first, today,
                                              moment.timestamp())]
+
+    def hourly_spend(self, user_id: str | None = None, *,
+                     hours: int = 48) -> list[tuple[datetime, float]]:
+        """USD spent per hour (start of each hour, tracker timezone), the last ``hours`` up to
+        the current one, zeros present; the whole ledger when ``user_id`` is ``None``.
+
+        Needs ``CostTracker(hourly_rollups=True)`` (hours recorded without it read as 0).
+
+        Example:
+            >>> tracker.hourly_spend("alice", hours=2)
+            [(datetime(2026, 11, 24, 9, 0, ...), 0.25), (datetime(2026, 11, 24, 10, ...), 0.0)]
+
+        .. versionadded:: 0.3.0
+        """
+        if isinstance(hours, bool) or not isinstance(hours, int) or hours <= 0:
+            raise ValueError(f"hours must be a positive int, got {hours!r}")
+        owner = self._rollup_owner(user_id, None)
+        moment = self.now()
+        start = moment.astimezone(self._zone).replace(minute=0, second=0, microsecond=0)
+        return [(hour, to_usd(nanos)) for hour, nanos in read_hourly(
+            self.store, owner, self._zone, start.timestamp(), hours, moment.timestamp())]
 
     @staticmethod
     def _rollup_owner(user_id: str | None, scope: object) -> str:

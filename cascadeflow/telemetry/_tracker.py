@@ -79,6 +79,15 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
         enforcement_callbacks: run by :meth:`enforce` instead of ``enforcement_mode``.
         degradation_map: model -> cheaper model (default ``DEFAULT_DEGRADATION_MAP``).
         pricing: the price book for estimates (default: ``pricing/pricing.json``).
+        rollups: keep daily spend per user, tier, model, scope and ledger in the store
+            (read by :meth:`daily_spend`, forecasts, anomaly detection and reports).
+        hourly_rollups: also keep hourly spend per user and ledger (:meth:`hourly_spend`,
+            ``AnomalyDetector(granularity="hourly")``).
+        alert_thresholds: fractions of each limit that alert once per period (default
+            ``(0.5, 0.8, 0.95, 1.0)`` when ``on_alert`` is given).
+        on_alert: a sink (callable), or several, receiving each :class:`BudgetAlert`.
+        forecast_action: ``"warn"`` or ``"degrade"``: :meth:`enforce` acts once a user's
+            period-end projection passes a limit, before the budget is gone.
 
     Example:
         >>> tracker = CostTracker(user_budgets={"free": BudgetConfig(daily=0.10)},
@@ -107,6 +116,7 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
         degradation_map: Mapping[str, str | None] | None = None,
         pricing: PriceBook | None = None,
         rollups: bool = True,
+        hourly_rollups: bool = False,
         alert_thresholds: Iterable[float] | None = None,
         on_alert: AlertSinks = None,
         forecast_action: str | None = None,
@@ -152,7 +162,8 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
         self._tier_seen: dict[str, float] = {}
         self.budget_warned = False
         self.budget_exceeded = False
-        self._rollups = Rollups() if rollups else None
+        self._rollups = (Rollups(self._zone if hourly_rollups else None) if rollups
+                         else None)
         self._init_alerts(alert_thresholds, on_alert, forecast_action)
 
     # -- time and budgets -----------------------------------------------------

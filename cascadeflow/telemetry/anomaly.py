@@ -160,6 +160,9 @@ class AnomalyDetector:
         min_data_points: reference days needed (fewer: nothing is reported).
         baseline_days: days before the reported window that form the baseline.
         include_drops: also report days far *below* the baseline (complete days only).
+        granularity: ``"hourly"`` judges each hour of the window against the same hour of
+            the baseline's days (needs ``CostTracker(hourly_rollups=True)``; users and the
+            whole ledger only).
 
     Example:
         >>> AnomalyDetector(tracker).detect_all_users(lookback_days=7)
@@ -167,13 +170,17 @@ class AnomalyDetector:
     """
 
     def __init__(self, tracker: CostTracker, sensitivity: float = 2.5, min_data_points: int = 10,
-                 *, baseline_days: int = 28, include_drops: bool = False) -> None:
+                 *, baseline_days: int = 28, include_drops: bool = False,
+                 granularity: str = "daily") -> None:
         if not (isinstance(sensitivity, (int, float)) and sensitivity > 0):
             raise ValueError(f"sensitivity must be a positive number, got {sensitivity!r}")
         for name, value in (("min_data_points", min_data_points),
                             ("baseline_days", baseline_days)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if granularity not in ("daily", "hourly"):
+            raise ValueError(f"granularity must be 'daily' or 'hourly', got {granularity!r}")
+        self.granularity = granularity
         self.tracker = tracker
         self.sensitivity = float(sensitivity)
         self.min_data_points = min_data_points
@@ -190,8 +197,10 @@ class AnomalyDetector:
             >>> detector.detect_global_anomalies(lookback_days=7)
             []
         """
-        days = self._days(lookback_days)
         owner = self.tracker._rollup_owner(None, scope)
+        if self.granularity == "hourly":
+            return self._detect_hours(owner, None, lookback_days, new_only)
+        days = self._days(lookback_days)
         return self._detect(owner, None, days, lookback_days, new_only, scope or "global")
 
     def detect_user_anomalies(self, user_id: str, lookback_days: int = 7, *,
@@ -205,8 +214,10 @@ class AnomalyDetector:
             >>> detector.detect_user_anomalies("alice", new_only=True)
             [Anomaly(... severity=<AnomalySeverity.CRITICAL: 'critical'> ...)]
         """
-        days = self._days(lookback_days)
         owner = self.tracker._rollup_owner(user_id, None)
+        if self.granularity == "hourly":
+            return self._detect_hours(owner, user_id, lookback_days, new_only)
+        days = self._days(lookback_days)
         return self._detect(owner, user_id, days, lookback_days, new_only, f"user:{user_id}")
 
     def detect_all_users(self, lookback_days: int = 7, *,
@@ -220,8 +231,12 @@ class AnomalyDetector:
         days = self._days(lookback_days)
         found: dict[str, list[Anomaly]] = {}
         for user_id in self.tracker.store.totals().by_user:
-            anomalies = self._detect("rollup:user:" + user_id, user_id, days, lookback_days,
-                                     new_only, f"user:{user_id}")
+            if self.granularity == "hourly":
+                anomalies = self._detect_hours("rollup:user:" + user_id, user_id,
+                                               lookback_days, new_only)
+            else:
+                anomalies = self._detect("rollup:user:" + user_id, user_id, days,
+                                         lookback_days, new_only, f"user:{user_id}")
             if anomalies:
                 found[user_id] = anomalies
         return found
@@ -319,6 +334,53 @@ class AnomalyDetector:
                 {"day": day.isoformat(), "partial": partial, "elapsed": share,
                  "reference_days": reference_days, "scale": scale, "direction": direction,
                  "scope": scope}))
+        return anomalies
+
+
+    def _detect_hours(self, owner: str, user_id: str | None, lookback_days: int,
+                      new_only: bool) -> list[Anomaly]:
+        """Each hour of the last ``lookback_days`` days against the same hour of the days
+        before (hours of a day differ: night is not day); the current hour pro rata."""
+        from cascadeflow.telemetry._rollups import read_hourly
+
+        self._days(lookback_days)  # validates
+        tracker = self.tracker
+        moment = tracker.now()
+        start = moment.astimezone(tracker._zone).replace(minute=0, second=0, microsecond=0)
+        hours = 24 * (lookback_days + self.baseline_days)
+        series = read_hourly(tracker.store, owner, tracker._zone, start.timestamp(), hours,
+                             moment.timestamp())
+        values = [to_usd(nanos) for _, nanos in series]
+        window = 24 * lookback_days
+        elapsed = max(_MIN_ELAPSED, (moment - start).total_seconds() / 3600.0)
+        anomalies: list[Anomaly] = []
+        for index in range(len(values) - window, len(values)):
+            # The same hour on earlier days, before the window (every 24th value back).
+            reference = [values[other] for other in range(index - window, -1, -24)]
+            if len(reference) < self.min_data_points:
+                continue
+            center, upper, lower = robust_center_scale(reference)
+            partial = index == len(values) - 1
+            share = elapsed if partial else 1.0
+            deviation = values[index] / share - center
+            z_score = deviation / (upper if deviation >= 0 else lower)
+            if z_score >= self.sensitivity:
+                direction = "up"
+            elif self.include_drops and not partial and z_score <= -self.sensitivity:
+                direction = "down"
+            else:
+                continue
+            hour = series[index][0]
+            if new_only and not claim_once(tracker.store,
+                                           f"claim:anomaly:{owner}/{hour.isoformat()}/{direction}",
+                                           now=moment.timestamp(), keep_for=_CLAIM_KEEP):
+                continue
+            anomalies.append(Anomaly(
+                hour, values[index], center * share, z_score,
+                severity_of(z_score, self.sensitivity), "cost", user_id,
+                {"hour": hour.isoformat(), "partial": partial, "elapsed": share,
+                 "reference_days": len(reference), "direction": direction,
+                 "granularity": "hourly"}))
         return anomalies
 
 

@@ -124,3 +124,28 @@ def test_bad_arguments_are_named(tracker: CostTracker) -> None:
         AnomalyDetector(tracker).detect_user_anomalies("alice", lookback_days=0)
     with pytest.raises(ValueError, match="scope"):
         AnomalyDetector(tracker).detect_global_anomalies(scope="nonsense")
+
+
+def test_hourly_granularity_judges_each_hour_against_the_same_hour(
+        make_tracker: Callable[..., CostTracker], clock: FakeClock) -> None:
+    tracker = make_tracker(hourly_rollups=True)
+    today = at(clock, 0)
+    for back in range(30, 0, -1):
+        day = today - timedelta(days=back)
+        clock.set(day.replace(hour=3, minute=10))
+        tracker.add_cost("gpt-4o", "openai", 100, 0.1, user_id="alice")  # quiet nights
+        clock.set(day.replace(hour=14, minute=10))
+        tracker.add_cost("gpt-4o", "openai", 100, 5.0, user_id="alice")  # busy afternoons
+    # $5 at 03:00 is an ordinary afternoon's spend, but a spike for the night.
+    clock.set(today.replace(hour=3, minute=30))
+    tracker.add_cost("gpt-4o", "openai", 100, 5.0, user_id="alice")
+    assert tracker.hourly_spend("alice", hours=2)[0][1] == 0.0
+    assert tracker.hourly_spend("alice", hours=1)[0][1] == pytest.approx(5.0)
+    hourly = AnomalyDetector(tracker, granularity="hourly")
+    found = hourly.detect_user_anomalies("alice", lookback_days=1)
+    assert [a.metadata["hour"] for a in found] == [today.replace(hour=3).isoformat()]
+    assert found[0].severity is AnomalySeverity.CRITICAL
+    assert hourly.detect_user_anomalies("alice", lookback_days=1, new_only=True) == found
+    assert hourly.detect_user_anomalies("alice", lookback_days=1, new_only=True) == []
+    with pytest.raises(ValueError, match="granularity"):
+        AnomalyDetector(tracker, granularity="weekly")
