@@ -261,7 +261,12 @@ class AlertingMixin:
     # -- forecasts ---------------------------------------------------------------------
     @property
     def forecaster(self) -> CostForecaster:
-        """The :class:`~cascadeflow.telemetry.forecasting.CostForecaster` of this tracker."""
+        """The :class:`~cascadeflow.telemetry.forecasting.CostForecaster` of this tracker.
+
+        Example:
+            >>> tracker.forecaster.forecast_period_end("alice").runs_out_on
+            datetime.date(2026, 11, 28)
+        """
         if self._forecaster is None:
             from cascadeflow.telemetry.forecasting import CostForecaster
 

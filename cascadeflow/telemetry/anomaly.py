@@ -49,7 +49,12 @@ _CLAIM_KEEP = 400 * 86_400.0
 
 class AnomalySeverity(Enum):
     """How far past the sensitivity an anomaly is (its robust z-score over ``sensitivity``):
-    LOW under 1.5x, MEDIUM under 2x, HIGH under 3x, CRITICAL from 3x."""
+    LOW under 1.5x, MEDIUM under 2x, HIGH under 3x, CRITICAL from 3x.
+
+    Example:
+        >>> AnomalySeverity("critical") is AnomalySeverity.CRITICAL
+        True
+    """
 
     LOW = "low"
     MEDIUM = "medium"
