@@ -87,8 +87,8 @@ class MemoryStore(LedgerStore):
             return False
         if counters:
             counts = self._counts
-            for item in counters:
-                counts[(item.owner, item.period_key.key)] += item.amount
+            for owner, period_key, amount in counters:
+                counts[(owner, period_key.key)] += amount
         self._entry_ids.add(entry.id)
         self._entries.append(entry)
         self._entry_count += 1

@@ -24,6 +24,7 @@ ROLLUP_RETENTION_DAYS = 400
 #: The owner of the ledger-wide daily rollup.
 GLOBAL_ROLLUP = "rollup:global"
 _RETENTION_SECONDS = ROLLUP_RETENTION_DAYS * 86_400.0
+_new_tuple = tuple.__new__
 #: How long an hour's rollup is kept by stores that expire counters (seconds).
 HOURLY_RETENTION_SECONDS = 60 * 86_400.0
 
@@ -94,7 +95,8 @@ class Rollups:
         owners = self._owners.get((entry.model, entry.user_id, entry.user_tier))
         if owners is None:
             owners = self._owners_of(entry.model, entry.user_id, entry.user_tier)
-        adds = [CounterAdd(owner, day, cost_nanos) for owner in owners]
+        # tuple.__new__ builds the named tuples without a Python-level call each (hot path).
+        adds = [_new_tuple(CounterAdd, (owner, day, cost_nanos)) for owner in owners]
         if self._zone is not None:
             hour = self._hour_of(entry.timestamp.timestamp())
             adds.append(CounterAdd(GLOBAL_ROLLUP, hour, cost_nanos))

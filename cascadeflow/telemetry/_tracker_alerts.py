@@ -92,9 +92,9 @@ class AlertingMixin:
 
     def _reset_alerts(self) -> None:
         self._claimed: set[str] = set()
-        # user -> (keys, budget, settings version, nanos to the next threshold, recheck at)
-        self._alert_headroom: dict[
-            str, tuple[tuple[PeriodKey, ...], object, int, int, float]] = {}
+        # user -> [keys, budget, settings version, nanos to the next threshold, recheck at]
+        # (a list: the hot path lowers the headroom in place)
+        self._alert_headroom: dict[str, list[Any]] = {}
         self._stored_alerts: tuple[int, dict[str, tuple[float, ...]], bool] = (-2, {}, False)
         self._outlooks: dict[tuple[str, str], tuple[float, str, PeriodForecast]] = {}
         self._forecaster: CostForecaster | None = None
@@ -194,17 +194,17 @@ class AlertingMixin:
     def _check_alerts(self, entry: CostEntry, cost_nanos: int, keys: tuple[PeriodKey, ...],
                       budget: BudgetConfig | None) -> None:
         user_id = entry.user_id
-        assert user_id is not None
-        stamp = entry.timestamp.timestamp()
-        version = self._book.current().version
         # The hot path: nothing can have crossed a threshold since the counters were last
         # read here, the thresholds and limits are the same, and the projection is fresh.
-        cached = self._alert_headroom.get(user_id)
+        cached = self._alert_headroom.get(user_id)  # type: ignore[arg-type]
         if (cached is not None and cached[0] is keys and cached[1] is budget
-                and cached[2] == version and cached[3] > cost_nanos and stamp < cached[4]):
-            self._alert_headroom[user_id] = (keys, budget, version, cached[3] - cost_nanos,
-                                             cached[4])
+                and cached[3] > cost_nanos and cached[2] == self._book.current().version
+                and time.monotonic() < cached[4]):
+            cached[3] -= cost_nanos
             return
+        assert user_id is not None
+        version = self._book.current().version
+        stamp = entry.timestamp.timestamp()
         headroom = 1 << 62
         if budget is not None and budget.indexed_limits():
             headroom = self._threshold_alerts(user_id, entry.user_tier, keys, budget, stamp)
@@ -213,8 +213,8 @@ class AlertingMixin:
         if scoped:
             self._scope_alerts(user_id, keys, stamp, stored)
             headroom = 0  # scope counters move with other users' spend: read every time
-        self._alert_headroom[user_id] = (keys, budget, version, headroom,
-                                         stamp + self.FORECAST_REFRESH_SECONDS)
+        self._alert_headroom[user_id] = [keys, budget, version, headroom,
+                                         time.monotonic() + self.FORECAST_REFRESH_SECONDS]
 
     def _threshold_alerts(self, user_id: str, tier: str | None, keys: tuple[PeriodKey, ...],
                           budget: BudgetConfig, stamp: float) -> int:
