@@ -129,3 +129,14 @@ def test_report_on_redis(redis_url: str, capsys: pytest.CaptureFixture[str]) -> 
     in_month = sum(2.0 for day in range(1, 11) if (now - timedelta(days=day)).date() >= first)
     assert row["month"] == pytest.approx(in_month)
     assert row["projected"] >= row["month"]
+
+
+def test_chart_without_matplotlib_says_how_to_get_it(
+        ledger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    assert main(["report", "--db", str(ledger), "--chart", str(tmp_path / "x.png")]) == 2
+    assert "cascadeflow[plot]" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()

@@ -65,3 +65,20 @@ def test_memory_history_is_bounded_but_counters_stay_exact() -> None:
     assert tracker.daily_spend("alice", days=1)[0][1] == pytest.approx(25.0)
     with pytest.raises(ValueError, match="max_entries"):
         MemoryStore(max_entries=-1)
+
+
+async def test_async_recording_and_settling_roll_up(store: LedgerStore) -> None:
+    clock = _Clock()
+    tracker = CostTracker(store=store, clock=clock)
+    await tracker.aadd_cost("gpt-4o", "openai", 10, 0.5, user_id="alice")
+    held = await tracker.areserve("alice", 1.0, model="gpt-4o")
+    await held.asettle(0.25, provider="openai")
+    assert tracker.daily_spend("alice", days=1)[0][1] == pytest.approx(0.75)
+    assert tracker.daily_spend(scope="model:gpt-4o", days=1)[0][1] == pytest.approx(0.75)
+
+
+def test_rollups_can_be_turned_off(store: LedgerStore) -> None:
+    tracker = CostTracker(store=store, rollups=False)
+    tracker.add_cost("gpt-4o", "openai", 10, 0.5, user_id="alice")
+    assert tracker.total_cost == pytest.approx(0.5)
+    assert tracker.daily_spend("alice", days=1)[0][1] == 0.0
