@@ -37,7 +37,8 @@ class WebhookSink:
     incoming-webhook payload). With ``secret``, the body's HMAC-SHA256 goes in the
     ``X-Cascadeflow-Signature`` header. Failed posts (a network error or a 5xx/429) are
     retried with tenacity (``attempts`` in all, exponential waits); an alert that still fails
-    is counted in ``dead_letters`` and logged. ``flush()`` waits for pending deliveries.
+    is counted in ``dead_letters`` and logged. ``flush()`` waits for pending deliveries; call
+    it (or ``close()``) before the process exits, since the worker thread is a daemon.
 
     Example:
         >>> sink = WebhookSink("https://hooks.slack.com/services/T/B/X", secret="s3cret")
