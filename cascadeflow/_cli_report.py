@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 def _names(tracker: CostTracker, by: str) -> list[str]:
     store = tracker.store
     if by == "user":
-        return sorted(store.totals().by_user)
+        return sorted(store.user_tiers())
     if by == "model":
         return sorted(store.totals().by_model)
     if by == "tier":

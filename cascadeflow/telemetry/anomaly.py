@@ -235,7 +235,8 @@ class AnomalyDetector:
         """
         days = self._days(lookback_days)
         found: dict[str, list[Anomaly]] = {}
-        for user_id in self.tracker.store.totals().by_user:
+        # Every user the store knows (counters or a tier): no history scan on any store.
+        for user_id in sorted(self.tracker.store.user_tiers()):
             if self.granularity == "hourly":
                 anomalies = self._detect_hours("rollup:user:" + user_id, user_id,
                                                lookback_days, new_only)

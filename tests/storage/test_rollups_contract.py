@@ -48,8 +48,9 @@ def test_a_claim_is_granted_once(store: LedgerStore) -> None:
     assert claim_once(store, "claim:test/a", now=now, keep_for=3600.0)
     assert not claim_once(store, "claim:test/a", now=now + 1, keep_for=3600.0)
     assert claim_once(store, "claim:test/b", now=now, keep_for=3600.0)
-    # Claims hold nothing: the claims user has no open reservation left.
+    # Claims hold nothing: the claims user has no open reservation left, and is no user.
     assert store.usage("cascadeflow:claims", [], now=now).reserved_nanos == 0
+    assert "cascadeflow:claims" not in store.user_tiers()
 
 
 def test_memory_history_is_bounded_but_counters_stay_exact() -> None:
