@@ -170,3 +170,17 @@ def test_bad_arguments_are_named() -> None:
         CostForecaster(tracker).forecast_daily(days=0)
     with pytest.raises(ValueError, match="period"):
         CostForecaster(tracker).forecast_period_end("alice", "yearly")
+
+
+def test_every_declining_series_is_forecast_below_its_level() -> None:
+    # 1.2.0 forecast every one of 200 declining series above its level.
+    below = 0
+    for seed in range(200):
+        rng = random.Random(f"decline-{seed}")
+        series = [max(0.0, 20.0 * 0.97 ** day * rng.gauss(1.0, 0.1)) for day in range(30)]
+        clock = FakeClock(datetime(2026, 11, 24, 0, 0, tzinfo=BERLIN))
+        tracker = CostTracker(timezone="Europe/Berlin", clock=clock)
+        record_days(tracker, clock, [round(value, 6) for value in series])
+        prediction = CostForecaster(tracker).forecast_daily(days=7, user_id="alice")
+        below += prediction.predicted_cost < sum(series[-7:])
+    assert below == 200
