@@ -32,8 +32,3 @@ def claim_once(store: LedgerStore, owner: str, *, now: float, keep_for: float) -
         store.release(reservation_id)
     return outcome.granted
 
-
-def was_claimed(store: LedgerStore, owner: str, *, now: float) -> bool:
-    """True when ``owner`` has been claimed (and not yet expired)."""
-    key = PeriodKey("claim", "claim", None)
-    return store.read_counters([(owner, key)], (), now=now).values.get((owner, "claim"), 0) > 0
