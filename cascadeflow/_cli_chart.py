@@ -74,6 +74,9 @@ def draw_chart(tracker: CostTracker, path: str, *, user_id: str | None = None,
     period_axis.legend(loc="upper left")
     figure.autofmt_xdate()
     daily_axis.tick_params(labelbottom=True)  # autofmt_xdate hides all but the last axis's
+    for label in daily_axis.get_xticklabels():
+        label.set_rotation(30)
+        label.set_horizontalalignment("right")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
