@@ -1,5 +1,5 @@
-"""The ``cascadeflow`` command: ``demo`` (a simulated day of traffic), ``sync-pricing`` and
-``budgets`` (stored limits)."""
+"""The ``cascadeflow`` command: ``demo`` (a simulated day of traffic), ``sync-pricing``,
+``budgets`` (stored limits), ``report`` (spend, forecasts, anomalies) and ``export``."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ def _parser() -> argparse.ArgumentParser:
                                   "rate limits of users, teams, orgs, keys and tags",
                                   add_help=False)
     budgets.add_argument("args", nargs=argparse.REMAINDER)
+    for name, about in (("report", "spend, limits, forecasts, runway and anomalies per user, "
+                                   "tier, scope or model (--chart draws them)"),
+                        ("export", "write every entry to JSON, CSV or SQLite")):
+        extra = commands.add_parser(name, help=about, add_help=False)
+        extra.add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -41,6 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cascadeflow._cli_budgets import main as budgets_main
 
         return budgets_main(arguments[1:])
+    if arguments[:1] == ["report"]:
+        from cascadeflow._cli_report import main as report_main
+
+        return report_main(arguments[1:])
+    if arguments[:1] == ["export"]:
+        from cascadeflow._cli_export import main as export_main
+
+        return export_main(arguments[1:])
     options = _parser().parse_args(arguments)
     if options.command == "demo":
         if options.requests <= 0:

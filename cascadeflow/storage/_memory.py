@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from cascadeflow._entry import CostEntry
 from cascadeflow.storage._base import (
@@ -37,14 +38,23 @@ class MemoryStore(LedgerStore):
     """Keeps the ledger in this process's memory; every operation is O(1) in the history size.
 
     Nothing survives the process: use :class:`~cascadeflow.storage.SQLiteStore` to persist.
+    The history (what :meth:`entries` returns) is bounded: beyond ``max_entries`` the
+    oldest entries are dropped (``None`` keeps all). Counters, totals, daily rollups and
+    every budget decision stay exact beyond it; only queries that list entries see the
+    newest ``max_entries``, and a replayed entry id older than them is not recognised.
 
     Example:
         >>> from cascadeflow import CostTracker
         >>> from cascadeflow.storage import MemoryStore
-        >>> tracker = CostTracker(store=MemoryStore())
+        >>> tracker = CostTracker(store=MemoryStore(max_entries=10_000))
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_entries: int | None = 100_000) -> None:
+        if max_entries is not None and (
+                isinstance(max_entries, bool) or not isinstance(max_entries, int)
+                or max_entries < 0):
+            raise ValueError(f"max_entries must be an int >= 0 or None, got {max_entries!r}")
+        self.max_entries = max_entries
         self._lock = threading.Lock()
         # Settings are configuration, not ledger data: reset() keeps them.
         self._settings: dict[str, str] = {}
@@ -52,8 +62,9 @@ class MemoryStore(LedgerStore):
         self._init_state()
 
     def _init_state(self) -> None:
-        self._entries: list[CostEntry] = []
+        self._entries: deque[CostEntry] = deque()
         self._entry_ids: set[str] = set()
+        self._entry_count = 0
         self._spent: dict[tuple[str, str], int] = defaultdict(int)
         self._leases: dict[str, _Lease] = {}
         self._user_leases: dict[str, set[str]] = defaultdict(set)
@@ -74,10 +85,15 @@ class MemoryStore(LedgerStore):
     ) -> bool:
         if entry.id in self._entry_ids:
             return False
-        for item in counters:
-            self._counts[(item.owner, item.period_key.key)] += item.amount
+        if counters:
+            counts = self._counts
+            for owner, period_key, amount in counters:
+                counts[(owner, period_key.key)] += amount
         self._entry_ids.add(entry.id)
         self._entries.append(entry)
+        self._entry_count += 1
+        if self.max_entries is not None and len(self._entries) > self.max_entries:
+            self._entry_ids.discard(self._entries.popleft().id)
         self._total += cost_nanos
         self._by_model[entry.model] += cost_nanos
         self._by_provider[entry.provider] += cost_nanos
@@ -247,7 +263,7 @@ class MemoryStore(LedgerStore):
         with self._lock:
             return Totals(
                 total_nanos=self._total,
-                entry_count=len(self._entries),
+                entry_count=self._entry_count,
                 by_model=dict(self._by_model),
                 by_provider=dict(self._by_provider),
                 by_user=dict(self._by_user),
@@ -265,7 +281,7 @@ class MemoryStore(LedgerStore):
             if user_id is None and model is None and provider is None:
                 if last is None:
                     return list(self._entries)
-                return self._entries[-last:] if last > 0 else []
+                return list(islice(reversed(self._entries), last))[::-1] if last > 0 else []
             selected = [
                 e for e in self._entries
                 if (user_id is None or e.user_id == user_id)

@@ -40,24 +40,43 @@ from cascadeflow.telemetry._observers import (
 from cascadeflow.telemetry._reservation import Reservation
 from cascadeflow.telemetry._scope import SCOPE_KINDS, Scope
 from cascadeflow.telemetry._tracker import CostTracker
+from cascadeflow.telemetry.alerts import BudgetAlert, LoggingSink, WebhookSink
+from cascadeflow.telemetry.anomaly import (
+    Anomaly,
+    AnomalyDetector,
+    AnomalySeverity,
+    create_anomaly_alerts,
+)
+from cascadeflow.telemetry.forecasting import CostForecaster, CostPrediction, PeriodForecast
 
 __all__ = [
     "DEFAULT_DEGRADATION_MAP",
     "PERIODS",
     "SCOPE_KINDS",
+    # spend intelligence
+    "Anomaly",
+    "AnomalyDetector",
+    "AnomalySeverity",
+    "BudgetAlert",
     "BudgetConfig",
     "BudgetExceededError",
     "BudgetGuard",
     "CostEntry",
+    "CostForecaster",
+    "CostPrediction",
     "CostTracker",
     "EnforcementAction",
     "EnforcementCallback",
     "EnforcementCallbacks",
     "EnforcementContext",
     "EnforcementResult",
+    "LoggingSink",
+    "PeriodForecast",
     "RateLimit",
     "Reservation",
     "Scope",
+    "WebhookSink",
+    "create_anomaly_alerts",
     "estimate_cost_savings",
     "get_cheaper_model",
     "get_degradation_chain",

@@ -15,7 +15,14 @@ if TYPE_CHECKING:
 
 
 class LedgerQueries:
-    """Queries shared by :class:`CostTracker`; every figure comes from the store."""
+    """Queries shared by :class:`CostTracker`; every figure comes from the store.
+
+    Totals, summaries' spend, budgets and :meth:`daily_spend` come from counters and are
+    exact. The queries that list entries (``entries``, ``get_recent_entries``,
+    ``get_entries_by_*``, ``total_entries`` of a user summary and the exports) read the
+    history, which :class:`~cascadeflow.storage.MemoryStore` bounds to its newest
+    ``max_entries`` (100,000 by default); SQLite and Redis keep it all.
+    """
 
     store: LedgerStore
     budget_limit: float | None
@@ -52,7 +59,7 @@ class LedgerQueries:
 
     @property
     def entries(self) -> list[CostEntry]:
-        """Every entry in recording order (a copy)."""
+        """Every entry in recording order (a copy; MemoryStore keeps its newest ``max_entries``)."""
         return self.store.entries()
 
     def get_summary(self) -> dict[str, Any]:

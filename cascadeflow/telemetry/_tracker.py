@@ -39,8 +39,10 @@ from cascadeflow.telemetry._ledger_queries import LedgerQueries
 from cascadeflow.telemetry._limits import LimitBook
 from cascadeflow.telemetry._periods import PeriodClock
 from cascadeflow.telemetry._reservation import Reservation
+from cascadeflow.telemetry._rollups import Rollups, SpendHistory
 from cascadeflow.telemetry._scope import Scope
 from cascadeflow.telemetry._scoped import BudgetRow, Refusal, ScopedCounters
+from cascadeflow.telemetry._tracker_alerts import AlertingMixin, AlertSinks
 from cascadeflow.telemetry._tracker_scopes import ScopedBudgets, _Plan, _user_id
 
 if TYPE_CHECKING:
@@ -62,7 +64,8 @@ def _check_tokens(value: Any, name: str) -> int:
 #: A limit no counter reaches (holds that must never refuse).
 _NO_LIMIT = 1 << 62
 
-class CostTracker(ScopedBudgets, LedgerQueries):
+
+class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
     """Records LLM spend per user and enforces calendar budgets before work is done.
 
     Compatible with cascadeflow 1.2.0's ``CostTracker`` calls (``add_cost``,
@@ -81,6 +84,15 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         enforcement_callbacks: run by :meth:`enforce` instead of ``enforcement_mode``.
         degradation_map: model -> cheaper model (default ``DEFAULT_DEGRADATION_MAP``).
         pricing: the price book for estimates (default: ``pricing/pricing.json``).
+        rollups: keep daily spend per user, tier, model, scope and ledger in the store
+            (read by :meth:`daily_spend`, forecasts, anomaly detection and reports).
+        hourly_rollups: also keep hourly spend per user and ledger (:meth:`hourly_spend`,
+            ``AnomalyDetector(granularity="hourly")``).
+        alert_thresholds: fractions of each limit that alert once per period (default
+            ``(0.5, 0.8, 0.95, 1.0)`` when ``on_alert`` is given).
+        on_alert: a sink (callable), or several, receiving each :class:`BudgetAlert`.
+        forecast_action: ``"warn"`` or ``"degrade"``: :meth:`enforce` acts once a user's
+            period-end projection passes a limit, before the budget is gone.
 
     Example:
         >>> tracker = CostTracker(user_budgets={"free": BudgetConfig(daily=0.10)},
@@ -108,6 +120,11 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         enforcement_callbacks: EnforcementCallbacks | None = None,
         degradation_map: Mapping[str, str | None] | None = None,
         pricing: PriceBook | None = None,
+        rollups: bool = True,
+        hourly_rollups: bool = False,
+        alert_thresholds: Iterable[float] | None = None,
+        on_alert: AlertSinks = None,
+        forecast_action: str | None = None,
     ) -> None:
         if enforcement_mode not in _MODES:
             raise ValueError(f"enforcement_mode must be one of {_MODES}, got {enforcement_mode!r}")
@@ -150,6 +167,9 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         self._tier_seen: dict[str, float] = {}
         self.budget_warned = False
         self.budget_exceeded = False
+        self._rollups = (Rollups(self._zone if hourly_rollups else None) if rollups
+                         else None)
+        self._init_alerts(alert_thresholds, on_alert, forecast_action)
 
     # -- time and budgets -----------------------------------------------------
     def now(self) -> datetime:
@@ -319,6 +339,9 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         keys = self._periods.keys(entry.timestamp)
         scopes = self._named_scopes(user_id, team, org, key, tags)
         periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes)
+        if self._rollups is not None:
+            rollups = self._rollups.adds(entry, cost_nanos, keys, scopes)
+            adds = adds + rollups if adds else rollups
         if adds:
             self.store.record(entry, cost_nanos, periods, counters=adds)
         else:
@@ -352,6 +375,9 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         keys = self._periods.keys(entry.timestamp)
         scopes = self._named_scopes(user_id, team, org, key, tags)
         periods, adds = self._entry_counters(entry, cost_nanos, keys, scopes)
+        if self._rollups is not None:
+            rollups = self._rollups.adds(entry, cost_nanos, keys, scopes)
+            adds = adds + rollups if adds else rollups
         if adds:
             await self.store.arecord(entry, cost_nanos, periods, counters=adds)
         else:
@@ -372,6 +398,8 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         if user_id is None or cost_nanos <= 0:
             return
         budget = self.get_user_budget(user_id, entry.user_tier)
+        if self._alerting:
+            self._check_alerts(entry, cost_nanos, keys, budget)
         if budget is None or not budget.has_any_limit():
             return
         # Warnings are advisory: re-read the counters only once this process's own spend
@@ -703,6 +731,9 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
         keys = self._periods.keys(entry.timestamp)
         periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes)
+        if self._rollups is not None:
+            rollups = self._rollups.adds(entry, cost_nanos, keys, reservation.scopes)
+            adds = adds + rollups if adds else rollups
         if adds:
             self.store.settle(reservation.id, entry, cost_nanos, periods, counters=adds)
         else:
@@ -715,6 +746,9 @@ class CostTracker(ScopedBudgets, LedgerQueries):
         entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
         keys = self._periods.keys(entry.timestamp)
         periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes)
+        if self._rollups is not None:
+            rollups = self._rollups.adds(entry, cost_nanos, keys, reservation.scopes)
+            adds = adds + rollups if adds else rollups
         if adds:
             await self.store.asettle(reservation.id, entry, cost_nanos, periods, counters=adds)
         else:
@@ -780,6 +814,8 @@ class CostTracker(ScopedBudgets, LedgerQueries):
 
         result = decide(self, user_id, model, estimated_cost, prompt_tokens, max_output_tokens,
                         user_tier or self.get_user_tier(user_id), budget, keys, usage, rows=rows)
+        if self.forecast_action is not None:
+            result = self._act_on_forecast(result, user_id, budget)
         if _observers.observed():
             _observers.publish_decision(user_id, model, result)
         return result
@@ -796,6 +832,7 @@ class CostTracker(ScopedBudgets, LedgerQueries):
             self.budget_warned = False
             self.budget_exceeded = False
         self._scoped.forget()
+        self._reset_alerts()
 
 
 def _remaining(budget: BudgetConfig, keys: tuple[PeriodKey, ...],
