@@ -2,7 +2,9 @@
 # Installs Debian's PostgreSQL server when it is missing (the PostgreSQL tests start their own
 # server with initdb/pg_ctl in a temporary directory, as the `postgres` user when run as root).
 set -euo pipefail
-if command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+# The server binaries and the `postgres` user the package creates (the tests run as it).
+if { [ -x "$(command -v pg_ctl 2>/dev/null)" ] || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; } \
+        && id postgres >/dev/null 2>&1; then
     exit 0
 fi
 SUDO=""
