@@ -13,10 +13,10 @@ import asyncio
 import statistics
 import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any
 
 from benchmarks._report import figure, header
+from benchmarks._store_load import store_pairs, tracker_pairs
 
 TASKS = 32
 PAIRS_PER_TASK = 100
@@ -42,49 +42,17 @@ def _keys(now: float) -> tuple[Any, ...]:
 
 async def _tracker_pairs(dsn: str) -> float:
     from cascadeflow.storage import PostgresStore
-    from cascadeflow.telemetry import BudgetConfig, CostTracker
 
-    store = PostgresStore(dsn, max_connections=TASKS)
-    tracker = CostTracker(user_budgets={"pro": BudgetConfig(daily=1e6)}, store=store)
-
-    async def task(index: int) -> None:
-        user = f"user-{index % USERS}"
-        for _ in range(PAIRS_PER_TASK):
-            held = await tracker.areserve(user, 0.002, user_tier="pro", model="gpt-4o-mini")
-            await held.asettle(0.0015, provider="openai", tokens=300)
-
-    await tracker.acan_afford("user-0", 0.0, user_tier="pro")  # connect, migrate, prepare
-    start = time.perf_counter()
-    await asyncio.gather(*(task(i) for i in range(TASKS)))
-    elapsed = time.perf_counter() - start
-    await store.aclose()
-    return TASKS * PAIRS_PER_TASK / elapsed
+    return await tracker_pairs(PostgresStore(dsn, max_connections=TASKS), tasks=TASKS,
+                               pairs_per_task=PAIRS_PER_TASK, users=USERS)
 
 
 async def _store_pairs(dsn: str) -> float:
-    from cascadeflow._entry import CostEntry
-    from cascadeflow.storage import PeriodLimit, PostgresStore
+    from cascadeflow.storage import PostgresStore
 
     store = PostgresStore(dsn, schema="bench_store", max_connections=TASKS)
-    now = time.time()
-    keys = _keys(now)
-    limits = [PeriodLimit(key, 10**15) for key in keys]
-
-    async def task(index: int) -> None:
-        user = f"user-{index % USERS}"
-        for _ in range(PAIRS_PER_TASK):
-            rid = uuid.uuid4().hex
-            await store.areserve(rid, user, 2_000_000, limits, now=now, expires_at=now + 300)
-            entry = CostEntry(id=rid, timestamp=datetime.now(timezone.utc), model="gpt-4o-mini",
-                              provider="openai", tokens=300, cost=0.0015, user_id=user)
-            await store.asettle(rid, entry, 1_500_000, keys)
-
-    await store.ausage("user-0", keys, now=now)
-    start = time.perf_counter()
-    await asyncio.gather(*(task(i) for i in range(TASKS)))
-    elapsed = time.perf_counter() - start
-    await store.aclose()
-    return TASKS * PAIRS_PER_TASK / elapsed
+    return await store_pairs(store, _keys(time.time()), tasks=TASKS,
+                             pairs_per_task=PAIRS_PER_TASK, users=USERS)
 
 
 async def _plain_psycopg_pairs(dsn: str, *, trivial: bool = False) -> float:

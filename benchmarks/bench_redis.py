@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-import uuid
-from datetime import datetime, timezone
 from typing import Any
 
 from benchmarks._report import figure, header
+from benchmarks._store_load import store_pairs, tracker_pairs
 
 TASKS = 32
 PAIRS_PER_TASK = 150
@@ -48,52 +47,20 @@ def _cpu_per_pair(url: str) -> tuple[float, float]:
 
 async def _tracker_pairs(url: str) -> float:
     from cascadeflow.storage import RedisStore
-    from cascadeflow.telemetry import BudgetConfig, CostTracker
 
-    store = RedisStore(url)
-    tracker = CostTracker(user_budgets={"pro": BudgetConfig(daily=1e6)}, store=store)
-
-    async def task(index: int) -> None:
-        user = f"user-{index % 8}"
-        for _ in range(PAIRS_PER_TASK):
-            held = await tracker.areserve(user, 0.002, user_tier="pro", model="gpt-4o-mini")
-            await held.asettle(0.0015, provider="openai", tokens=300)
-
-    await tracker.acan_afford("user-0", 0.0, user_tier="pro")  # connect and load the script
-    start = time.perf_counter()
-    await asyncio.gather(*(task(i) for i in range(TASKS)))
-    elapsed = time.perf_counter() - start
-    await store.aclose()
-    return TASKS * PAIRS_PER_TASK / elapsed
+    return await tracker_pairs(RedisStore(url), tasks=TASKS, pairs_per_task=PAIRS_PER_TASK)
 
 
 async def _store_pairs(url: str) -> float:
-    from cascadeflow._entry import CostEntry
-    from cascadeflow.storage import PeriodKey, PeriodLimit, RedisStore
+    from cascadeflow.storage import PeriodKey, RedisStore
 
-    store = RedisStore(url, prefix="bench-store")
     now = time.time()
     keys = (PeriodKey("daily", "daily:bench", now + 86400),
             PeriodKey("weekly", "weekly:bench", now + 7 * 86400),
             PeriodKey("monthly", "monthly:bench", now + 30 * 86400),
             PeriodKey("total", "total", None))
-    limits = [PeriodLimit(key, 10**15) for key in keys]
-
-    async def task(index: int) -> None:
-        user = f"user-{index % 8}"
-        for _ in range(PAIRS_PER_TASK):
-            rid = uuid.uuid4().hex
-            await store.areserve(rid, user, 2_000_000, limits, now=now, expires_at=now + 300)
-            entry = CostEntry(id=rid, timestamp=datetime.now(timezone.utc), model="gpt-4o-mini",
-                              provider="openai", tokens=300, cost=0.0015, user_id=user)
-            await store.asettle(rid, entry, 1_500_000, keys)
-
-    await store.ausage("user-0", keys, now=now)
-    start = time.perf_counter()
-    await asyncio.gather(*(task(i) for i in range(TASKS)))
-    elapsed = time.perf_counter() - start
-    await store.aclose()
-    return TASKS * PAIRS_PER_TASK / elapsed
+    return await store_pairs(RedisStore(url, prefix="bench-store"), keys, tasks=TASKS,
+                             pairs_per_task=PAIRS_PER_TASK)
 
 
 def _counting_clients(url: str) -> tuple[Any, Any, dict[str, int]]:

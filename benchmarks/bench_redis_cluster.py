@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from benchmarks._report import figure, header
+from benchmarks._store_load import tracker_pairs
 
 TASKS = 32
 PAIRS_PER_TASK = 100
@@ -24,23 +25,8 @@ TARGET_RATIO = 1.5
 
 async def _tracker_pairs(url: str) -> float:
     from cascadeflow.storage import RedisStore
-    from cascadeflow.telemetry import BudgetConfig, CostTracker
 
-    store = RedisStore(url)
-    tracker = CostTracker(user_budgets={"pro": BudgetConfig(daily=1e6)}, store=store)
-
-    async def task(index: int) -> None:
-        user = f"user-{index % 8}"
-        for _ in range(PAIRS_PER_TASK):
-            held = await tracker.areserve(user, 0.002, user_tier="pro", model="gpt-4o-mini")
-            await held.asettle(0.0015, provider="openai", tokens=300)
-
-    await tracker.acan_afford("user-0", 0.0, user_tier="pro")  # connect, load the script
-    start = time.perf_counter()
-    await asyncio.gather(*(task(i) for i in range(TASKS)))
-    elapsed = time.perf_counter() - start
-    await store.aclose()
-    return TASKS * PAIRS_PER_TASK / elapsed
+    return await tracker_pairs(RedisStore(url), tasks=TASKS, pairs_per_task=PAIRS_PER_TASK)
 
 
 async def _plain_pairs(url: str, *, cluster: bool) -> float:
