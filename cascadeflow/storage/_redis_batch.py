@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -52,18 +53,24 @@ class ScriptBatcher:
     """
 
     def __init__(self, client: redis.asyncio.Redis, route_key: str,
-                 in_flight: int = IN_FLIGHT) -> None:
+                 in_flight: int = IN_FLIGHT, *, declare: bool = False) -> None:
         self._client = client
         self._route_key = route_key
         self._in_flight = in_flight
-        self._pending: list[tuple[Call, asyncio.Future[Any]]] = []
+        self._declare = declare
+        self._pending: list[tuple[Call, Sequence[str], asyncio.Future[Any]]] = []
         self._flushers: set[asyncio.Task[None]] = set()
 
-    async def call(self, script: str, keys: list[str], args: list[Any]) -> Any:
-        """Run one operation of the ledger script; returns its value or raises its error."""
+    async def call(self, script: str, keys: list[str], args: list[Any],
+                   extra_keys: Sequence[str] = ()) -> Any:
+        """Run one operation of the ledger script; returns its value or raises its error.
+
+        With ``declare`` (a cluster) the batch declares every operation's keys and its
+        ``extra_keys`` (keys the script derives, e.g. a lease's user's) to Redis.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append(((script, keys, args), future))
+        self._pending.append(((script, keys, args), extra_keys, future))
         if len(self._flushers) < self._in_flight:
             flusher = loop.create_task(self._flush())
             self._flushers.add(flusher)
@@ -75,18 +82,25 @@ class ScriptBatcher:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             await self._send(batch)
 
-    async def _send(self, batch: list[tuple[Call, asyncio.Future[Any]]]) -> None:
+    async def _send(self, batch: list[tuple[Call, Sequence[str], asyncio.Future[Any]]]) -> None:
+        declared: list[str] = []
+        if self._declare:
+            union: dict[str, None] = {}
+            for (_, keys, _), extra, _ in batch:
+                union.update(dict.fromkeys(keys))
+                union.update(dict.fromkeys(extra))
+            declared = list(union)
         try:
-            replies = await evalsha_async(self._client, pack_calls([c for c, _ in batch]),
-                                          self._route_key)
+            replies = await evalsha_async(self._client, pack_calls([c for c, _, _ in batch]),
+                                          self._route_key, declared)
         except BaseException as error:  # every caller gets the failure (e.g. Redis is down)
-            for _, future in batch:
+            for _, _, future in batch:
                 if not future.done():
                     future.set_exception(error)
             if not isinstance(error, Exception):
                 raise
             return
-        for (_, future), reply in zip(batch, replies, strict=True):
+        for (_, _, future), reply in zip(batch, replies, strict=True):
             if future.done():
                 continue  # the caller was cancelled; the operation was applied anyway
             try:
@@ -95,25 +109,29 @@ class ScriptBatcher:
                 future.set_exception(error)
 
 
-# The script declares one key, ``route_key``: a key of the ledger's hash slot. Standalone
-# Redis ignores it; a cluster client sends the call to the master of that slot, where every
-# key the operations touch lives (see RedisLayout: in cluster mode the prefix is a hash tag).
-async def evalsha_async(client: redis.asyncio.Redis, payload: bytes,
-                        route_key: str) -> list[Any]:
+# The script declares ``route_key``, a key of the ledger's hash slot, then ``declared``.
+# Standalone Redis needs no more; a cluster client sends the call to the master of that slot,
+# where every key the operations touch lives (in cluster mode the prefix is a hash tag), and
+# declaring each of them lets Redis refuse a call whose keys a reshard has split.
+async def evalsha_async(client: redis.asyncio.Redis, payload: bytes, route_key: str,
+                        declared: Sequence[str] = ()) -> list[Any]:
     """Call the ledger script by SHA, loading it first if Redis does not have it."""
+    keys = [route_key, *declared]
     try:
-        replies: list[Any] = await client.evalsha(LEDGER_SHA, 1, route_key, payload)
+        replies: list[Any] = await client.evalsha(LEDGER_SHA, len(keys), *keys, payload)
     except NoScriptError:
         await client.script_load(LEDGER)
-        replies = await client.evalsha(LEDGER_SHA, 1, route_key, payload)
+        replies = await client.evalsha(LEDGER_SHA, len(keys), *keys, payload)
     return replies
 
 
-def evalsha_sync(client: redis.Redis, payload: bytes, route_key: str) -> list[Any]:
+def evalsha_sync(client: redis.Redis, payload: bytes, route_key: str,
+                 declared: Sequence[str] = ()) -> list[Any]:
     """Sync :func:`evalsha_async`."""
+    keys = [route_key, *declared]
     try:
-        replies: list[Any] = client.evalsha(LEDGER_SHA, 1, route_key, payload)
+        replies: list[Any] = client.evalsha(LEDGER_SHA, len(keys), *keys, payload)
     except NoScriptError:
         client.script_load(LEDGER)
-        replies = client.evalsha(LEDGER_SHA, 1, route_key, payload)
+        replies = client.evalsha(LEDGER_SHA, len(keys), *keys, payload)
     return replies

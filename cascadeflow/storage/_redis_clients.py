@@ -115,7 +115,8 @@ class RedisClients:
                 assert self._sync is not None
                 client = AsyncRedis(**_portable_kwargs(self._sync), **self._options(sync=False))
             found = (client, ScriptBatcher(client, self._route_key,
-                                           CLUSTER_IN_FLIGHT if self.cluster else IN_FLIGHT))
+                                           CLUSTER_IN_FLIGHT if self.cluster else IN_FLIGHT,
+                                           declare=self.cluster))
             self._async[loop] = found
         return found[1]
 

@@ -219,6 +219,18 @@ class RedisLayout:
             args += ttls
         return keys, args
 
+    def lease_end_keys(self, reservation_id: str, user_id: str,
+                       held_owners: Sequence[str]) -> list[str]:
+        """Keys that ending a lease touches beyond its call's own (derived by the script)."""
+        keys = [self.leases(user_id), self.lease_amounts(user_id),
+                self.lease_holds(reservation_id)]
+        for owner in held_owners:
+            keys += [self.holds(owner), self.hold_amounts(owner)]
+        return keys
+
+    def lease_keys_call(self, reservation_id: str) -> tuple[list[str], list[str]]:
+        return [self.lease_owner(reservation_id), self.lease_holds(reservation_id)], []
+
     def release_call(self, reservation_id: str) -> tuple[list[str], list[str]]:
         return [self.lease_owner(reservation_id)], [self.prefix, reservation_id]
 

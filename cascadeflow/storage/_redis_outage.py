@@ -38,6 +38,8 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     # A cluster whose slot has no master yet (a failover in progress).
     redis.exceptions.ClusterDownError,
     redis.exceptions.TryAgainError,
+    # Redirections (MOVED, ASK, TRYAGAIN during a reshard) that did not end in time.
+    redis.exceptions.ClusterError,
     ConnectionError,
     TimeoutError,
 )

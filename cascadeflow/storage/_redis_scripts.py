@@ -8,9 +8,10 @@ There is one script, :data:`LEDGER`. Its single argument is a JSON list of opera
 ``{0, error}``) per operation. One argument instead of twenty costs the client far less
 CPU, and a list lets an asyncio worker send the operations of many concurrent tasks in one
 call; each operation is applied whole (the batch is even atomic as a whole). The keys are
-computed by the client; the script declares one key of the ledger's hash slot. On a Redis
-Cluster the prefix is a hash tag (``{cascadeflow}``), so every key the script touches is in
-that slot, on the master the call is routed to, and the script runs unchanged.
+computed by the client. On standalone Redis the script declares one key; on a Redis Cluster
+the prefix is a hash tag (``{cascadeflow}``), so every key the script touches is in one slot,
+and the client declares every one of them, so that a reshard of that slot makes Redis refuse
+a call (TRYAGAIN, ASK) rather than run it on a master holding only some of its keys.
 """
 
 from __future__ import annotations
@@ -18,39 +19,58 @@ from __future__ import annotations
 # `drop_lease` finds the lease's user through its owner key, because release() is given
 # only the reservation id.
 _HELPERS = """
+-- On a Redis Cluster the client declares every key a call touches (KEYS), so that Redis
+-- refuses a call whose keys a reshard has split between two masters (TRYAGAIN, ASK) instead
+-- of running it on half of them. Keys the script derives from stored values (a lease's user
+-- and holds) are checked against that set before the operation writes anything.
+local DECLARED = nil
+
+local function check_declared(key)
+  if DECLARED and not DECLARED[key] then
+    error('key not declared to the script: ' .. key)
+  end
+end
+
 -- A lease with holds on owners (scopes, caps, quotas) lists their (zset, hash) key pairs
 -- under lease_holds:<rid>, so that settle and release can drop them.
-local function drop_holds(rid, prefix)
-  local hkey = prefix .. ':lease_holds:' .. rid
-  local listed = redis.call('GET', hkey)
-  if not listed then return end
-  local pairs_ = cjson.decode(listed)
+-- Every key is read or checked before the first write, so an operation that fails on an
+-- undeclared key has changed nothing.
+local function drop_lease(owner_key, rid, prefix)
+  local user = redis.call('GET', owner_key)
+  if not user then return 0 end
+  local zkey = prefix .. ':leases:{' .. user .. '}'
+  local hkey = prefix .. ':lease_amounts:{' .. user .. '}'
+  local holds_key = prefix .. ':lease_holds:' .. rid
+  check_declared(zkey)
+  check_declared(hkey)
+  check_declared(holds_key)
+  local listed = redis.call('GET', holds_key)
+  local pairs_ = {}
+  if listed then
+    pairs_ = cjson.decode(listed)
+    for i = 1, #pairs_ do
+      check_declared(pairs_[i])
+    end
+  end
+  redis.call('DEL', owner_key)
+  local removed = redis.call('ZREM', zkey, rid)
+  redis.call('HDEL', hkey, rid)
   for i = 1, #pairs_, 2 do
     redis.call('ZREM', pairs_[i], rid)
     redis.call('HDEL', pairs_[i + 1], rid)
   end
-  redis.call('DEL', hkey)
-end
-
-local function drop_lease(owner_key, rid, prefix)
-  local user = redis.call('GET', owner_key)
-  if not user then return 0 end
-  redis.call('DEL', owner_key)
-  local removed = redis.call('ZREM', prefix .. ':leases:{' .. user .. '}', rid)
-  redis.call('HDEL', prefix .. ':lease_amounts:{' .. user .. '}', rid)
-  drop_holds(rid, prefix)
+  if listed then
+    redis.call('DEL', holds_key)
+  end
   return removed
 end
 
 -- The sum of the open amounts in a (zset by expiry, hash of amounts) pair; entries past
--- their expiry are dropped on the way, and with a prefix their lease owner keys too.
-local function open_sum(zkey, hkey, now, prefix)
+-- their expiry are dropped on the way (an expired lease's owner key expires by itself).
+local function open_sum(zkey, hkey, now)
   local expired = redis.call('ZRANGEBYSCORE', zkey, '-inf', now)
   for _, rid in ipairs(expired) do
     redis.call('HDEL', hkey, rid)
-    if prefix then
-      redis.call('DEL', prefix .. ':lease:' .. rid)
-    end
   end
   if #expired > 0 then
     redis.call('ZREMRANGEBYSCORE', zkey, '-inf', now)
@@ -62,14 +82,6 @@ local function open_sum(zkey, hkey, now, prefix)
   return total
 end
 
--- A user's open reservations; an owner's open holds.
-local function open_reserved(zkey, hkey, now, prefix)
-  return open_sum(zkey, hkey, now, prefix)
-end
-
-local function open_held(zkey, hkey, now)
-  return open_sum(zkey, hkey, now, nil)
-end
 
 local function bump(key, amount, ttl)
   -- A counter gets its expiry when it is created (its value is then this amount).
@@ -86,7 +98,7 @@ end
 # Returns {1} when granted, else {0, index of the refusing limit (1-based), spent, reserved}.
 _RESERVE = """
 local function op_reserve(KEYS, ARGV)
-  local reserved = open_reserved(KEYS[1], KEYS[2], ARGV[2], ARGV[1])
+  local reserved = open_sum(KEYS[1], KEYS[2], ARGV[2])
   local amount = tonumber(ARGV[4])
   for i = 4, #KEYS do
     local limit = tonumber(ARGV[i + 4])
@@ -120,7 +132,7 @@ end
 _RESERVE_COUNTED = """
 local function op_reserve_counted(KEYS, ARGV)
   local n = tonumber(ARGV[8])
-  local reserved = open_reserved(KEYS[1], KEYS[2], ARGV[2], ARGV[1])
+  local reserved = open_sum(KEYS[1], KEYS[2], ARGV[2])
   local amount = tonumber(ARGV[4])
   for i = 1, n do
     local limit = tonumber(ARGV[8 + i])
@@ -137,7 +149,7 @@ local function op_reserve_counted(KEYS, ARGV)
     local a = 8 + n + (j - 1) * 5
     local owner = ARGV[a + 5]
     if held[owner] == nil then
-      held[owner] = open_held(KEYS[k + 2], KEYS[k + 3], ARGV[2])
+      held[owner] = open_sum(KEYS[k + 2], KEYS[k + 3], ARGV[2])
     end
     local value = tonumber(redis.call('GET', KEYS[k + 1]) or '0')
     local used = value + held[owner]
@@ -260,7 +272,7 @@ local function op_release(KEYS, ARGV)
 end
 
 local function op_usage(KEYS, ARGV)
-  local result = {open_reserved(KEYS[1], KEYS[2], ARGV[2], ARGV[1])}
+  local result = {open_sum(KEYS[1], KEYS[2], ARGV[2])}
   for i = 3, #KEYS do
     result[i - 1] = tonumber(redis.call('GET', KEYS[i]) or '0')
   end
@@ -281,9 +293,15 @@ local function op_counters(KEYS, ARGV)
     result[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
   end
   for i = n + 1, #KEYS, 2 do
-    result[#result + 1] = open_held(KEYS[i], KEYS[i + 1], ARGV[2])
+    result[#result + 1] = open_sum(KEYS[i], KEYS[i + 1], ARGV[2])
   end
   return result
+end
+
+-- lease_keys. KEYS: lease owner key, lease_holds key. Returns {user or '', holds listing or
+-- ''}: what a settle or release of the lease touches, for the client to declare.
+local function op_lease_keys(KEYS, ARGV)
+  return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or ''}
 end
 
 -- setting. KEYS: settings hash, version key. ARGV: name, value, '1' to remove.
@@ -301,7 +319,13 @@ _DISPATCH = """
 local ops = {reserve = op_reserve, record = op_record, release = op_release,
              usage = op_usage, tier = op_tier, reserve_counted = op_reserve_counted,
              record_counted = op_record_counted, counters = op_counters,
-             setting = op_setting}
+             setting = op_setting, lease_keys = op_lease_keys}
+if #KEYS > 1 then
+  DECLARED = {}
+  for _, key in ipairs(KEYS) do
+    DECLARED[key] = true
+  end
+end
 local results = {}
 for i, call in ipairs(cjson.decode(ARGV[1])) do
   local ok, value = pcall(ops[call[1]], call[2], call[3])
@@ -319,4 +343,4 @@ LEDGER = _HELPERS + _RESERVE + _RESERVE_COUNTED + _RECORD + _SMALL_OPS + _DISPAT
 
 #: The operations :data:`LEDGER` knows.
 OPERATIONS = frozenset({"reserve", "record", "release", "usage", "tier", "reserve_counted",
-                        "record_counted", "counters", "setting"})
+                        "record_counted", "counters", "setting", "lease_keys"})

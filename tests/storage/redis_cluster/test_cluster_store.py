@@ -3,15 +3,23 @@ cluster client (sync or asyncio), so every scope's check stays one atomic script
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timezone
+
 import pytest
 import redis.asyncio.cluster
 import redis.cluster
+import redis.exceptions
 
 from cascadeflow import BudgetConfig, CostTracker, Scope
-from cascadeflow.storage import RedisStore
+from cascadeflow._entry import CostEntry
+from cascadeflow.storage import CounterLimit, PeriodKey, PeriodLimit, RedisStore
+from cascadeflow.storage._redis_batch import evalsha_sync, pack_calls, unwrap
 from tests._redis_cluster import RedisClusterNodes
 
 pytestmark = pytest.mark.redis
+
+CENT = 10_000_000
 
 
 def test_every_key_of_the_ledger_lives_in_one_slot_whatever_the_tenant(
@@ -77,3 +85,73 @@ async def test_an_asyncio_cluster_client_runs_the_async_twins(
 def test_cluster_mode_refuses_a_prefix_with_braces(redis_cluster_url: str) -> None:
     with pytest.raises(ValueError, match="must not contain braces"):
         RedisStore(redis_cluster_url, prefix="{tenant}")
+
+
+def _lease_with_team_hold(store: RedisStore, rid: str, now: float) -> list[PeriodKey]:
+    keys = [PeriodKey("total", "total", None)]
+    team = CounterLimit("team:search", keys[0], limit=10 * CENT, hold=CENT)
+    assert store.reserve(rid, "alice", CENT, [PeriodLimit(keys[0], 10 * CENT)], now=now,
+                         expires_at=now + 60, counters=[team]).granted
+    return keys
+
+
+def _held(store: RedisStore, keys: list[PeriodKey], now: float) -> tuple[int, int]:
+    user = store.usage("alice", keys, now=now).reserved_nanos
+    team = store.read_counters([], ["team:search"], now=now).held["team:search"]
+    return user, team
+
+
+def test_a_lease_made_by_another_store_is_settled_with_every_key_declared(
+    redis_cluster_url: str,
+) -> None:
+    now = time.time()
+    maker, settler = RedisStore(redis_cluster_url), RedisStore(redis_cluster_url)
+    keys = _lease_with_team_hold(maker, "r-other", now)
+    entry = CostEntry(id="r-other", timestamp=datetime.now(timezone.utc), model="m",
+                      provider="p", tokens=1, cost=0.01, user_id="alice")
+    # The settler never saw the reservation: it looks up the lease's keys, then declares them.
+    assert settler.settle("r-other", entry, CENT, keys)
+    assert _held(maker, keys, now) == (0, 0)
+    assert maker.usage("alice", keys, now=now).spent_nanos["total"] == CENT
+    _lease_with_team_hold(maker, "r-release", now)
+    assert settler.release("r-release")
+    assert not settler.release("r-release")
+    assert _held(maker, keys, now) == (0, 0)
+    maker.close()
+    settler.close()
+
+
+async def test_a_lease_made_by_another_store_is_released_from_asyncio(
+    redis_cluster_url: str,
+) -> None:
+    now = time.time()
+    maker, releaser = RedisStore(redis_cluster_url), RedisStore(redis_cluster_url)
+    keys = _lease_with_team_hold(maker, "r-async", now)
+    assert await releaser.arelease("r-async")
+    assert not await releaser.arelease("r-async")
+    assert (await maker.ausage("alice", keys, now=now)).reserved_nanos == 0
+    assert _held(maker, keys, now) == (0, 0)
+    await releaser.aclose()
+    maker.close()
+
+
+def test_the_script_changes_nothing_when_a_derived_key_is_not_declared(
+    redis_cluster: RedisClusterNodes, redis_cluster_url: str,
+) -> None:
+    now = time.time()
+    store = RedisStore(redis_cluster_url)
+    keys = _lease_with_team_hold(store, "r-undeclared", now)
+    layout = store.layout
+    call_keys, call_args = layout.release_call("r-undeclared")
+    client = redis_cluster.client()
+    try:
+        # The lease's user and holds keys are left out of the declared keys.
+        reply = evalsha_sync(client, pack_calls([("release", call_keys, call_args)]),
+                             layout.settings_version, call_keys)
+    finally:
+        client.close()
+    with pytest.raises(redis.exceptions.ResponseError, match="not declared"):
+        unwrap(reply[0])
+    assert _held(store, keys, now) == (CENT, CENT)  # the lease is still whole
+    assert store.release("r-undeclared")
+    store.close()
