@@ -301,3 +301,21 @@ def test_stored_limits_known_before_an_outage_keep_applying_and_fail_open_allows
     assert tracker.reserve("alice", 0.05, team="search") is not None  # fail_open: allowed
     persistent_server.start()
     assert tracker.can_afford("alice", 0.05, team="search") is False
+
+
+def test_a_fail_open_worker_started_during_the_outage_admits_then_enforces_when_it_is_back(
+    make_store: Callable[..., RedisStore], persistent_server: RedisServer,
+) -> None:
+    admin = make_store(persistent_server.url)
+    CostTracker(store=admin).set_user_budget("u1", BudgetConfig(daily=0.05))
+    persistent_server.stop()
+    store = make_store(persistent_server.url, on_unavailable="fail_open")
+    tracker = CostTracker(store=store, enforcement_mode="block")
+    tracker.TIER_REFRESH_SECONDS = 0.0
+
+    assert tracker.can_afford("u1", 0.10)  # no stored limit can be read: admitted
+    assert tracker.reserve("u1", 0.10) is not None
+
+    persistent_server.start()
+    time.sleep(store.policy.probe_interval)
+    assert not tracker.can_afford("u1", 0.10)  # the stored $0.05 applies again
