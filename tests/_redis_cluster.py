@@ -138,16 +138,53 @@ class RedisClusterNodes:
         port = int(info["slave0"]["port"])
         return next(node for node in self.nodes if node.port == port)
 
-    def flush(self) -> None:
+    def masters(self) -> list[RedisServer]:
+        """The running nodes that are masters right now."""
+        found = []
         for node in self.nodes:
             if not node.running:
                 continue
             client = node.client()
             try:
                 if client.info("replication")["role"] == "master":
-                    client.flushall()
+                    found.append(node)
             finally:
                 client.close()
+        return found
+
+    def flush(self) -> None:
+        for node in self.masters():
+            client = node.client()
+            try:
+                client.flushall()
+            finally:
+                client.close()
+
+    def move_slot(self, slot: int, source: RedisServer, target: RedisServer, *,
+                  keys_per_step: int = 3, pause: float = 0.0) -> int:
+        """Reshard ``slot`` from ``source`` to ``target`` a few keys at a time, as
+        ``redis-cli --cluster reshard`` does; returns how many keys moved."""
+        source_id, target_id = _node_id(source), _node_id(target)
+        src, dst = source.client(), target.client()
+        moved = 0
+        try:
+            dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", source_id)
+            src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", target_id)
+            while keys := src.execute_command("CLUSTER GETKEYSINSLOT", slot, keys_per_step):
+                src.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS",
+                                    *keys)
+                moved += len(keys)
+                time.sleep(pause)  # the window in which the slot's keys are split
+            for node in self.masters():
+                client = node.client()
+                try:
+                    client.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
+                finally:
+                    client.close()
+        finally:
+            src.close()
+            dst.close()
+        return moved
 
     def close(self) -> None:
         for node in self.nodes:
@@ -163,6 +200,15 @@ class RedisClusterNodes:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _node_id(node: RedisServer) -> str:
+    client = node.client()
+    try:
+        node_id = client.execute_command("CLUSTER MYID")
+    finally:
+        client.close()
+    return node_id.decode() if isinstance(node_id, bytes) else str(node_id)
 
 
 @pytest.fixture(scope="session")

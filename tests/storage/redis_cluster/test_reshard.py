@@ -23,64 +23,12 @@ from cascadeflow import StoreUnavailableError
 from cascadeflow._entry import CostEntry
 from cascadeflow.storage import CounterAdd, CounterLimit, PeriodKey, PeriodLimit, RedisStore
 from tests._redis_cluster import RedisClusterNodes
-from tests._redis_server import RedisServer
 
 pytestmark = pytest.mark.redis
 
 CENT = 10_000_000
 LIMIT = 60  # cents: the loop reaches the limit around the time the slot moves
 LEDGER_SLOT_KEY = "{cascadeflow}:settings_version"
-
-
-def _node_id(node: RedisServer) -> str:
-    client = node.client()
-    try:
-        node_id = client.execute_command("CLUSTER MYID")
-        return node_id.decode() if isinstance(node_id, bytes) else str(node_id)
-    finally:
-        client.close()
-
-
-def _masters(cluster: RedisClusterNodes) -> list[RedisServer]:
-    masters = []
-    for node in cluster.nodes:
-        if not node.running:
-            continue
-        client = node.client()
-        try:
-            if client.info("replication")["role"] == "master":
-                masters.append(node)
-        finally:
-            client.close()
-    return masters
-
-
-def migrate_slot(cluster: RedisClusterNodes, slot: int, source: RedisServer,
-                 target: RedisServer, *, pause: float, moved: list[int],
-                 batch: int = 3) -> None:
-    """Move ``slot`` from ``source`` to ``target`` a few keys at a time, as redis-cli does."""
-    source_id, target_id = _node_id(source), _node_id(target)
-    src, dst = source.client(), target.client()
-    try:
-        dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", source_id)
-        src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", target_id)
-        while True:
-            keys = src.execute_command("CLUSTER GETKEYSINSLOT", slot, batch)
-            if not keys:
-                break
-            src.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS",
-                                *keys)
-            moved[0] += len(keys)
-            time.sleep(pause)  # the window in which the slot's keys are split
-        for node in _masters(cluster):
-            client = node.client()
-            try:
-                client.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
-            finally:
-                client.close()
-    finally:
-        src.close()
-        dst.close()
 
 
 def _entry(rid: str) -> CostEntry:
@@ -142,12 +90,11 @@ def test_resharding_the_ledger_slot_mid_loop_never_overspends_or_applies_twice(
     slot = client.keyslot(LEDGER_SLOT_KEY)
     client.close()
     source = redis_cluster.master_of(LEDGER_SLOT_KEY)
-    target = next(node for node in _masters(redis_cluster) if node is not source)
+    target = next(node for node in redis_cluster.masters() if node is not source)
 
     outcomes = {"refused": 0, "reserve failed clearly": 0, "end failed clearly": 0,
                 "reserved while moving": 0}
     settled: list[str] = []
-    moved = [0]
     moving, moved_done = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 
@@ -164,14 +111,14 @@ def test_resharding_the_ledger_slot_mid_loop_never_overspends_or_applies_twice(
         time.sleep(0.01)  # the loop is under way: leases, counters, history in the slot
     moving.set()
     try:
-        migrate_slot(redis_cluster, slot, source, target, pause=0.02, moved=moved, batch=2)
+        moved = redis_cluster.move_slot(slot, source, target, keys_per_step=2, pause=0.02)
     finally:
         moved_done.set()
     loop.join(timeout=120)
     assert not loop.is_alive()
     assert not errors, [f"{type(e).__name__}: {e}" for e in errors]
 
-    assert moved[0] > 0 and outcomes["reserved while moving"] > 0  # the two did overlap
+    assert moved > 0 and outcomes["reserved while moving"] > 0  # the two did overlap
     assert redis_cluster.master_of(LEDGER_SLOT_KEY).port == target.port
     entries = [entry.id for entry in store.entries(user_id="alice")]
     assert len(entries) == len(set(entries))  # nothing applied twice
@@ -200,8 +147,8 @@ def test_after_a_reshard_a_store_follows_moved_to_the_new_master(
     slot = client.keyslot(LEDGER_SLOT_KEY)
     client.close()
     source = redis_cluster.master_of(LEDGER_SLOT_KEY)
-    target = next(node for node in _masters(redis_cluster) if node is not source)
-    migrate_slot(redis_cluster, slot, source, target, pause=0.0, moved=[0])
+    target = next(node for node in redis_cluster.masters() if node is not source)
+    assert redis_cluster.move_slot(slot, source, target) > 0
     # The store's clients still map the slot to the old master: MOVED sends them on.
     assert store.settle("r1", CostEntry(id="r1", timestamp=datetime.now(timezone.utc),
                                         model="m", provider="p", tokens=1, cost=0.01,
