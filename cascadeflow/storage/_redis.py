@@ -85,7 +85,10 @@ class RedisStore(LedgerStore):
             ``RedisCluster`` client). The prefix becomes a hash tag (``{cascadeflow}``), so
             every key of the ledger lives in one hash slot, on one master (and its
             replicas): each script runs there unchanged and every scope, including global
-            and tag budgets, stays atomic. The ledger does not spread over the masters.
+            and tag budgets, stays atomic. Each call declares every key it touches, so
+            the slot can be resharded while in use (a call whose keys are split between
+            two masters is retried by the cluster client, or fails as an outage, with
+            nothing applied). The ledger does not spread over the masters.
 
     Example:
         >>> from cascadeflow import CostTracker, BudgetConfig
