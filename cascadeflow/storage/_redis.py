@@ -24,7 +24,7 @@ from cascadeflow.storage._base import (
     Usage,
     decode_reserve_reply,
 )
-from cascadeflow.storage._redis_batch import evalsha_sync, pack_calls, unwrap
+from cascadeflow.storage._redis_batch import evalsha_sync, pack_calls, pack_declared, unwrap
 from cascadeflow.storage._redis_clients import AsyncRedis, RedisClients, SyncRedis, is_cluster
 from cascadeflow.storage._redis_declared import LeaseKeyBook, ended_lease
 from cascadeflow.storage._redis_journal import OutageJournal
@@ -192,20 +192,18 @@ class RedisStore(LedgerStore):
         """One operation, one script call (every key declared on a cluster)."""
         client = self._clients.sync()
         route = self.layout.settings_version
-        rid = ended_lease(script, args) if self._leases is not None else ""
-        declared: list[str] = []
-        if self._leases is not None:
-            extra = self._leases.known(rid) if rid else []
-            if extra is None:
-                lookup_keys, lookup_args = self.layout.lease_keys_call(rid)
-                reply = unwrap(evalsha_sync(
-                    client, pack_calls([("lease_keys", lookup_keys, lookup_args)]), route,
-                    lookup_keys)[0])
-                extra = self._leases.from_lookup(rid, reply)
-            declared = [*keys, *extra]
-        result = unwrap(evalsha_sync(client, pack_calls([(script, keys, args)]), route,
-                                     declared)[0])
-        if rid and self._leases is not None:
+        if self._leases is None:
+            return unwrap(evalsha_sync(client, pack_calls([(script, keys, args)]), route)[0])
+        rid = ended_lease(script, args)
+        extra = self._leases.known(rid) if rid else []
+        if extra is None:
+            lookup = ("lease_keys", *self.layout.lease_keys_call(rid))
+            payload, declared = pack_declared([(lookup, ())], route)
+            extra = self._leases.from_lookup(
+                rid, unwrap(evalsha_sync(client, payload, route, declared)[0]))
+        payload, declared = pack_declared([((script, keys, args), extra)], route)
+        result = unwrap(evalsha_sync(client, payload, route, declared)[0])
+        if rid:
             self._leases.forget(rid)
         return result
 

@@ -14,7 +14,14 @@ from typing import Any
 
 import orjson
 import redis.asyncio
-from redis.exceptions import NoScriptError, ResponseError
+import redis.asyncio.cluster
+import redis.cluster
+from redis.exceptions import (
+    NoScriptError,
+    RedisClusterException,
+    ResponseError,
+    SlotNotCoveredError,
+)
 
 from cascadeflow.storage._redis_scripts import LEDGER
 
@@ -34,6 +41,23 @@ Call = tuple[str, list[str], list[str]]
 def pack_calls(calls: list[Call]) -> bytes:
     """The script's one argument: ``[[name, keys, args], ...]`` as JSON (all strings)."""
     return orjson.dumps(calls)
+
+
+def pack_declared(calls: Sequence[tuple[Call, Sequence[str]]],
+                  route_key: str) -> tuple[bytes, list[str]]:
+    """For a cluster: the script's argument and the keys to declare after ``route_key``.
+
+    Every key of every call, and each call's extra keys (those the script derives), is
+    declared once; in the argument a call names its keys by their position in KEYS.
+    """
+    positions = {route_key: 1}
+    packed = []
+    for (name, keys, args), extra in calls:
+        named = [positions.setdefault(key, len(positions) + 1) for key in keys]
+        for key in extra:
+            positions.setdefault(key, len(positions) + 1)
+        packed.append((name, named, args))
+    return orjson.dumps(packed), list(positions)[1:]
 
 
 def unwrap(reply: list[Any]) -> Any:
@@ -83,16 +107,13 @@ class ScriptBatcher:
             await self._send(batch)
 
     async def _send(self, batch: list[tuple[Call, Sequence[str], asyncio.Future[Any]]]) -> None:
-        declared: list[str] = []
         if self._declare:
-            union: dict[str, None] = {}
-            for (_, keys, _), extra, _ in batch:
-                union.update(dict.fromkeys(keys))
-                union.update(dict.fromkeys(extra))
-            declared = list(union)
+            payload, declared = pack_declared([(c, extra) for c, extra, _ in batch],
+                                              self._route_key)
+        else:
+            payload, declared = pack_calls([c for c, _, _ in batch]), []
         try:
-            replies = await evalsha_async(self._client, pack_calls([c for c, _, _ in batch]),
-                                          self._route_key, declared)
+            replies = await evalsha_async(self._client, payload, self._route_key, declared)
         except BaseException as error:  # every caller gets the failure (e.g. Redis is down)
             for _, _, future in batch:
                 if not future.done():
@@ -112,16 +133,21 @@ class ScriptBatcher:
 # The script declares ``route_key``, a key of the ledger's hash slot, then ``declared``.
 # Standalone Redis needs no more; a cluster client sends the call to the master of that slot,
 # where every key the operations touch lives (in cluster mode the prefix is a hash tag), and
-# declaring each of them lets Redis refuse a call whose keys a reshard has split.
+# declaring each of them lets Redis refuse a call whose keys a reshard has split. The cluster
+# client is handed that master (every key shares the route key's slot), which spares it
+# hashing each declared key; it still follows MOVED, ASK and TRYAGAIN answers.
 async def evalsha_async(client: redis.asyncio.Redis, payload: bytes, route_key: str,
                         declared: Sequence[str] = ()) -> list[Any]:
     """Call the ledger script by SHA, loading it first if Redis does not have it."""
     keys = [route_key, *declared]
+    options = _route(client, route_key, declared)
+    execute: Any = client.execute_command  # untyped in redis-py
     try:
-        replies: list[Any] = await client.evalsha(LEDGER_SHA, len(keys), *keys, payload)
+        replies: list[Any] = await execute(
+            "EVALSHA", LEDGER_SHA, len(keys), *keys, payload, **options)
     except NoScriptError:
         await client.script_load(LEDGER)
-        replies = await client.evalsha(LEDGER_SHA, len(keys), *keys, payload)
+        replies = await execute("EVALSHA", LEDGER_SHA, len(keys), *keys, payload, **options)
     return replies
 
 
@@ -129,9 +155,24 @@ def evalsha_sync(client: redis.Redis, payload: bytes, route_key: str,
                  declared: Sequence[str] = ()) -> list[Any]:
     """Sync :func:`evalsha_async`."""
     keys = [route_key, *declared]
+    options = _route(client, route_key, declared)
+    execute: Any = client.execute_command  # untyped in redis-py
     try:
-        replies: list[Any] = client.evalsha(LEDGER_SHA, len(keys), *keys, payload)
+        replies: list[Any] = execute("EVALSHA", LEDGER_SHA, len(keys), *keys, payload,
+                                     **options)
     except NoScriptError:
         client.script_load(LEDGER)
-        replies = client.evalsha(LEDGER_SHA, len(keys), *keys, payload)
+        replies = execute("EVALSHA", LEDGER_SHA, len(keys), *keys, payload, **options)
     return replies
+
+
+def _route(client: Any, route_key: str, declared: Sequence[str]) -> dict[str, Any]:
+    # Only a cluster client with its slot map loaded (the first call loads it) can be given
+    # the master; a stale map costs one failed attempt, which the store's retries absorb.
+    if not declared or not isinstance(client, (redis.cluster.RedisCluster,
+                                               redis.asyncio.cluster.RedisCluster)):
+        return {}
+    try:
+        return {"target_nodes": client.get_node_from_key(route_key)}
+    except (RedisClusterException, SlotNotCoveredError):
+        return {}

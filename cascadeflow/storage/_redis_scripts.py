@@ -328,7 +328,16 @@ if #KEYS > 1 then
 end
 local results = {}
 for i, call in ipairs(cjson.decode(ARGV[1])) do
-  local ok, value = pcall(ops[call[1]], call[2], call[3])
+  local keys = call[2]
+  if DECLARED then
+    -- Declared keys are sent once, in KEYS; an operation names its own by position.
+    local named = {}
+    for j, position in ipairs(keys) do
+      named[j] = KEYS[position]
+    end
+    keys = named
+  end
+  local ok, value = pcall(ops[call[1]], keys, call[3])
   if ok then
     results[i] = {1, value}
   else

@@ -14,7 +14,7 @@ import redis.exceptions
 from cascadeflow import BudgetConfig, CostTracker, Scope
 from cascadeflow._entry import CostEntry
 from cascadeflow.storage import CounterLimit, PeriodKey, PeriodLimit, RedisStore
-from cascadeflow.storage._redis_batch import evalsha_sync, pack_calls, unwrap
+from cascadeflow.storage._redis_batch import evalsha_sync, pack_declared, unwrap
 from tests._redis_cluster import RedisClusterNodes
 
 pytestmark = pytest.mark.redis
@@ -146,8 +146,9 @@ def test_the_script_changes_nothing_when_a_derived_key_is_not_declared(
     client = redis_cluster.client()
     try:
         # The lease's user and holds keys are left out of the declared keys.
-        reply = evalsha_sync(client, pack_calls([("release", call_keys, call_args)]),
-                             layout.settings_version, call_keys)
+        payload, declared = pack_declared([(("release", call_keys, call_args), ())],
+                                          layout.settings_version)
+        reply = evalsha_sync(client, payload, layout.settings_version, declared)
     finally:
         client.close()
     with pytest.raises(redis.exceptions.ResponseError, match="not declared"):
