@@ -1,0 +1,65 @@
+"""What a cluster call declares: every key of its operations, once, and a lease's derived keys."""
+
+from __future__ import annotations
+
+import orjson
+
+from cascadeflow.storage import CounterLimit, PeriodKey
+from cascadeflow.storage._redis_batch import pack_declared
+from cascadeflow.storage._redis_declared import LeaseKeyBook, ended_lease
+from cascadeflow.storage._redis_layout import RedisLayout
+
+LAYOUT = RedisLayout(prefix="{cf}")
+DAY = PeriodKey("daily", "daily:2026-12-02", None)
+
+
+def test_calls_name_their_keys_by_position_in_one_declared_list() -> None:
+    calls = [(("usage", ["{cf}:a", "{cf}:b"], ["x"]), ()),
+             (("record", ["{cf}:b", "{cf}:c"], ["y"]), ["{cf}:d", "{cf}:a"])]
+    payload, declared = pack_declared(calls, "{cf}:route")
+
+    assert declared == ["{cf}:a", "{cf}:b", "{cf}:c", "{cf}:d"]  # each once, route first
+    keys = ["{cf}:route", *declared]
+    decoded = orjson.loads(payload)
+    assert [[keys[i - 1] for i in call[1]] for call in decoded] == [
+        ["{cf}:a", "{cf}:b"], ["{cf}:b", "{cf}:c"]]
+    assert [call[2] for call in decoded] == [["x"], ["y"]]
+
+
+def test_a_lease_remembers_its_users_keys_and_the_owners_it_holds_on() -> None:
+    book = LeaseKeyBook(LAYOUT)
+    counters = [CounterLimit("team:search", DAY, limit=10, hold=2),
+                CounterLimit("team:search", DAY, limit=10, hold=2),
+                CounterLimit("team:search/rpm", DAY, limit=5, add=1)]  # no hold: not ended
+    book.remember("r1", "alice", counters)
+
+    assert book.known("r1") == [LAYOUT.leases("alice"), LAYOUT.lease_amounts("alice"),
+                                LAYOUT.lease_holds("r1"), LAYOUT.holds("team:search"),
+                                LAYOUT.hold_amounts("team:search")]
+    book.forget("r1")
+    assert book.known("r1") is None
+
+
+def test_the_book_stays_bounded_and_keeps_the_newest_leases() -> None:
+    book = LeaseKeyBook(LAYOUT, max_leases=4)
+    for index in range(10):
+        book.remember(f"r{index}", "alice", [])
+    assert len(book) <= 4
+    assert book.known("r9") is not None
+    assert book.known("r0") is None  # forgotten: its keys are looked up when it ends
+
+
+def test_keys_looked_up_for_a_lease_made_elsewhere() -> None:
+    book = LeaseKeyBook(LAYOUT)
+    listed = orjson.dumps([LAYOUT.holds("org:acme"), LAYOUT.hold_amounts("org:acme")])
+    assert book.from_lookup("r2", [b"bob", listed]) == [
+        LAYOUT.lease_holds("r2"), LAYOUT.leases("bob"), LAYOUT.lease_amounts("bob"),
+        LAYOUT.holds("org:acme"), LAYOUT.hold_amounts("org:acme")]
+    assert book.from_lookup("r3", [b"", b""]) == [LAYOUT.lease_holds("r3")]  # no lease
+
+
+def test_only_settles_and_releases_end_a_lease() -> None:
+    assert ended_lease("release", ["{cf}", "r1"]) == "r1"
+    assert ended_lease("record_counted", ["{cf}", "r2", "nonce"]) == "r2"
+    assert ended_lease("record", ["{cf}", "", "nonce"]) == ""  # a plain record
+    assert ended_lease("reserve", ["{cf}", "now"]) == ""
