@@ -24,9 +24,8 @@ from cascadeflow.storage._base import (
     Usage,
     decode_reserve_reply,
 )
-from cascadeflow.storage._redis_batch import evalsha_sync, pack_calls, pack_declared, unwrap
+from cascadeflow.storage._redis_calls import ScriptCaller
 from cascadeflow.storage._redis_clients import AsyncRedis, RedisClients, SyncRedis, is_cluster
-from cascadeflow.storage._redis_declared import LeaseKeyBook, ended_lease
 from cascadeflow.storage._redis_journal import OutageJournal
 from cascadeflow.storage._redis_layout import (
     RedisLayout,
@@ -138,8 +137,7 @@ class RedisStore(LedgerStore):
         self._clients = RedisClients(url_or_client, self.policy,
                                      route_key=self.layout.settings_version, cluster=clustered)
         self.url = self._clients.url
-        # On a cluster every call declares all its keys (see _redis_declared).
-        self._leases = LeaseKeyBook(self.layout) if clustered else None
+        self._calls = ScriptCaller(self._clients, self.layout)
         self._outage = OutageState(self.url, self.policy, on_unavailable,
                                    journal=OutageJournal(journal_path))
 
@@ -154,7 +152,7 @@ class RedisStore(LedgerStore):
         def attempt() -> Any:
             if self._outage.journal:
                 self._replay()
-            return self._call(script, keys, args)
+            return self._calls.call(script, keys, args)
 
         try:
             result = self.policy.call(attempt)
@@ -168,7 +166,7 @@ class RedisStore(LedgerStore):
         if not self._outage.is_down and not self._outage.journal:
             # The hot path: Redis answered last time. A failure continues with the retries.
             try:
-                return await self._acall(script, keys, args)
+                return await self._calls.acall(script, keys, args)
             except UNAVAILABLE as exc:
                 if self.policy.attempts == 1:
                     raise self._outage.went_down(exc) from exc
@@ -179,7 +177,7 @@ class RedisStore(LedgerStore):
         async def attempt() -> Any:
             if self._outage.journal:
                 await self._areplay()
-            return await self._acall(script, keys, args)
+            return await self._calls.acall(script, keys, args)
 
         try:
             result = await self.policy.acall(attempt, tried=tried)
@@ -188,52 +186,17 @@ class RedisStore(LedgerStore):
         self._outage.came_back()
         return result
 
-    def _call(self, script: str, keys: list[str], args: list[Any]) -> Any:
-        """One operation, one script call (every key declared on a cluster)."""
-        client = self._clients.sync()
-        route = self.layout.settings_version
-        if self._leases is None:
-            return unwrap(evalsha_sync(client, pack_calls([(script, keys, args)]), route)[0])
-        rid = ended_lease(script, args)
-        extra = self._leases.known(rid) if rid else []
-        if extra is None:
-            lookup = ("lease_keys", *self.layout.lease_keys_call(rid))
-            payload, declared = pack_declared([(lookup, ())], route)
-            extra = self._leases.from_lookup(
-                rid, unwrap(evalsha_sync(client, payload, route, declared)[0]))
-        payload, declared = pack_declared([((script, keys, args), extra)], route)
-        result = unwrap(evalsha_sync(client, payload, route, declared)[0])
-        if rid:
-            self._leases.forget(rid)
-        return result
-
-    async def _acall(self, script: str, keys: list[str], args: list[Any]) -> Any:
-        """Async :meth:`_call`: the operation joins the running loop's next script batch."""
-        batcher = self._clients.batcher()
-        if self._leases is None:
-            return await batcher.call(script, keys, args)
-        rid = ended_lease(script, args)
-        extra = self._leases.known(rid) if rid else []
-        if extra is None:
-            lookup_keys, lookup_args = self.layout.lease_keys_call(rid)
-            extra = self._leases.from_lookup(
-                rid, await batcher.call("lease_keys", lookup_keys, lookup_args))
-        result = await batcher.call(script, keys, args, extra)
-        if rid:
-            self._leases.forget(rid)
-        return result
-
     def _replay(self) -> int:
         items = self._outage.journal.items()
         for item in items:
-            self._call(item.script, item.keys, item.args)
+            self._calls.call(item.script, item.keys, item.args)
             self._outage.journal.applied(item)
         return len(items)
 
     async def _areplay(self) -> int:
         items = self._outage.journal.items()
         for item in items:
-            await self._acall(item.script, item.keys, item.args)
+            await self._calls.acall(item.script, item.keys, item.args)
             self._outage.journal.applied(item)
         return len(items)
 
@@ -348,8 +311,8 @@ class RedisStore(LedgerStore):
             outcome = decode_reserve_reply(self._run(script, keys, args), limits, counters)
         except RedisDown as down:
             return self._fallback(down, ReserveOutcome(granted=True))
-        if outcome.granted and self._leases is not None:
-            self._leases.remember(reservation_id, user_id, counters)
+        if outcome.granted:
+            self._calls.lease_granted(reservation_id, user_id, counters)
         return outcome
 
     async def areserve(
@@ -370,8 +333,8 @@ class RedisStore(LedgerStore):
                                            counters)
         except RedisDown as down:
             return self._fallback(down, ReserveOutcome(granted=True))
-        if outcome.granted and self._leases is not None:
-            self._leases.remember(reservation_id, user_id, counters)
+        if outcome.granted:
+            self._calls.lease_granted(reservation_id, user_id, counters)
         return outcome
 
     def release(self, reservation_id: str) -> bool:
