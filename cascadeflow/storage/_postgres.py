@@ -1,14 +1,15 @@
 """The durable shared store: the ledger in PostgreSQL, shared by every worker on every host.
 
 Each check-and-reserve, settle, release and record is one statement calling a function of the
-ledger's own schema (``_postgres_schema``): one round trip, one transaction, committed when the
-call returns. Amounts are BIGINT nano-dollars.
+ledger's own schema (``_postgres_schema``), committed when the call returns. Sync calls send
+it alone; async ones made at the same time share a transaction (``_postgres_batch``). Amounts
+are BIGINT nano-dollars.
 """
 
 from __future__ import annotations
 
-import re
 import threading
+from asyncio import get_running_loop as _running_loop
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,13 +29,33 @@ from cascadeflow.storage._base import (
     _in_worker_thread,
     decode_reserve_reply,
 )
-from cascadeflow.storage._postgres_pools import PostgresPools
-from cascadeflow.storage._postgres_schema import TABLE_NAMES, migrate, quoted_schema
+from cascadeflow.storage._postgres_batch import Operation, StatementBatcher
+from cascadeflow.storage._postgres_pools import (
+    Params,
+    PostgresPools,
+    Rows,
+    aexecute,
+    execute,
+    is_unavailable,
+    pool_timeout,
+    printable_dsn,
+)
+from cascadeflow.storage._postgres_schema import (
+    counter_usage_of,
+    counters_params,
+    lock_names,
+    migrate,
+    quoted_schema,
+    record_params,
+    reserve_params,
+    statements,
+    text_array,
+    usage_of,
+)
 from cascadeflow.storage._redis_journal import OutageJournal
 from cascadeflow.storage._redis_outage import OnUnavailable, OutageState
 from cascadeflow.storage._redis_outage import RedisDown as StoreDown
-from cascadeflow.storage._redis_outage import safe_url as _safe_url
-from cascadeflow.storage._sqlite import _entry_from_row, _entry_row
+from cascadeflow.storage._sqlite import _entry_from_row
 
 if TYPE_CHECKING:
     import os
@@ -43,54 +64,9 @@ if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 T = TypeVar("T")
-Rows = list[tuple[Any, ...]]
 
-_ENTRY_COLUMNS = (
-    "id, ts, utc_offset, model, provider, tokens, cost, query_id, metadata, user_id, user_tier,"
-    " prompt_tokens, completion_tokens"
-)
-# Connection-level failures (class 08) and a server shutting down or starting (57P01-57P03)
-# mean "unreachable right now"; any other error is a real error and is raised as it is.
-_UNAVAILABLE_STATES = ("57P01", "57P02", "57P03")
 # The settings version fail_open answers during an outage: never a real one (those start at 0).
 _OUTAGE_VERSION = -2
-
-
-def _is_unavailable(exc: BaseException) -> bool:
-    import psycopg
-
-    if isinstance(exc, psycopg.InterfaceError):
-        return True
-    if isinstance(exc, psycopg.OperationalError):
-        state = exc.sqlstate
-        return state is None or state.startswith("08") or state in _UNAVAILABLE_STATES
-    return False
-
-
-def _printable(conninfo: str) -> str:
-    """The DSN without its password (a URL's, or a ``password=`` keyword's), for messages."""
-    if "://" in conninfo:
-        return _safe_url(conninfo)
-    return re.sub(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", "password=***", conninfo)
-
-
-def _pool_timeout() -> type[Exception]:
-    from psycopg_pool import PoolTimeout
-
-    return PoolTimeout
-
-
-def _execute(pool: ConnectionPool, sql: str, params: Sequence[Any] | dict[str, Any]) -> Rows:
-    with pool.connection() as conn:
-        cursor = conn.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
-
-
-async def _aexecute(pool: AsyncConnectionPool, sql: str,
-                    params: Sequence[Any] | dict[str, Any]) -> Rows:
-    async with pool.connection() as conn:
-        cursor = await conn.execute(sql, params)
-        return await cursor.fetchall() if cursor.description else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +83,11 @@ class PostgresStore(LedgerStore):
       by id; leases stop counting at their ``expires_at`` (the tracker's time).
     * **Durable:** when :meth:`record` or :meth:`settle` returns, its transaction is
       committed (as durable as the server's ``synchronous_commit``).
+    * **Batched async writes:** the ``areserve``, ``asettle``, ``arecord`` and
+      ``arelease`` calls of concurrent asyncio tasks share one transaction (one round trip,
+      one commit), which first locks everything its calls touch in one sorted order; each
+      call returns once that commit has succeeded. A lone call is sent at once. A task
+      cancelled while its call is in flight may still have had it applied.
     * **A good neighbour:** it creates and migrates its own tables in its own ``schema``
       (version recorded in ``<schema>.schema_version``; many workers may start at once
       against an empty database) and touches no other table, so it can live in the LiteLLM
@@ -157,43 +138,15 @@ class PostgresStore(LedgerStore):
         self.schema = schema
         self.on_unavailable: OnUnavailable = on_unavailable
         self._pools = PostgresPools(dsn_or_pool, max_size=max_connections, timeout=timeout)
-        self.url = _printable(self._pools.conninfo)
+        self.url = printable_dsn(self._pools.conninfo)
         self._outage = OutageState(self.url, _Probe(probe_interval), on_unavailable,
                                    journal=OutageJournal(journal_path), service="PostgreSQL")
         self._migrated = False
         self._settings_seen = 0
         self._migrate_lock = threading.Lock()
-        s = quoted
-        self._sql = {
-            "reserve": f"SELECT {s}.reserve(%s, %s, %s, %s, %s, %s::text[], %s::bigint[],"
-                       " %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[])",
-            "record_entry": f"SELECT {s}.record_entry(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-                            " %s, %s, %s, %s, %s, %s::text[], %s::text[], %s::text[],"
-                            " %s::bigint[])",
-            "release": f"DELETE FROM {s}.leases WHERE id = %s RETURNING true",
-            "tier": f"INSERT INTO {s}.users (user_id, tier) VALUES (%s, %s) ON CONFLICT"
-                    " (user_id) DO UPDATE SET tier = excluded.tier RETURNING true",
-            "usage": f"SELECT period_key, spent_nanos FROM {s}.counters WHERE user_id = %(u)s"
-                     " AND period_key = ANY(%(k)s::text[]) UNION ALL SELECT NULL,"
-                     f" COALESCE(SUM(amount_nanos), 0)::bigint FROM {s}.leases"
-                     " WHERE user_id = %(u)s AND expires_at > %(now)s",
-            "counters": f"SELECT owner, period_key, value FROM {s}.owner_counters"
-                        " WHERE (owner, period_key) IN (SELECT * FROM unnest(%(o)s::text[],"
-                        " %(k)s::text[])) UNION ALL SELECT owner, NULL, SUM(amount)::bigint"
-                        f" FROM {s}.holds WHERE owner = ANY(%(h)s::text[])"
-                        " AND expires_at > %(now)s GROUP BY owner",
-            "put_setting": f"SELECT {s}.put_setting(%s, %s)",
-            "settings": f"SELECT v.version, t.name, t.value FROM {s}.settings_version AS v"
-                        f" LEFT JOIN {s}.settings AS t ON true",
-            "settings_version": f"SELECT version FROM {s}.settings_version",
-            "tiers": f"SELECT user_id, tier FROM {s}.users",
-            "user_tier": f"SELECT tier FROM {s}.users WHERE user_id = %s",
-            "totals": "SELECT GROUPING(model, provider, user_id), model, provider, user_id,"
-                      f" COALESCE(SUM(cost_nanos), 0)::bigint, COUNT(*) FROM {s}.entries"
-                      " GROUP BY GROUPING SETS ((), (model), (provider), (user_id))",
-            "reset": "TRUNCATE " + ", ".join(f"{s}.{table}" for table in TABLE_NAMES),
-            "entries": f"SELECT {_ENTRY_COLUMNS} FROM {s}.entries",
-        }
+        self._sql = statements(quoted)
+        self._batcher: StatementBatcher | None = None
+        self._async_failures = 0
 
     def __repr__(self) -> str:
         return (f"PostgresStore({self.url!r}, schema={self.schema!r}, "
@@ -216,7 +169,7 @@ class PostgresStore(LedgerStore):
                     migrate(conn, self.schema)
                 self._migrated = True
 
-    def _attempt(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> Rows:
+    def _attempt(self, sql: str, params: Params) -> Rows:
         if self._outage.is_down:
             # A direct connection says at once whether the server is back (a refused one
             # fails in microseconds); only then does a fresh pool replace the old one.
@@ -225,55 +178,70 @@ class PostgresStore(LedgerStore):
         self._ensure_schema()
         pool = self._pools.sync()
         try:
-            return _execute(pool, sql, params)
+            return execute(pool, sql, params)
         except Exception as exc:
-            if not _is_unavailable(exc) or isinstance(exc, _pool_timeout()):
+            if not is_unavailable(exc) or isinstance(exc, pool_timeout()):
                 raise
         # After a server restart the pool's idle connections are dead: when the server
         # answers, drop them and try once more (every statement is idempotent: see the
         # schema's functions).
         self._pools.probe()
         pool.check()
-        return _execute(pool, sql, params)
+        return execute(pool, sql, params)
 
-    async def _aattempt(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> Rows:
+    async def _aattempt(self, operation: Operation, *, batched: bool = False) -> Rows:
         if self._outage.is_down:
             await self._pools.aprobe()
-            await self._pools.renew_async()
+            await self._pools.renew_async(self._async_failures)
         if not self._migrated:
             await _in_worker_thread(self._ensure_schema)
         pool = await self._pools.async_pool()
         try:
-            return await _aexecute(pool, sql, params)
+            return await self._asend(pool, operation, batched)
         except Exception as exc:
-            if not _is_unavailable(exc) or isinstance(exc, _pool_timeout()):
+            if not is_unavailable(exc) or isinstance(exc, pool_timeout()):
                 raise
         await self._pools.aprobe()
         await pool.check()
-        return await _aexecute(pool, sql, params)
+        return await self._asend(pool, operation, batched)
 
-    def _run(self, name: str, params: Sequence[Any] | dict[str, Any]) -> Rows:
+    async def _asend(self, pool: AsyncConnectionPool, operation: Operation,
+                     batched: bool) -> Rows:
+        if not batched:
+            return await aexecute(pool, operation.sql, operation.params)
+        batcher = self._batcher
+        if batcher is None or batcher.pool is not pool or batcher.loop is not _running_loop():
+            # A pool belongs to one event loop, and so does the batcher that sends on it.
+            batcher = self._batcher = StatementBatcher(pool, self._sql["lock_batch"])
+        return await batcher.run(operation)
+
+    def _run(self, name: str, params: Params) -> Rows:
+        # ``name`` is a statement's name, or (a report's query made for the call) its text.
         self._outage.check_probe()
         try:
             if self._outage.journal:
                 self._replay()
-            rows = self._attempt(self._sql[name], params)
+            rows = self._attempt(self._sql.get(name, name), params)
         except Exception as exc:
-            if not _is_unavailable(exc):
+            if not is_unavailable(exc):
                 raise
             raise self._outage.went_down(exc) from exc
         self._outage.came_back()
         return rows
 
-    async def _arun(self, name: str, params: Sequence[Any] | dict[str, Any]) -> Rows:
+    async def _arun(self, name: str, params: Params, *, names: tuple[str, ...] | None = None,
+                    lease: str = "") -> Rows:
+        # ``names`` (the advisory locks the write takes) marks a write that may share a batch.
         self._outage.check_probe()
         try:
             if self._outage.journal:
                 await self._areplay()
-            rows = await self._aattempt(self._sql[name], params)
+            rows = await self._aattempt(Operation(self._sql[name], params, names or (), lease),
+                                        batched=names is not None)
         except Exception as exc:
-            if not _is_unavailable(exc):
+            if not is_unavailable(exc):
                 raise
+            self._async_failures += 1
             raise self._outage.went_down(exc) from exc
         self._outage.came_back()
         return rows
@@ -288,7 +256,7 @@ class PostgresStore(LedgerStore):
     async def _areplay(self) -> int:
         items = self._outage.journal.items()
         for item in items:
-            await self._aattempt(self._sql[item.script], item.args)
+            await self._aattempt(Operation(self._sql[item.script], item.args))
             self._outage.journal.applied(item)
         return len(items)
 
@@ -308,7 +276,7 @@ class PostgresStore(LedgerStore):
             raise self._unavailable(down) from down.cause
         return self._outage.journal.add(name, [], args, entry_id)
 
-    def _read(self, name: str, params: Sequence[Any] | dict[str, Any] = ()) -> Rows:
+    def _read(self, name: str, params: Params = ()) -> Rows:
         # Reports and settings have no fail-open answer: an outage always raises.
         try:
             return self._run(name, params)
@@ -316,59 +284,46 @@ class PostgresStore(LedgerStore):
             raise self._unavailable(down) from down.cause
 
     # -- writes ---------------------------------------------------------------------------
-    @staticmethod
-    def _record_args(reservation_id: str, entry: CostEntry, cost_nanos: int,
-                     periods: Sequence[PeriodKey], counters: Sequence[CounterAdd]) -> list[Any]:
-        return [reservation_id, *_entry_row(entry, cost_nanos, 0)[:14],
-                [period.key for period in periods], [item.owner for item in counters],
-                [item.period_key.key for item in counters], [item.amount for item in counters]]
-
     def _record(self, args: list[Any], entry_id: str) -> bool:
         try:
             return bool(self._run("record_entry", args)[0][0])
         except StoreDown as down:
             return self._journal(down, "record_entry", args, entry_id)
 
-    async def _arecord(self, args: list[Any], entry_id: str) -> bool:
+    async def _arecord(self, args: list[Any], entry: CostEntry,
+                       counters: Sequence[CounterAdd]) -> bool:
+        names = lock_names(entry.user_id, [item.owner for item in counters])
         try:
-            return bool((await self._arun("record_entry", args))[0][0])
+            return bool((await self._arun("record_entry", args, names=names,
+                                          lease=args[0]))[0][0])
         except StoreDown as down:
-            return self._journal(down, "record_entry", args, entry_id)
+            return self._journal(down, "record_entry", args, entry.id)
 
     def record(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey], *,
                counters: Sequence[CounterAdd] = ()) -> bool:
-        return self._record(self._record_args("", entry, cost_nanos, periods, counters), entry.id)
+        return self._record(record_params("", entry, cost_nanos, periods, counters), entry.id)
 
     async def arecord(self, entry: CostEntry, cost_nanos: int, periods: Sequence[PeriodKey], *,
                       counters: Sequence[CounterAdd] = ()) -> bool:
         return await self._arecord(
-            self._record_args("", entry, cost_nanos, periods, counters), entry.id)
+            record_params("", entry, cost_nanos, periods, counters), entry, counters)
 
     def settle(self, reservation_id: str, entry: CostEntry, cost_nanos: int,
                periods: Sequence[PeriodKey], *, counters: Sequence[CounterAdd] = ()) -> bool:
         return self._record(
-            self._record_args(reservation_id, entry, cost_nanos, periods, counters), entry.id)
+            record_params(reservation_id, entry, cost_nanos, periods, counters), entry.id)
 
     async def asettle(self, reservation_id: str, entry: CostEntry, cost_nanos: int,
                       periods: Sequence[PeriodKey], *,
                       counters: Sequence[CounterAdd] = ()) -> bool:
         return await self._arecord(
-            self._record_args(reservation_id, entry, cost_nanos, periods, counters), entry.id)
-
-    @staticmethod
-    def _reserve_args(reservation_id: str, user_id: str, amount_nanos: int,
-                      limits: Sequence[PeriodLimit], counters: Sequence[CounterLimit],
-                      now: float, expires_at: float) -> list[Any]:
-        return [reservation_id, user_id, amount_nanos, now, expires_at,
-                [item.period_key.key for item in limits], [item.limit_nanos for item in limits],
-                [item.owner for item in counters], [item.period_key.key for item in counters],
-                [item.limit for item in counters], [item.hold for item in counters],
-                [item.add for item in counters]]
+            record_params(reservation_id, entry, cost_nanos, periods, counters), entry,
+            counters)
 
     def reserve(self, reservation_id: str, user_id: str, amount_nanos: int,
                 limits: Sequence[PeriodLimit], *, now: float, expires_at: float,
                 counters: Sequence[CounterLimit] = ()) -> ReserveOutcome:
-        args = self._reserve_args(reservation_id, user_id, amount_nanos, limits, counters, now,
+        args = reserve_params(reservation_id, user_id, amount_nanos, limits, counters, now,
                                   expires_at)
         try:
             return decode_reserve_reply(self._run("reserve", args)[0][0], limits, counters)
@@ -378,11 +333,12 @@ class PostgresStore(LedgerStore):
     async def areserve(self, reservation_id: str, user_id: str, amount_nanos: int,
                        limits: Sequence[PeriodLimit], *, now: float, expires_at: float,
                        counters: Sequence[CounterLimit] = ()) -> ReserveOutcome:
-        args = self._reserve_args(reservation_id, user_id, amount_nanos, limits, counters, now,
+        args = reserve_params(reservation_id, user_id, amount_nanos, limits, counters, now,
                                   expires_at)
+        names = lock_names(user_id, [item.owner for item in counters])
         try:
-            return decode_reserve_reply((await self._arun("reserve", args))[0][0], limits,
-                                        counters)
+            rows = await self._arun("reserve", args, names=names)
+            return decode_reserve_reply(rows[0][0], limits, counters)
         except StoreDown as down:
             return self._fallback(down, ReserveOutcome(granted=True))
 
@@ -394,7 +350,8 @@ class PostgresStore(LedgerStore):
 
     async def arelease(self, reservation_id: str) -> bool:
         try:
-            return bool(await self._arun("release", [reservation_id]))
+            return bool(await self._arun("release", [reservation_id], names=(),
+                                         lease=reservation_id))
         except StoreDown as down:
             return self._journal(down, "release", [reservation_id])
 
@@ -432,34 +389,34 @@ class PostgresStore(LedgerStore):
 
     # -- reads ----------------------------------------------------------------------------
     def usage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
-        params = {"u": user_id, "k": [period.key for period in periods], "now": now}
+        params = {"u": user_id, "k": text_array([period.key for period in periods]), "now": now}
         try:
-            return _usage(self._run("usage", params), periods)
+            return usage_of(self._run("usage", params), periods)
         except StoreDown as down:
-            return self._fallback(down, _usage([], periods))
+            return self._fallback(down, usage_of([], periods))
 
     async def ausage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
-        params = {"u": user_id, "k": [period.key for period in periods], "now": now}
+        params = {"u": user_id, "k": text_array([period.key for period in periods]), "now": now}
         try:
-            return _usage(await self._arun("usage", params), periods)
+            return usage_of(await self._arun("usage", params), periods)
         except StoreDown as down:
-            return self._fallback(down, _usage([], periods))
+            return self._fallback(down, usage_of([], periods))
 
     def read_counters(self, counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str], *,
                       now: float) -> CounterUsage:
         try:
-            rows = self._run("counters", _counters_params(counters, owners, now))
+            rows = self._run("counters", counters_params(counters, owners, now))
         except StoreDown as down:
             rows = self._fallback(down, [])
-        return _counter_usage(rows, counters, owners)
+        return counter_usage_of(rows, counters, owners)
 
     async def aread_counters(self, counters: Sequence[tuple[str, PeriodKey]],
                              owners: Sequence[str], *, now: float) -> CounterUsage:
         try:
-            rows = await self._arun("counters", _counters_params(counters, owners, now))
+            rows = await self._arun("counters", counters_params(counters, owners, now))
         except StoreDown as down:
             rows = self._fallback(down, [])
-        return _counter_usage(rows, counters, owners)
+        return counter_usage_of(rows, counters, owners)
 
     def user_tiers(self) -> dict[str, str | None]:
         # A tracker reads the tiers when it is created; fail_open lets it start in an outage.
@@ -509,16 +466,7 @@ class PostgresStore(LedgerStore):
         else:
             sql += " ORDER BY seq DESC LIMIT %s"
             params.append(last)
-        try:
-            self._outage.check_probe()
-            try:
-                rows = self._attempt(sql, params)
-            except Exception as exc:
-                if not _is_unavailable(exc):
-                    raise
-                raise self._outage.went_down(exc) from exc
-        except StoreDown as down:
-            raise self._unavailable(down) from down.cause
+        rows = self._read(sql, params)
         if last is not None:
             rows.reverse()
         return [_entry_from_row(row) for row in rows]
@@ -543,7 +491,7 @@ class PostgresStore(LedgerStore):
             try:
                 count = self._replay()
             except Exception as exc:
-                if not _is_unavailable(exc):
+                if not is_unavailable(exc):
                     raise
                 raise self._outage.went_down(exc) from exc
         except StoreDown as down:
@@ -557,36 +505,9 @@ class PostgresStore(LedgerStore):
         self._outage.journal.close()
 
     async def aclose(self) -> None:
-        """Close the running loop's pool and the sync one."""
+        """Close the running loop's pool and the sync one, once its batches have been sent."""
+        batcher, self._batcher = self._batcher, None
+        if batcher is not None and batcher.loop is _running_loop():
+            await batcher.drain()
         await self._pools.aclose()
         self._outage.journal.close()
-
-
-# -- decoding replies -------------------------------------------------------------------------
-def _usage(rows: Rows, periods: Sequence[PeriodKey]) -> Usage:
-    spent = {period.key: 0 for period in periods}
-    reserved = 0
-    for key, nanos in rows:
-        if key is None:
-            reserved = int(nanos)
-        else:
-            spent[key] = int(nanos)
-    return Usage(spent_nanos=spent, reserved_nanos=reserved)
-
-
-def _counters_params(counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str],
-                     now: float) -> dict[str, Any]:
-    return {"o": [owner for owner, _ in counters], "k": [period.key for _, period in counters],
-            "h": list(owners), "now": now}
-
-
-def _counter_usage(rows: Rows, counters: Sequence[tuple[str, PeriodKey]],
-                   owners: Sequence[str]) -> CounterUsage:
-    values = {(owner, period.key): 0 for owner, period in counters}
-    held = dict.fromkeys(owners, 0)
-    for owner, key, value in rows:
-        if key is None:
-            held[owner] = int(value)
-        else:
-            values[(owner, key)] = int(value)
-    return CounterUsage(values=values, held=held)

@@ -2,21 +2,58 @@
 
 From a DSN the store opens its own pools (autocommit connections: each call is one statement,
 its own transaction, one round trip). Given a pool, it uses that one and derives the other
-kind from its connection settings when needed.
+kind from its connection settings when needed. Also here: running one statement on a pool,
+and telling an unreachable server from a real error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from cascadeflow.storage._redis_outage import safe_url
 
 if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
+Rows = list[tuple[Any, ...]]
+Params = Sequence[Any] | dict[str, Any]
+
 _INSTALL_HINT = ("PostgresStore needs psycopg 3 and psycopg_pool: "
                  "pip install 'cascadeflow[postgres]'")
+# Connection-level failures (class 08) and a server shutting down or starting (57P01-57P03)
+# mean "unreachable right now"; any other error is a real error and is raised as it is.
+_UNAVAILABLE_STATES = ("57P01", "57P02", "57P03")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the server is unreachable right now (not a real error)."""
+    import psycopg
+
+    if isinstance(exc, psycopg.InterfaceError):
+        return True
+    if isinstance(exc, psycopg.OperationalError):
+        state = exc.sqlstate
+        return state is None or state.startswith("08") or state in _UNAVAILABLE_STATES
+    return False
+
+
+def execute(pool: ConnectionPool, sql: str, params: Params) -> Rows:
+    """Run one statement on a connection of ``pool`` (its own transaction); its rows."""
+    with pool.connection() as conn:
+        cursor = conn.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+async def aexecute(pool: AsyncConnectionPool, sql: str, params: Params) -> Rows:
+    """Async :func:`execute`."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(sql, params)
+        return await cursor.fetchall() if cursor.description else []
 
 
 def import_psycopg() -> None:
@@ -26,6 +63,20 @@ def import_psycopg() -> None:
         import psycopg_pool  # noqa: F401
     except ImportError as exc:
         raise ImportError(_INSTALL_HINT) from exc
+
+
+def printable_dsn(conninfo: str) -> str:
+    """The DSN without its password (a URL's, or a ``password=`` keyword's), for messages."""
+    if "://" in conninfo:
+        return safe_url(conninfo)
+    return re.sub(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", "password=***", conninfo)
+
+
+def pool_timeout() -> type[Exception]:
+    """psycopg_pool's PoolTimeout (imported when first needed)."""
+    from psycopg_pool import PoolTimeout
+
+    return PoolTimeout
 
 
 class PostgresPools:
@@ -41,6 +92,7 @@ class PostgresPools:
         self._lock = threading.Lock()
         self._sync: ConnectionPool | None = None
         self._async: tuple[asyncio.AbstractEventLoop, AsyncConnectionPool] | None = None
+        self._renewed_at = -1
         self._owns_sync = True
         self._given_async: AsyncConnectionPool | None = None
         self.kwargs: dict[str, Any] = {}
@@ -128,11 +180,18 @@ class PostgresPools:
         if old is not None:
             old.close(timeout=1.0)
 
-    async def renew_async(self) -> None:
-        """Replace the running loop's async pool the store opened."""
+    async def renew_async(self, failures: int) -> None:
+        """Replace the running loop's async pool the store opened, once per outage.
+
+        ``failures`` counts the async calls that failed so far: when the server is back,
+        every waiting caller probes and asks for a new pool, and only the first gets one
+        (a second renewal would close the pool the first caller is already using).
+        """
         current = self._async
-        if current is None or current[0] is not asyncio.get_running_loop():
+        if (current is None or current[0] is not asyncio.get_running_loop()
+                or self._renewed_at == failures):
             return
+        self._renewed_at = failures
         self._async = None
         await current[1].close(timeout=1.0)
 

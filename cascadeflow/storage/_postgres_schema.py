@@ -3,18 +3,29 @@
 Everything lives under one PostgreSQL schema (``cascadeflow`` by default), so the ledger can share
 a database (e.g. the LiteLLM proxy's) without touching a table it does not own. The version it
 is at is recorded in ``<schema>.schema_version``; many workers starting at once against an empty
-database serialize on an advisory lock, the first migrates and the others find it done.
+database serialize on an advisory lock, the first migrates and the others find it done. The
+statements the store sends to these tables and functions are here too, with their parameters
+and the decoding of their replies.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from cascadeflow._exceptions import StoreUnavailableError
+from cascadeflow.storage._base import CounterUsage, Usage
+from cascadeflow.storage._sqlite import _entry_row
+
+if TYPE_CHECKING:
+    from cascadeflow._entry import CostEntry
+    from cascadeflow.storage._base import CounterAdd, CounterLimit, PeriodKey, PeriodLimit
+
+Rows = list[tuple[Any, ...]]
 
 #: The schema version this module creates and understands.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -237,8 +248,23 @@ BEGIN
 END $$;
 """
 
+# Version 2: the locks of a batch of async writes sent as one transaction (_postgres_batch).
+# Taken first, in one sorted order, they are every lock its operations take (their users and
+# owners, and for a settle or release the lease's user and the owners of its holds, which
+# record_entry would look up under no lock), so the functions that follow find them held
+# and no two batches can wait on each other's advisory locks in a cycle.
+_VERSION_2 = """
+CREATE FUNCTION {s}.lock_batch(p_names TEXT[], p_leases TEXT[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM {s}.lock_names(p_names
+        || ARRAY(SELECT 'u/' || user_id FROM {s}.leases WHERE id = ANY(p_leases))
+        || ARRAY(SELECT 'o/' || owner FROM {s}.holds WHERE lease_id = ANY(p_leases)));
+END $$;
+"""
+
 #: Each migration brings the schema from the version before it to its own version.
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _VERSION_1),)
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _VERSION_1), (2, _VERSION_2))
 
 #: The tables a reset empties (settings stay: they are configuration).
 TABLE_NAMES = ("entries", "counters", "holds", "leases", "users", "owner_counters")
@@ -250,6 +276,63 @@ def quoted_schema(schema: str) -> str:
         raise ValueError(
             f"schema must be a lower-case PostgreSQL name (letters, digits, _), got {schema!r}")
     return f'"{schema}"'
+
+
+_ENTRY_COLUMNS = (
+    "id, ts, utc_offset, model, provider, tokens, cost, query_id, metadata, user_id, user_tier,"
+    " prompt_tokens, completion_tokens"
+)
+
+
+def statements(quoted: str) -> dict[str, str]:
+    """The statements the store sends, by name, for the schema ``quoted`` (a quoted name)."""
+    s = quoted
+    return {
+        "reserve": f"SELECT {s}.reserve(%s, %s, %s, %s, %s, %s::text[], %s::bigint[],"
+                   " %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[])",
+        "record_entry": f"SELECT {s}.record_entry(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                        " %s, %s, %s, %s, %s, %s::text[], %s::text[], %s::text[],"
+                        " %s::bigint[])",
+        "release": f"DELETE FROM {s}.leases WHERE id = %s RETURNING true",
+        "tier": f"INSERT INTO {s}.users (user_id, tier) VALUES (%s, %s) ON CONFLICT"
+                " (user_id) DO UPDATE SET tier = excluded.tier RETURNING true",
+        "usage": f"SELECT period_key, spent_nanos FROM {s}.counters WHERE user_id = %(u)s"
+                 " AND period_key = ANY(%(k)s::text[]) UNION ALL SELECT NULL,"
+                 f" COALESCE(SUM(amount_nanos), 0)::bigint FROM {s}.leases"
+                 " WHERE user_id = %(u)s AND expires_at > %(now)s",
+        "counters": f"SELECT owner, period_key, value FROM {s}.owner_counters"
+                    " WHERE (owner, period_key) IN (SELECT * FROM unnest(%(o)s::text[],"
+                    " %(k)s::text[])) UNION ALL SELECT owner, NULL, SUM(amount)::bigint"
+                    f" FROM {s}.holds WHERE owner = ANY(%(h)s::text[])"
+                    " AND expires_at > %(now)s GROUP BY owner",
+        "put_setting": f"SELECT {s}.put_setting(%s, %s)",
+        "settings": f"SELECT v.version, t.name, t.value FROM {s}.settings_version AS v"
+                    f" LEFT JOIN {s}.settings AS t ON true",
+        "settings_version": f"SELECT version FROM {s}.settings_version",
+        "tiers": f"SELECT user_id, tier FROM {s}.users",
+        "user_tier": f"SELECT tier FROM {s}.users WHERE user_id = %s",
+        "totals": "SELECT GROUPING(model, provider, user_id), model, provider, user_id,"
+                  f" COALESCE(SUM(cost_nanos), 0)::bigint, COUNT(*) FROM {s}.entries"
+                  " GROUP BY GROUPING SETS ((), (model), (provider), (user_id))",
+        "reset": "TRUNCATE " + ", ".join(f"{s}.{table}" for table in TABLE_NAMES),
+        "entries": f"SELECT {_ENTRY_COLUMNS} FROM {s}.entries",
+        "lock_batch": f"SELECT {s}.lock_batch(%s::text[], %s::text[])",
+    }
+
+
+def text_array(items: Iterable[str]) -> str:
+    """``items`` as a PostgreSQL array literal, for a ``%s::text[]`` parameter.
+
+    psycopg adapts a Python list element by element in Python, which costs more than
+    the statement itself for the few short keys a call sends; a literal is one string.
+    """
+    quoted = ['"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items]
+    return "{" + ",".join(quoted) + "}"
+
+
+def bigint_array(items: Iterable[int]) -> str:
+    """``items`` as a PostgreSQL array literal, for a ``%s::bigint[]`` parameter."""
+    return "{" + ",".join([str(int(item)) for item in items]) + "}"
 
 
 def migrate(conn: Any, schema: str) -> int:
@@ -303,3 +386,66 @@ def _refuse_newer(version: int, schema: str) -> None:
 def _literal(text: str) -> str:
     # Only ever called with a name checked by quoted_schema: no quote can occur in it.
     return f"'{text}'"
+
+
+# -- the parameters and replies of the statements ---------------------------------------
+def record_params(reservation_id: str, entry: CostEntry, cost_nanos: int,
+                  periods: Sequence[PeriodKey], counters: Sequence[CounterAdd]) -> list[Any]:
+    """The parameters of ``record_entry`` (``reservation_id`` ``""`` for a plain record)."""
+    return [reservation_id, *_entry_row(entry, cost_nanos, 0)[:14],
+            text_array([period.key for period in periods]),
+            text_array([item.owner for item in counters]),
+            text_array([item.period_key.key for item in counters]),
+            bigint_array([item.amount for item in counters])]
+
+
+def reserve_params(reservation_id: str, user_id: str, amount_nanos: int,
+                   limits: Sequence[PeriodLimit], counters: Sequence[CounterLimit],
+                   now: float, expires_at: float) -> list[Any]:
+    """The parameters of ``reserve``."""
+    return [reservation_id, user_id, amount_nanos, now, expires_at,
+            text_array([item.period_key.key for item in limits]),
+            bigint_array([item.limit_nanos for item in limits]),
+            text_array([item.owner for item in counters]),
+            text_array([item.period_key.key for item in counters]),
+            bigint_array([item.limit for item in counters]),
+            bigint_array([item.hold for item in counters]),
+            bigint_array([item.add for item in counters])]
+
+
+def lock_names(user_id: str | None, owners: Sequence[str]) -> tuple[str, ...]:
+    """The advisory lock names of a write in a batch (the schema's ``lock_names`` scheme)."""
+    users = () if user_id is None else (f"u/{user_id}",)
+    return (*users, *(f"o/{owner}" for owner in owners))
+
+
+def usage_of(rows: Rows, periods: Sequence[PeriodKey]) -> Usage:
+    """The reply of the ``usage`` statement."""
+    spent = {period.key: 0 for period in periods}
+    reserved = 0
+    for key, nanos in rows:
+        if key is None:
+            reserved = int(nanos)
+        else:
+            spent[key] = int(nanos)
+    return Usage(spent_nanos=spent, reserved_nanos=reserved)
+
+
+def counters_params(counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str],
+                    now: float) -> dict[str, Any]:
+    """The parameters of the ``counters`` statement."""
+    return {"o": [owner for owner, _ in counters], "k": [period.key for _, period in counters],
+            "h": list(owners), "now": now}
+
+
+def counter_usage_of(rows: Rows, counters: Sequence[tuple[str, PeriodKey]],
+                     owners: Sequence[str]) -> CounterUsage:
+    """The reply of the ``counters`` statement."""
+    values = {(owner, period.key): 0 for owner, period in counters}
+    held = dict.fromkeys(owners, 0)
+    for owner, key, value in rows:
+        if key is None:
+            held[owner] = int(value)
+        else:
+            values[(owner, key)] = int(value)
+    return CounterUsage(values=values, held=held)

@@ -75,4 +75,4 @@ def test_many_workers_migrating_an_empty_database_at_once_make_one_schema(
         assert store.totals().entry_count == 6
     with psycopg.connect(postgres_dsn) as conn:
         assert conn.execute(
-            "SELECT version FROM cascadeflow_fresh.schema_version").fetchall() == [(1,)]
+            "SELECT version FROM cascadeflow_fresh.schema_version").fetchall() == [(2,)]

@@ -1,0 +1,168 @@
+"""Batching the PostgreSQL store's async writes: many callers, one transaction, one round trip.
+
+The reservations, settles and releases that concurrent asyncio tasks make while earlier ones
+are in flight are sent together on one connection in pipeline mode: a statement taking every
+advisory lock the batch needs (in one sorted order, so batches never deadlock), then each
+operation's own statement, all in the implicit transaction that commits at the pipeline's
+sync. One commit (one WAL flush) serves the whole batch; each caller returns only after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cascadeflow.storage._postgres_pools import Params, Rows, aexecute, is_unavailable
+from cascadeflow.storage._postgres_schema import text_array
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+#: At most this many operations per transaction, so one batch never holds its locks long.
+MAX_BATCH = 64
+#: Batches in flight at once, each on its own connection: a write made while one is in
+#: flight is sent at once in the next, which waits only at the locks the two share.
+IN_FLIGHT = 3
+#: A batch chosen as a deadlock victim (or failing serialization) is sent again this many
+#: times at most; then its operations go one by one, as unbatched calls do.
+RETRIES = 3
+# Deadlock detected, serialization failure: the batch was rolled back and may simply be rerun.
+_RETRY_STATES = ("40P01", "40001")
+
+Outcome = Rows | Exception
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One write of the ledger: its statement, and what it must have locked in a batch.
+
+    Attributes:
+        sql: the statement (a call of one of the schema's functions, or a DELETE).
+        params: its parameters.
+        names: the advisory lock names it checks or changes (``u/<user>``, ``o/<owner>``).
+        lease: the lease it ends (``""`` for none): the batch also locks the lease's user and
+            the owners of its holds, which only the database knows.
+    """
+
+    sql: str
+    params: Params
+    names: tuple[str, ...] = ()
+    lease: str = ""
+
+
+class StatementBatcher:
+    """Queues the operations made while batches are in flight and sends them as the next batch.
+
+    A lone operation is sent at once as its own statement (one round trip, as unbatched);
+    under load an operation waits at most for the batches ahead of it. A batch is one
+    transaction: if a statement of it fails, none of it was applied and its operations are
+    sent again one by one, so only the failing operation's caller sees its error; if the
+    server is unreachable (or the commit's outcome is unknown), every caller in it gets the
+    error. A caller cancelled before its batch is sent is left out of it; one cancelled
+    after may still be applied (every operation is idempotent, by lease or entry id).
+
+    Args:
+        pool: the event loop's pool; each batch takes one connection from it.
+        lock_sql: the statement that takes a batch's locks, given the names and the leases.
+        in_flight: batches in flight at once (default :data:`IN_FLIGHT`).
+        max_batch: operations per batch at most (default :data:`MAX_BATCH`).
+    """
+
+    def __init__(self, pool: AsyncConnectionPool, lock_sql: str, *, in_flight: int | None = None,
+                 max_batch: int | None = None) -> None:
+        self.pool = pool
+        self.loop = asyncio.get_running_loop()
+        self._lock_sql = lock_sql
+        self._in_flight = IN_FLIGHT if in_flight is None else in_flight
+        self._max_batch = MAX_BATCH if max_batch is None else max_batch
+        self._pending: list[tuple[Operation, asyncio.Future[Rows]]] = []
+        self._flushers: set[asyncio.Task[None]] = set()
+
+    async def run(self, operation: Operation) -> Rows:
+        """Apply ``operation`` in the next batch; its rows once that batch has committed."""
+        future: asyncio.Future[Rows] = self.loop.create_future()
+        self._pending.append((operation, future))
+        if len(self._flushers) < self._in_flight:
+            flusher = self.loop.create_task(self._flush())
+            self._flushers.add(flusher)
+            flusher.add_done_callback(self._flushers.discard)
+        return await future
+
+    async def drain(self) -> None:
+        """Wait until every batch queued or in flight has been sent."""
+        while self._flushers:
+            await asyncio.gather(*self._flushers, return_exceptions=True)
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                taken, self._pending = (self._pending[:self._max_batch],
+                                        self._pending[self._max_batch:])
+                batch = [(operation, future) for operation, future in taken
+                         if not future.done()]
+                if batch:
+                    await self._send(batch)
+        finally:
+            # Leave the set now, not in a done callback: one runs later, and a call queued
+            # in between would find the set full and wait for a flusher that is gone.
+            self._flushers.discard(asyncio.current_task())
+
+    async def _send(self, batch: list[tuple[Operation, asyncio.Future[Rows]]]) -> None:
+        operations = [operation for operation, _ in batch]
+        try:
+            if len(operations) == 1:
+                outcomes: list[Outcome] = [await aexecute(self.pool, operations[0].sql,
+                                                          operations[0].params)]
+            else:
+                outcomes = await self._together(operations)
+        except BaseException as error:  # every caller gets the failure (e.g. the server is down)
+            for _, future in batch:
+                if future.done():
+                    continue
+                if isinstance(error, Exception):
+                    future.set_exception(error)
+                else:
+                    future.cancel()
+            if not isinstance(error, Exception):
+                raise
+            return
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue  # the caller was cancelled; its operation was applied anyway
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+    async def _together(self, operations: list[Operation]) -> list[Outcome]:
+        for _ in range(max(1, RETRIES)):
+            try:
+                return list(await self._transaction(operations))
+            except Exception as error:
+                if is_unavailable(error):
+                    raise
+                if getattr(error, "sqlstate", None) not in _RETRY_STATES:
+                    break
+        # Rolled back whole: each operation alone, so that only a failing one's caller fails.
+        return [await self._alone(operation) for operation in operations]
+
+    async def _alone(self, operation: Operation) -> Outcome:
+        try:
+            return await aexecute(self.pool, operation.sql, operation.params)
+        except Exception as error:
+            return error
+
+    async def _transaction(self, operations: list[Operation]) -> list[Rows]:
+        names = list({name for operation in operations for name in operation.names})
+        leases = [operation.lease for operation in operations if operation.lease]
+        async with self.pool.connection() as conn:
+            # On an autocommit connection the statements between two syncs are one implicit
+            # transaction: all of it commits at the sync that ends the pipeline, or none.
+            async with conn.pipeline():
+                await conn.execute(self._lock_sql, (text_array(names), text_array(leases)))
+                cursors = [await conn.execute(operation.sql, operation.params)
+                           for operation in operations]
+            return [await cursor.fetchall() if cursor.description else []
+                    for cursor in cursors]
+
