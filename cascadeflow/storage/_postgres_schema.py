@@ -252,7 +252,21 @@ END $$;
 # Taken first, in one sorted order, they are every lock its operations take (their users and
 # owners, and for a settle or release the lease's user and the owners of its holds, which
 # record_entry would look up under no lock), so the functions that follow find them held
-# and no two batches can wait on each other's advisory locks in a cycle.
+# and no two batches can wait on each other's advisory locks in a cycle. A batch holds its
+# row locks until it commits, so a write sent alone must not change those rows unlocked:
+# record_entry now locks the user and owners of a plain record too (version 1 took no lock
+# for one: as one statement, its rows in one fixed order, it could not deadlock then).
+_V1_RECORD_INSERT = """    END IF;
+    INSERT INTO {s}.entries ("""
+_V2_RECORD_INSERT = """    END IF;
+    IF v_lease_user IS NULL THEN
+        -- A plain record (or a lease already gone): its user's and owners' locks.
+        PERFORM {s}.lock_names(ARRAY['u/' || p_user]
+            || ARRAY(SELECT 'o/' || o FROM unnest(p_owners) AS o));
+    END IF;
+    INSERT INTO {s}.entries ("""
+_V1_RECORD = _VERSION_1[_VERSION_1.index("CREATE FUNCTION {s}.record_entry("):
+                        _VERSION_1.index("CREATE FUNCTION {s}.put_setting(")]
 _VERSION_2 = """
 CREATE FUNCTION {s}.lock_batch(p_names TEXT[], p_leases TEXT[]) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -261,7 +275,9 @@ BEGIN
         || ARRAY(SELECT 'u/' || user_id FROM {s}.leases WHERE id = ANY(p_leases))
         || ARRAY(SELECT 'o/' || owner FROM {s}.holds WHERE lease_id = ANY(p_leases)));
 END $$;
-"""
+""" + _V1_RECORD.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1).replace(
+    _V1_RECORD_INSERT, _V2_RECORD_INSERT, 1)
+assert _V2_RECORD_INSERT in _VERSION_2  # version 1's text is frozen: the edit always applies
 
 #: Each migration brings the schema from the version before it to its own version.
 MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _VERSION_1), (2, _VERSION_2))

@@ -259,3 +259,38 @@ def test_a_version_1_ledger_is_upgraded_in_place(
         assert upgraded.totals().entry_count == 5
         usage = upgraded.usage("u1", PERIODS, now=NOW)
         assert (usage.spent_nanos["total"], usage.reserved_nanos) == (5 * TEN_CENTS, 0)
+
+
+async def test_writes_sent_alone_race_batches_on_shared_rows_without_deadlock(
+    postgres_dsn: str, batches: BatchLog,
+) -> None:
+    # Sync records (one statement each, in threads) change the same users' and owners'
+    # rows as the async batches, in other orders: every writer locks before it writes.
+    owners = ["team:a", "org:b", "tag:c", "global"]
+    store = PostgresStore(postgres_dsn, max_connections=12)
+    await store.ausage("u1", PERIODS, now=NOW)
+
+    def adds(number: int) -> list[CounterAdd]:
+        return [CounterAdd(owners[(number + k) % 4], DAILY, CENT) for k in (0, 1)][::-1]
+
+    def alone(number: int) -> None:
+        for attempt in range(10):
+            rid = f"s{number}-{attempt}"
+            store.record(make_entry(rid, user=f"user{attempt % 3}"), CENT, PERIODS,
+                         counters=adds(number + attempt))
+
+    async def batched(number: int) -> None:
+        for attempt in range(10):
+            rid = f"a{number}-{attempt}"
+            await store.arecord(make_entry(rid, user=f"user{(attempt + 1) % 3}"), CENT,
+                                PERIODS, counters=adds(number + attempt + 1))
+
+    await asyncio.gather(*(asyncio.to_thread(alone, number) for number in range(4)),
+                         *(batched(number) for number in range(24)))
+
+    assert batches.alone == 0
+    totals = store.totals()
+    assert (totals.entry_count, totals.total_nanos) == (280, 280 * CENT)
+    read = await store.aread_counters([(owner, DAILY) for owner in owners], owners, now=NOW)
+    assert sum(read.values.values()) == 2 * 280 * CENT
+    await store.aclose()
