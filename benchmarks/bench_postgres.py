@@ -3,8 +3,8 @@
 Reserve+settle pairs per second from one process with 32 asyncio tasks, through the tracker
 and through the store alone, next to plain psycopg sending the same statements: one at a
 time per task (each its own transaction and round trip, as the store did before it batched),
-and pipelined the way the store batches them (each round's 32 calls and the batch's lock
-statement in one transaction, one round trip), which is the floor our layer sits on; and
+and batched the way the store batches them (each round's 32 calls in one ``apply_batch``
+statement: one transaction, one round trip), which is the floor our layer sits on; and
 how many statements (round trips) ``can_afford`` costs. The server keeps its default
 durability (fsync on): every settle is a committed, flushed transaction.
 """
@@ -42,17 +42,25 @@ def _keys(now: float) -> tuple[Any, ...]:
             PeriodKey("total", "total", None))
 
 
-# Every measurement gets a new schema (made by a store): run on tables that earlier runs
-# filled with rows and dead tuples, the later runs of a round would be slower for it.
+# Every measurement gets a new schema (made by a store), and the ones before it are dropped:
+# on tables that earlier runs filled with rows and dead tuples (and that autovacuum then
+# works on, on the same two cores), the later runs of a round would be slower for it.
 _schemas = iter(range(1_000_000))
+_made: list[str] = []
 
 
 def _fresh_schema(dsn: str) -> str:
+    import psycopg
+
     from cascadeflow.storage import PostgresStore
 
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while _made:
+            conn.execute(f'DROP SCHEMA "{_made.pop()}" CASCADE')
     schema = f"bench_{next(_schemas)}"
     with PostgresStore(dsn, schema=schema) as store:
         store.settings_version()  # creates it
+    _made.append(schema)
     return schema
 
 
@@ -75,7 +83,7 @@ _RESERVE = ("SELECT {s}.reserve(%s, %s, %s, %s, %s, %s::text[], %s::bigint[],"
             " %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[])")
 _RECORD = ("SELECT {s}.record_entry(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
            " %s, %s, %s, %s::text[], %s::text[], %s::text[], %s::bigint[])")
-_LOCK = "SELECT {s}.lock_batch(%s::text[], %s::text[])"
+_APPLY = "SELECT {s}.apply_batch(%s::text[], %s::text[], %s::jsonb)"
 
 
 def _array_params(now: float) -> tuple[str, str]:
@@ -97,8 +105,10 @@ def _record_params(rid: str, user: str, arrays: tuple[str, str]) -> tuple[Any, .
 
 async def _plain_batched_pairs(dsn: str) -> float:
     """The store's batches, straight from psycopg: per round, the 32 tasks' reserves in one
-    pipelined transaction (after ``lock_batch`` for their users), then their settles in
-    another; the same statements the store sends under this load, without our layer."""
+    ``apply_batch`` statement (with the batch's locks, parameters as one JSON document), then
+    their settles in another; the statements the store sends under this load, without our
+    layer (its queues, futures, outage handling and the tracker's work)."""
+    import orjson
     from psycopg_pool import AsyncConnectionPool
 
     from cascadeflow.storage._postgres_schema import text_array
@@ -106,7 +116,7 @@ async def _plain_batched_pairs(dsn: str) -> float:
     now = time.time()
     arrays = _array_params(now)
     schema = _fresh_schema(dsn)
-    lock, reserve, record = (sql.format(s=schema) for sql in (_LOCK, _RESERVE, _RECORD))
+    apply = _APPLY.format(s=schema)
     users = [f"user-{index % USERS}" for index in range(TASKS)]
     names = text_array(sorted({f"u/{user}" for user in users}))
     pool = AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False,
@@ -116,14 +126,13 @@ async def _plain_batched_pairs(dsn: str) -> float:
     async with pool.connection() as conn:
         for _ in range(PAIRS_PER_TASK):
             pairs = [(uuid.uuid4().hex, user) for user in users]
-            async with conn.pipeline():
-                await conn.execute(lock, (names, "{}"))
-                for rid, user in pairs:
-                    await conn.execute(reserve, _reserve_params(rid, user, now, arrays))
-            async with conn.pipeline():
-                await conn.execute(lock, (names, text_array([rid for rid, _ in pairs])))
-                for rid, user in pairs:
-                    await conn.execute(record, _record_params(rid, user, arrays))
+            reserves = [["reserve", *_reserve_params(rid, user, now, arrays)]
+                        for rid, user in pairs]
+            await conn.execute(apply, (names, "{}", orjson.dumps(reserves).decode()))
+            records = [["record_entry", *_record_params(rid, user, arrays)]
+                       for rid, user in pairs]
+            await conn.execute(apply, (names, text_array([rid for rid, _ in pairs]),
+                                       orjson.dumps(records).decode()))
     elapsed = time.perf_counter() - start
     await pool.close()
     return TASKS * PAIRS_PER_TASK / elapsed

@@ -212,7 +212,8 @@ class PostgresStore(LedgerStore):
         batcher = self._batcher
         if batcher is None or batcher.pool is not pool or batcher.loop is not _running_loop():
             # A pool belongs to one event loop, and so does the batcher that sends on it.
-            batcher = self._batcher = StatementBatcher(pool, self._sql["lock_batch"])
+            batcher = self._batcher = StatementBatcher(pool, self._sql["lock_batch"],
+                                                       apply_sql=self._sql["apply_batch"])
         return await batcher.run(operation)
 
     def _run(self, name: str, params: Params) -> Rows:
@@ -236,8 +237,9 @@ class PostgresStore(LedgerStore):
         try:
             if self._outage.journal:
                 await self._areplay()
-            rows = await self._aattempt(Operation(self._sql[name], params, names or (), lease),
-                                        batched=names is not None)
+            rows = await self._aattempt(
+                Operation(self._sql[name], params, names or (), lease, kind=name),
+                batched=names is not None)
         except Exception as exc:
             if not is_unavailable(exc):
                 raise

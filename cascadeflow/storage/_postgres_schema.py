@@ -259,12 +259,19 @@ END $$;
 _V1_RECORD_INSERT = """    END IF;
     INSERT INTO {s}.entries ("""
 _V2_RECORD_INSERT = """    END IF;
-    IF v_lease_user IS NULL THEN
+    IF v_lease_user IS NULL
+            AND current_setting('cascadeflow.batch_locked', true) IS DISTINCT FROM {q} THEN
         -- A plain record (or a lease already gone): its user's and owners' locks.
         PERFORM {s}.lock_names(ARRAY['u/' || p_user]
             || ARRAY(SELECT 'o/' || o FROM unnest(p_owners) AS o));
     END IF;
     INSERT INTO {s}.entries ("""
+# In a batch (lock_batch took every lock first) a settle skips looking up what to lock.
+_V1_LEASE_LOCKS = ("            IF v_lease_user = p_user"
+                   " AND COALESCE(array_length(p_owners, 1), 0) = 0")
+_V2_LEASE_LOCKS = """            IF current_setting('cascadeflow.batch_locked', true) = {q} THEN
+                NULL;
+            ELSIF v_lease_user = p_user AND COALESCE(array_length(p_owners, 1), 0) = 0"""
 _V1_RECORD = _VERSION_1[_VERSION_1.index("CREATE FUNCTION {s}.record_entry("):
                         _VERSION_1.index("CREATE FUNCTION {s}.put_setting(")]
 _VERSION_2 = """
@@ -274,10 +281,59 @@ BEGIN
     PERFORM {s}.lock_names(p_names
         || ARRAY(SELECT 'u/' || user_id FROM {s}.leases WHERE id = ANY(p_leases))
         || ARRAY(SELECT 'o/' || owner FROM {s}.holds WHERE lease_id = ANY(p_leases)));
+    -- Until this transaction ends, lock_names finds every lock it would take held already.
+    PERFORM set_config('cascadeflow.batch_locked', {q}, true);
+END $$;
+
+-- A whole batch in one statement: its locks, then each operation (given as a JSON array of
+-- its parameters, as text) through the same functions a lone call runs. Answers one text per
+-- operation: reserve's array, record_entry's boolean, release's "was the lease open".
+CREATE FUNCTION {s}.apply_batch(p_names TEXT[], p_leases TEXT[], p_ops JSONB)
+RETURNS TEXT[] LANGUAGE plpgsql AS $$
+DECLARE
+    op JSONB;
+    results TEXT[] := '{{}}';
+BEGIN
+    PERFORM {s}.lock_batch(p_names, p_leases);
+    FOR op IN SELECT value FROM jsonb_array_elements(p_ops) LOOP
+        CASE op->>0
+        WHEN 'reserve' THEN
+            results := results || {s}.reserve(op->>1, op->>2, (op->>3)::BIGINT,
+                (op->>4)::DOUBLE PRECISION, (op->>5)::DOUBLE PRECISION, (op->>6)::TEXT[],
+                (op->>7)::BIGINT[], (op->>8)::TEXT[], (op->>9)::TEXT[], (op->>10)::BIGINT[],
+                (op->>11)::BIGINT[], (op->>12)::BIGINT[])::TEXT;
+        WHEN 'record_entry' THEN
+            results := results || {s}.record_entry(op->>1, op->>2, (op->>3)::DOUBLE PRECISION,
+                (op->>4)::INTEGER, op->>5, op->>6, op->>7, op->>8, (op->>9)::BIGINT,
+                (op->>10)::BIGINT, (op->>11)::BIGINT, (op->>12)::DOUBLE PRECISION,
+                (op->>13)::BIGINT, op->>14, op->>15, (op->>16)::TEXT[], (op->>17)::TEXT[],
+                (op->>18)::TEXT[], (op->>19)::BIGINT[])::TEXT;
+        WHEN 'release' THEN
+            DELETE FROM {s}.leases WHERE id = op->>1;
+            results := results || FOUND::TEXT;
+        ELSE
+            RAISE EXCEPTION 'apply_batch: unknown operation %', op->>0;
+        END CASE;
+    END LOOP;
+    RETURN results;
+END $$;
+
+CREATE OR REPLACE FUNCTION {s}.lock_names(p_names TEXT[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    k BIGINT;
+BEGIN
+    IF current_setting('cascadeflow.batch_locked', true) = {q} THEN
+        RETURN;
+    END IF;
+    FOR k IN SELECT DISTINCT hashtextextended({q} || '/' || n, 0) FROM unnest(p_names) AS n
+             WHERE n IS NOT NULL ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(k);
+    END LOOP;
 END $$;
 """ + _V1_RECORD.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1).replace(
-    _V1_RECORD_INSERT, _V2_RECORD_INSERT, 1)
-assert _V2_RECORD_INSERT in _VERSION_2  # version 1's text is frozen: the edit always applies
+    _V1_RECORD_INSERT, _V2_RECORD_INSERT, 1).replace(_V1_LEASE_LOCKS, _V2_LEASE_LOCKS, 1)
+# Version 1's text is frozen: the edits always apply.
+assert _V2_RECORD_INSERT in _VERSION_2 and _V2_LEASE_LOCKS in _VERSION_2
 
 #: Each migration brings the schema from the version before it to its own version.
 MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _VERSION_1), (2, _VERSION_2))
@@ -333,6 +389,7 @@ def statements(quoted: str) -> dict[str, str]:
         "reset": "TRUNCATE " + ", ".join(f"{s}.{table}" for table in TABLE_NAMES),
         "entries": f"SELECT {_ENTRY_COLUMNS} FROM {s}.entries",
         "lock_batch": f"SELECT {s}.lock_batch(%s::text[], %s::text[])",
+        "apply_batch": f"SELECT {s}.apply_batch(%s::text[], %s::text[], %s::jsonb)",
     }
 
 

@@ -294,3 +294,42 @@ async def test_writes_sent_alone_race_batches_on_shared_rows_without_deadlock(
     read = await store.aread_counters([(owner, DAILY) for owner in owners], owners, now=NOW)
     assert sum(read.values.values()) == 2 * 280 * CENT
     await store.aclose()
+
+
+async def test_one_apply_batch_statement_answers_each_write_as_a_lone_call_would(
+    postgres_dsn: str,
+) -> None:
+    store = PostgresStore(postgres_dsn)
+    await store.ausage("u1", PERIODS, now=NOW)
+    pool = await store._pools.async_pool()
+    sql = store._sql
+    batcher = batching.StatementBatcher(pool, sql["lock_batch"], apply_sql=sql["apply_batch"])
+    # u1 may hold at most ten cents: r1 fits, r2 does not; r0 is settled, r3 released.
+    assert await reserve(store, "r0", amount=CENT)
+    assert await reserve(store, "r3", amount=CENT)
+
+    def reserve_op(rid: str, amount: int) -> batching.Operation:
+        params = schema.reserve_params(rid, "u1", amount, limits_of(TEN_CENTS), (),
+                                       NOW, NOW + 60)
+        return batching.Operation(sql["reserve"], params, ("u/u1",), kind="reserve")
+
+    operations = [
+        reserve_op("r1", 5 * CENT),
+        reserve_op("r2", 5 * CENT),
+        batching.Operation(sql["record_entry"],
+                           schema.record_params("r0", make_entry("r0"), CENT, PERIODS, ()),
+                           ("u/u1",), "r0", kind="record_entry"),
+        batching.Operation(sql["release"], ["r3"], (), "r3", kind="release"),
+        batching.Operation(sql["release"], ["r3"], (), "r3", kind="release"),
+    ]
+    results = await batcher._transaction(operations)
+
+    assert results[0] == [([1],)]
+    refused = results[1][0][0]
+    assert refused[:2] == [0, 1]  # the first limit refused it
+    assert refused[3] == 7 * CENT  # r1, r0 and r3 were held then
+    assert results[2] == [(True,)]
+    assert results[3] == [(True,)] and results[4] == []  # released once; then not open
+    usage = await store.ausage("u1", PERIODS, now=NOW)
+    assert usage.reserved_nanos == 5 * CENT and usage.spent_nanos[DAILY.key] == CENT
+    await store.aclose()
