@@ -98,13 +98,18 @@ class ScriptBatcher:
         if len(self._flushers) < self._in_flight:
             flusher = loop.create_task(self._flush())
             self._flushers.add(flusher)
-            flusher.add_done_callback(self._flushers.discard)
         return await future
 
     async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            await self._send(batch)
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                await self._send(batch)
+        finally:
+            # Leave the set as soon as the queue is found empty (no await in between), not in
+            # a done callback: that runs later, and a call queued meanwhile would find the set
+            # full and wait for flushers that are gone.
+            self._flushers.discard(asyncio.current_task())
 
     async def _send(self, batch: list[tuple[Call, Sequence[str], asyncio.Future[Any]]]) -> None:
         if self._declare:

@@ -1,11 +1,12 @@
-"""What a cluster call declares: every key of its operations, once, and a lease's derived keys."""
+"""How calls reach the script: what a cluster call declares (every key of its operations, once,
+and a lease's derived keys), and batches that always leave."""
 
 from __future__ import annotations
 
 import orjson
 
 from cascadeflow.storage import CounterLimit, PeriodKey
-from cascadeflow.storage._redis_batch import pack_declared
+from cascadeflow.storage._redis_batch import ScriptBatcher, pack_declared
 from cascadeflow.storage._redis_declared import LeaseKeyBook, ended_lease
 from cascadeflow.storage._redis_layout import RedisLayout
 
@@ -63,3 +64,19 @@ def test_only_settles_and_releases_end_a_lease() -> None:
     assert ended_lease("record_counted", ["{cf}", "r2", "nonce"]) == "r2"
     assert ended_lease("record", ["{cf}", "", "nonce"]) == ""  # a plain record
     assert ended_lease("reserve", ["{cf}", "now"]) == ""
+
+
+async def test_a_call_made_as_the_last_flusher_ends_is_still_sent(redis_url: str) -> None:
+    # The waiter of a batch's call wakes before that batch's flusher has left the set of
+    # flushers; its next call must not wait for the flusher that is gone.
+    import anyio
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(redis_url)
+    batcher = ScriptBatcher(client, "cascadeflow:settings_version", in_flight=1)
+    layout = RedisLayout(prefix="cascadeflow")
+    for _ in range(3):
+        keys, args = layout.usage_call("alice", [DAY], 0.0)
+        with anyio.fail_after(5):  # inline: no task of its own between the call and us
+            assert await batcher.call("usage", keys, args) == [0, 0]
+    await client.aclose()
