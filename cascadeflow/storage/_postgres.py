@@ -212,8 +212,7 @@ class PostgresStore(LedgerStore):
         batcher = self._batcher
         if batcher is None or batcher.pool is not pool or batcher.loop is not _running_loop():
             # A pool belongs to one event loop, and so does the batcher that sends on it.
-            batcher = self._batcher = StatementBatcher(pool, self._sql["lock_batch"],
-                                                       apply_sql=self._sql["apply_batch"])
+            batcher = self._batcher = StatementBatcher(pool, self._sql["apply_batch"])
         return await batcher.run(operation)
 
     def _run(self, name: str, params: Params) -> Rows:

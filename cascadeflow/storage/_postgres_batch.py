@@ -6,7 +6,7 @@ transaction): it takes every advisory lock the batch needs (in one sorted order,
 never deadlock), then runs each operation through the function a lone call runs. The
 operations travel as one JSON document, which costs the client far less than adapting each
 statement's parameters. One commit (one WAL flush) serves the whole batch; each caller
-returns only after it. (Operations of other kinds would go in one pipelined transaction.)
+returns only after it.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ class Operation:
         names: the advisory lock names it checks or changes (``u/<user>``, ``o/<owner>``).
         lease: the lease it ends (``""`` for none): the batch also locks the lease's user and
             the owners of its holds, which only the database knows.
-        kind: which write it is (``"reserve"``, ``"record_entry"``, ``"release"``): batches
-            of these are sent as one ``apply_batch`` statement; others as a pipeline.
+        kind: which write it is (``"reserve"``, ``"record_entry"`` or ``"release"``), as
+            ``apply_batch`` names it; a batch sends every operation's ``params`` under it.
     """
 
     sql: str
@@ -71,16 +71,16 @@ class StatementBatcher:
 
     Args:
         pool: the event loop's pool; each batch takes one connection from it.
-        lock_sql: the statement that takes a batch's locks, given the names and the leases.
+        apply_sql: the ``apply_batch`` statement (given the lock names, the leases ended and
+            the operations as a JSON document).
         in_flight: batches in flight at once (default :data:`IN_FLIGHT`).
         max_batch: operations per batch at most (default :data:`MAX_BATCH`).
     """
 
-    def __init__(self, pool: AsyncConnectionPool, lock_sql: str, *, in_flight: int | None = None,
-                 max_batch: int | None = None, apply_sql: str | None = None) -> None:
+    def __init__(self, pool: AsyncConnectionPool, apply_sql: str, *,
+                 in_flight: int | None = None, max_batch: int | None = None) -> None:
         self.pool = pool
         self.loop = asyncio.get_running_loop()
-        self._lock_sql = lock_sql
         self._apply_sql = apply_sql
         self._in_flight = IN_FLIGHT if in_flight is None else in_flight
         self._max_batch = MAX_BATCH if max_batch is None else max_batch
@@ -89,12 +89,13 @@ class StatementBatcher:
 
     async def run(self, operation: Operation) -> Rows:
         """Apply ``operation`` in the next batch; its rows once that batch has committed."""
+        if operation.kind not in _APPLIED:
+            raise ValueError(f"a batch cannot run a {operation.kind or 'statement'!r} operation")
         future: asyncio.Future[Rows] = self.loop.create_future()
         self._pending.append((operation, future))
         if len(self._flushers) < self._in_flight:
             flusher = self.loop.create_task(self._flush())
             self._flushers.add(flusher)
-            flusher.add_done_callback(self._flushers.discard)
         return await future
 
     async def drain(self) -> None:
@@ -164,26 +165,15 @@ class StatementBatcher:
     async def _transaction(self, operations: list[Operation]) -> list[Rows]:
         names = list({name for operation in operations for name in operation.names})
         leases = [operation.lease for operation in operations if operation.lease]
-        if self._apply_sql is not None and all(op.kind in _APPLIED for op in operations):
-            # One statement: its parameters are one JSON document, which costs the client
-            # far less than adapting every operation's parameters (and the server less than
-            # one statement each).
-            payload = orjson.dumps([[op.kind, *op.params] for op in operations]).decode()
-            async with self.pool.connection() as conn:
-                cursor = await conn.execute(self._apply_sql,
-                                            (text_array(names), text_array(leases), payload))
-                row = await cursor.fetchone()
-            assert row is not None
-            return [_APPLIED[op.kind](text) for op, text in zip(operations, row[0], strict=True)]
+        # One statement, its own transaction: the operations' parameters travel as one JSON
+        # document, which costs the client far less than adapting each statement's.
+        payload = orjson.dumps([[op.kind, *op.params] for op in operations]).decode()
         async with self.pool.connection() as conn:
-            # On an autocommit connection the statements between two syncs are one implicit
-            # transaction: all of it commits at the sync that ends the pipeline, or none.
-            async with conn.pipeline():
-                await conn.execute(self._lock_sql, (text_array(names), text_array(leases)))
-                cursors = [await conn.execute(operation.sql, operation.params)
-                           for operation in operations]
-            return [await cursor.fetchall() if cursor.description else []
-                    for cursor in cursors]
+            cursor = await conn.execute(self._apply_sql,
+                                        (text_array(names), text_array(leases), payload))
+            row = await cursor.fetchone()
+        assert row is not None
+        return [_APPLIED[op.kind](text) for op, text in zip(operations, row[0], strict=True)]
 
 
 

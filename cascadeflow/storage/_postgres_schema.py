@@ -388,7 +388,6 @@ def statements(quoted: str) -> dict[str, str]:
                   " GROUP BY GROUPING SETS ((), (model), (provider), (user_id))",
         "reset": "TRUNCATE " + ", ".join(f"{s}.{table}" for table in TABLE_NAMES),
         "entries": f"SELECT {_ENTRY_COLUMNS} FROM {s}.entries",
-        "lock_batch": f"SELECT {s}.lock_batch(%s::text[], %s::text[])",
         "apply_batch": f"SELECT {s}.apply_batch(%s::text[], %s::text[], %s::jsonb)",
     }
 

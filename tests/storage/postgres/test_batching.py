@@ -125,11 +125,16 @@ async def test_a_shared_batch_is_one_transaction(postgres_dsn: str) -> None:
     await store.ausage("u1", PERIODS, now=NOW)
     pool = await store._pools.async_pool()
     sql = store._sql["record_entry"]
-    batcher = batching.StatementBatcher(pool, store._sql["lock_batch"])
-    good = batching.Operation(sql, schema.record_params("", make_entry("e1"), CENT, PERIODS, ()))
+    batcher = batching.StatementBatcher(pool, store._sql["apply_batch"])
+    good = batching.Operation(sql, schema.record_params("", make_entry("e1"), CENT, PERIODS, ()),
+                              kind="record_entry")
+    broken = make_entry("e2")
+    object.__setattr__(broken, "model", None)  # NOT NULL in the entries table
+    bad = batching.Operation(sql, schema.record_params("", broken, CENT, PERIODS, ()),
+                             kind="record_entry")
 
-    with pytest.raises(psycopg.errors.DivisionByZero):
-        await batcher._transaction([good, batching.Operation("SELECT 1 / 0", ())])
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        await batcher._transaction([good, bad])
 
     assert store.totals().entry_count == 0  # the first statement was rolled back with it
     await store.aclose()
@@ -303,7 +308,7 @@ async def test_one_apply_batch_statement_answers_each_write_as_a_lone_call_would
     await store.ausage("u1", PERIODS, now=NOW)
     pool = await store._pools.async_pool()
     sql = store._sql
-    batcher = batching.StatementBatcher(pool, sql["lock_batch"], apply_sql=sql["apply_batch"])
+    batcher = batching.StatementBatcher(pool, sql["apply_batch"])
     # u1 may hold at most ten cents: r1 fits, r2 does not; r0 is settled, r3 released.
     assert await reserve(store, "r0", amount=CENT)
     assert await reserve(store, "r3", amount=CENT)
