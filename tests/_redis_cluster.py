@@ -19,7 +19,18 @@ import pytest
 import redis
 import redis.cluster
 
+from cascadeflow.storage._redis_layout import RedisLayout
+from cascadeflow.storage._redis_tenants import TenantLayout
 from tests._redis_server import RedisServer
+
+#: A key of the default ledger's shared slot (stored limits, scopes shared by tenants).
+SHARED_SLOT_KEY = "{cascadeflow}:settings_version"
+_TENANTS = TenantLayout(RedisLayout(prefix="{cascadeflow}"), "cascadeflow")
+
+
+def bucket_key_of(user: str) -> str:
+    """A key of the hash slot that holds ``user``'s keys in the default ledger."""
+    return _TENANTS.of_user(user).settings_version
 
 
 def free_cluster_port() -> int:

@@ -81,13 +81,17 @@ class RedisStore(LedgerStore):
             of memory, so writes journaled by a process that dies during an outage are
             replayed by the next store opened on the same file.
         cluster: talk to a Redis Cluster (also implied by a ``redis+cluster://`` URL or a
-            ``RedisCluster`` client). The prefix becomes a hash tag (``{cascadeflow}``), so
-            every key of the ledger lives in one hash slot, on one master (and its
-            replicas): each script runs there unchanged and every scope, including global
-            and tag budgets, stays atomic. Each call declares every key it touches, so
-            the slot can be resharded while in use (a call whose keys are split between
-            two masters is retried by the cluster client, or fails as an outage, with
-            nothing applied). The ledger does not spread over the masters.
+            ``RedisCluster`` client). Users are spread over 16 buckets, each a hash tag
+            (``{cascadeflow:07}``) holding its users' keys, so the ledger spreads over the
+            masters and a request on the user's own limits is one script, as on standalone
+            Redis. Scopes shared by tenants (team, org, key, tag, global) live in the
+            shared slot (``{cascadeflow}``, with the stored limits): a request that must
+            pass one is reserved in two steps (the user's bucket, then the shared slot,
+            the first released when the second refuses), which never lets two requests
+            pass on the same remaining budget. Each call declares every key it touches, so
+            slots can be resharded while in use (a call whose keys are split between two
+            masters is retried by the cluster client, or fails as an outage, with nothing
+            applied).
 
     Example:
         >>> from cascadeflow import CostTracker, BudgetConfig
@@ -100,6 +104,15 @@ class RedisStore(LedgerStore):
 
     shared = True
     counters_expire = True
+
+    def __new__(cls, url_or_client: str | SyncRedis | AsyncRedis, *args: Any,
+                cluster: bool = False, **kwargs: Any) -> RedisStore:
+        # A cluster gets the store that splits operations by hash slot.
+        if cls is RedisStore and (cluster or is_cluster(url_or_client)):
+            from cascadeflow.storage._redis_cluster import ClusterRedisStore
+
+            return super().__new__(ClusterRedisStore)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -129,7 +142,7 @@ class RedisStore(LedgerStore):
         if clustered and ("{" in prefix or "}" in prefix):
             raise ValueError("in cluster mode the prefix must not contain braces")
         self.layout = RedisLayout(
-            # On a cluster the prefix is a hash tag: the whole ledger lives in one slot.
+            # On a cluster the prefix is the shared slot's hash tag (users have buckets).
             prefix=f"{{{prefix}}}" if clustered else prefix, period_margin=period_margin,
             marker_ttl=marker_ttl, history_max_per_day=history_max_per_day,
             history_days=history_days,
@@ -137,9 +150,13 @@ class RedisStore(LedgerStore):
         self._clients = RedisClients(url_or_client, self.policy,
                                      route_key=self.layout.settings_version, cluster=clustered)
         self.url = self._clients.url
-        self._calls = ScriptCaller(self._clients, self.layout)
+        layouts = self._setup_cluster(prefix) if clustered else None
+        self._calls = ScriptCaller(self._clients, self.layout, layouts)
         self._outage = OutageState(self.url, self.policy, on_unavailable,
                                    journal=OutageJournal(journal_path))
+
+    def _setup_cluster(self, name: str) -> dict[str, RedisLayout]:
+        raise TypeError("RedisStore was made for standalone Redis; a cluster needs cluster=True")
 
     def __repr__(self) -> str:
         return (f"RedisStore({self.url!r}, prefix={self.layout.prefix!r}, "
@@ -311,8 +328,6 @@ class RedisStore(LedgerStore):
             outcome = decode_reserve_reply(self._run(script, keys, args), limits, counters)
         except RedisDown as down:
             return self._fallback(down, ReserveOutcome(granted=True))
-        if outcome.granted:
-            self._calls.lease_granted(reservation_id, user_id, counters)
         return outcome
 
     async def areserve(
@@ -333,8 +348,6 @@ class RedisStore(LedgerStore):
                                            counters)
         except RedisDown as down:
             return self._fallback(down, ReserveOutcome(granted=True))
-        if outcome.granted:
-            self._calls.lease_granted(reservation_id, user_id, counters)
         return outcome
 
     def release(self, reservation_id: str) -> bool:
@@ -402,7 +415,7 @@ class RedisStore(LedgerStore):
         return _counter_usage(raw, counters, owners)
 
     def reset(self) -> None:
-        pattern = self.layout.pattern
+        pattern = self._reset_pattern()
         kept = {self.layout.settings.encode(), self.layout.settings_version.encode()}
 
         def wipe(client: SyncRedis) -> None:
@@ -419,6 +432,9 @@ class RedisStore(LedgerStore):
 
         self._read(wipe)
 
+    def _reset_pattern(self) -> str:
+        return self.layout.pattern
+
     # -- LedgerStore: reads -------------------------------------------------------------
     def usage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
         keys, args = self.layout.usage_call(user_id, periods, now)
@@ -434,23 +450,22 @@ class RedisStore(LedgerStore):
         except RedisDown as down:
             return self._fallback(down, _open_usage(periods))
 
-    def user_tiers(self) -> dict[str, str | None]:
+    def _tiers_read(self, fn: Callable[[SyncRedis], T], fail_open_value: T) -> T:
         # A tracker reads the tiers when it is created; fail_open lets it start in an outage.
         try:
-            raw = self._read(lambda client: client.hgetall(self.layout.tiers))
+            return self._read(fn)
         except StoreUnavailableError as error:
             if self.on_unavailable == "fail_open":
-                return {}
+                return fail_open_value
             raise error
+
+    def user_tiers(self) -> dict[str, str | None]:
+        empty: dict[Any, Any] = {}
+        raw = self._tiers_read(lambda client: client.hgetall(self.layout.tiers), empty)
         return {_text(user): decode_tier(tier) for user, tier in raw.items()}
 
     def user_tier(self, user_id: str) -> str | None:
-        try:
-            raw = self._read(lambda client: client.hget(self.layout.tiers, user_id))
-        except StoreUnavailableError as error:
-            if self.on_unavailable == "fail_open":
-                return None
-            raise error
+        raw = self._tiers_read(lambda client: client.hget(self.layout.tiers, user_id), None)
         return None if raw is None else decode_tier(raw)
 
     def totals(self) -> Totals:
@@ -484,7 +499,7 @@ class RedisStore(LedgerStore):
         filtered = not (user_id is None and model is None and provider is None)
         # Without filters, `last` reads only the newest days backwards.
         newest_only = last if not filtered else None
-        raw = self._read(lambda client: self._read_history(client, newest_only))
+        raw = self._read(lambda client: self._history(client, newest_only))
         selected = [
             e for e in (decode_entry(item) for item in raw)
             if (user_id is None or e.user_id == user_id)
@@ -493,15 +508,21 @@ class RedisStore(LedgerStore):
         ]
         return selected[-last:] if last is not None else selected
 
-    def _read_history(self, client: SyncRedis, newest: int | None) -> list[bytes | str]:
-        days = [_text(d) for d in cast("list[Any]", client.zrange(self.layout.days, 0, -1))]
+    def _history(self, client: SyncRedis, newest: int | None) -> list[bytes | str]:
+        return self._read_history_of(client, self.layout, newest)
+
+    @staticmethod
+    def _read_history_of(client: SyncRedis, layout: RedisLayout,
+                         newest: int | None) -> list[bytes | str]:
+        """One stream set's entries in recording order (``newest``: only that many, last)."""
+        days = [_text(d) for d in cast("list[Any]", client.zrange(layout.days, 0, -1))]
         if newest is None:
             out: list[bytes | str] = []
             for day in days:
                 start = "-"
                 while True:
                     page = cast("list[Any]", client.xrange(
-                        self.layout.stream(day), min=start, count=_PAGE))
+                        layout.stream(day), min=start, count=_PAGE))
                     out += [_entry_json(fields) for _, fields in page]
                     if len(page) < _PAGE:
                         break
@@ -512,7 +533,7 @@ class RedisStore(LedgerStore):
             want = newest - len(backwards)
             if want <= 0:
                 break
-            page = cast("list[Any]", client.xrevrange(self.layout.stream(day), count=want))
+            page = cast("list[Any]", client.xrevrange(layout.stream(day), count=want))
             backwards += [_entry_json(fields) for _, fields in page]
         return list(reversed(backwards))
 

@@ -6,7 +6,7 @@ asyncio calls sits below it (``ScriptBatcher``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cascadeflow.storage._base import CounterLimit
@@ -17,51 +17,68 @@ from cascadeflow.storage._redis_layout import RedisLayout
 
 
 class ScriptCaller:
-    """Sends operations of the ledger script, declaring their keys when on a cluster."""
+    """Sends operations of the ledger script, declaring their keys when on a cluster.
 
-    def __init__(self, clients: RedisClients, layout: RedisLayout) -> None:
+    On a cluster every operation's keys share one slot (``_redis_tenants``); the call is sent
+    to that slot's master, and its prefix (the first argument of an operation that ends a
+    lease) names the layout the lease's derived keys are found with.
+    """
+
+    def __init__(self, clients: RedisClients, layout: RedisLayout,
+                 layouts: Mapping[str, RedisLayout] | None = None) -> None:
         self._clients = clients
         self._route = layout.settings_version
-        self._layout = layout
-        self._leases = LeaseKeyBook(layout) if clients.cluster else None
+        self._layouts = dict(layouts or {layout.prefix: layout})
+        self.leases = LeaseKeyBook() if clients.cluster else None
 
-    def lease_granted(self, reservation_id: str, user_id: str,
-                      counters: Sequence[CounterLimit]) -> None:
+    def route(self, keys: Sequence[str]) -> str:
+        """The key an operation is routed by: a key of its slot (the slot's version key)."""
+        if self.leases is None or not keys:
+            return self._route
+        first = keys[0]
+        return first[: first.index("}") + 1] + ":settings_version"
+
+    def lease_granted(self, layouts: Sequence[tuple[RedisLayout, Sequence[CounterLimit]]],
+                      reservation_id: str, user_id: str) -> None:
         """Remember what ending this lease will touch (a cluster declares it then)."""
-        if self._leases is not None:
-            self._leases.remember(reservation_id, user_id, counters)
+        if self.leases is not None:
+            self.leases.remember(layouts, reservation_id, user_id)
 
     def call(self, script: str, keys: list[str], args: list[Any]) -> Any:
         """Run one operation on the sync client; its value, or its error raised."""
         client = self._clients.sync()
-        route = self._route
-        if self._leases is None:
+        route = self.route(keys)
+        if self.leases is None:
             return unwrap(evalsha_sync(client, pack_calls([(script, keys, args)]), route)[0])
         rid = ended_lease(script, args)
-        extra = self._leases.known(rid) if rid else []
+        prefix = str(args[0]) if rid else ""
+        extra = self.leases.known(prefix, rid) if rid else []
         if extra is None:
-            lookup = ("lease_keys", *self._layout.lease_keys_call(rid))
+            layout = self._layouts[prefix]
+            lookup = ("lease_keys", *layout.lease_keys_call(rid))
             payload, declared = pack_declared([(lookup, ())], route)
-            extra = self._leases.from_lookup(
-                rid, unwrap(evalsha_sync(client, payload, route, declared)[0]))
+            extra = self.leases.from_lookup(
+                layout, rid, unwrap(evalsha_sync(client, payload, route, declared)[0]))
         payload, declared = pack_declared([((script, keys, args), extra)], route)
         result = unwrap(evalsha_sync(client, payload, route, declared)[0])
         if rid:
-            self._leases.forget(rid)
+            self.leases.forget(prefix, rid)
         return result
 
     async def acall(self, script: str, keys: list[str], args: list[Any]) -> Any:
         """Async :meth:`call`: the operation joins the running loop's next script batch."""
-        batcher = self._clients.batcher()
-        if self._leases is None:
-            return await batcher.call(script, keys, args)
+        if self.leases is None:
+            return await self._clients.batcher(self._route).call(script, keys, args)
+        batcher = self._clients.batcher(self.route(keys))
         rid = ended_lease(script, args)
-        extra = self._leases.known(rid) if rid else []
+        prefix = str(args[0]) if rid else ""
+        extra = self.leases.known(prefix, rid) if rid else []
         if extra is None:
-            lookup_keys, lookup_args = self._layout.lease_keys_call(rid)
-            extra = self._leases.from_lookup(
-                rid, await batcher.call("lease_keys", lookup_keys, lookup_args))
+            layout = self._layouts[prefix]
+            lookup_keys, lookup_args = layout.lease_keys_call(rid)
+            extra = self.leases.from_lookup(
+                layout, rid, await batcher.call("lease_keys", lookup_keys, lookup_args))
         result = await batcher.call(script, keys, args, extra)
         if rid:
-            self._leases.forget(rid)
+            self.leases.forget(prefix, rid)
         return result

@@ -79,7 +79,7 @@ class RedisClients:
                 f"got {type(url_or_client).__name__}"
             )
         self._async: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[AsyncRedis, ScriptBatcher]
+            asyncio.AbstractEventLoop, tuple[AsyncRedis, dict[str, ScriptBatcher]]
         ] = weakref.WeakKeyDictionary()
 
     def sync(self) -> SyncRedis:
@@ -97,12 +97,18 @@ class RedisClients:
                 self._sync = SyncRedis(**_portable_kwargs(self._given_async), **options)
         return self._sync
 
-    def batcher(self) -> ScriptBatcher:
-        """The running event loop's script batcher (and asyncio client), made on first use."""
+    def batcher(self, route_key: str | None = None) -> ScriptBatcher:
+        """The running event loop's script batcher for the slot of ``route_key`` (a cluster
+        has one per slot; standalone Redis one in all), and asyncio client, made on first use."""
         # asyncio connections belong to one event loop, so each loop gets its own client.
         loop = asyncio.get_running_loop()
+        route = route_key or self._route_key
         found = self._async.get(loop)
-        if found is None:
+        if found is not None:
+            batcher = found[1].get(route)
+            if batcher is not None:
+                return batcher
+        else:
             if self._given_async is not None:
                 client = self._given_async
             elif self.cluster:
@@ -114,11 +120,12 @@ class RedisClients:
             else:
                 assert self._sync is not None
                 client = AsyncRedis(**_portable_kwargs(self._sync), **self._options(sync=False))
-            found = (client, ScriptBatcher(client, self._route_key,
-                                           CLUSTER_IN_FLIGHT if self.cluster else IN_FLIGHT,
-                                           declare=self.cluster))
+            found = (client, {})
             self._async[loop] = found
-        return found[1]
+        batcher = found[1][route] = ScriptBatcher(
+            found[0], route, CLUSTER_IN_FLIGHT if self.cluster else IN_FLIGHT,
+            declare=self.cluster)
+        return batcher
 
     def close(self) -> None:
         """Close the sync client the store made; asyncio clients are dropped."""

@@ -168,7 +168,9 @@ class RedisLayout:
         reservation_id: str = "",
         nonce: str,
         counters: Sequence[CounterAdd] = (),
+        order: int | None = None,
     ) -> tuple[list[str], list[str]]:
+        """``order`` (a cluster's history, kept in several streams) is stored with the entry."""
         day = entry.timestamp.astimezone(timezone.utc).date()
         day_score = (day - _EPOCH).days
         day_text = day.isoformat()
@@ -201,7 +203,7 @@ class RedisLayout:
             "1" if user is not None else "0",
             entry.user_tier if entry.user_tier is not None else NO_TIER,
             "1" if entry.user_tier is not None else "0",
-            encode_entry(entry).decode(),
+            encode_entry(entry, order).decode(),
             self._history_max,
             str(day_score),
             self._stream_ttl_ms,
@@ -217,6 +219,16 @@ class RedisLayout:
                 args += [self._period_ttl_ms(item.period_key, ref), str(item.amount)]
         else:
             args += ttls
+        return keys, args
+
+    def add_counted_call(self, entry_id: str, counters: Sequence[CounterAdd], ref: float, *,
+                         reservation_id: str, nonce: str) -> tuple[list[str], list[str]]:
+        """Owners' increments of one entry kept under this prefix, and its lease's part here."""
+        keys = [self.lease_owner(reservation_id or entry_id), self.done(entry_id)]
+        args = [self.prefix, reservation_id, nonce, self._marker_ttl_s]
+        for item in counters:
+            keys.append(self.count(item.owner, item.period_key.key))
+            args += [self._period_ttl_ms(item.period_key, ref), str(item.amount)]
         return keys, args
 
     def lease_end_keys(self, reservation_id: str, user_id: str,
@@ -277,9 +289,21 @@ def new_nonce() -> str:
     return os.urandom(12).hex()
 
 
-def encode_entry(entry: CostEntry) -> bytes:
-    """The entry as JSON (metadata values that JSON cannot hold are written as text)."""
-    return orjson.dumps(entry.to_dict(), default=str)
+def encode_entry(entry: CostEntry, order: int | None = None) -> bytes:
+    """The entry as JSON (metadata values that JSON cannot hold are written as text).
+
+    ``order`` is kept beside the entry's fields (as ``"_o"``), for merging several streams.
+    """
+    data = entry.to_dict()
+    if order is not None:
+        data["_o"] = order
+    return orjson.dumps(data, default=str)
+
+
+def entry_order(raw: bytes | str) -> int:
+    """The ``order`` an entry was encoded with (0 when none was)."""
+    order: int = orjson.loads(raw).get("_o", 0)
+    return order
 
 
 def decode_entry(raw: bytes | str) -> CostEntry:

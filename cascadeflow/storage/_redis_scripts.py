@@ -8,10 +8,11 @@ There is one script, :data:`LEDGER`. Its single argument is a JSON list of opera
 ``{0, error}``) per operation. One argument instead of twenty costs the client far less
 CPU, and a list lets an asyncio worker send the operations of many concurrent tasks in one
 call; each operation is applied whole (the batch is even atomic as a whole). The keys are
-computed by the client. On standalone Redis the script declares one key; on a Redis Cluster
-the prefix is a hash tag (``{cascadeflow}``), so every key the script touches is in one slot,
-and the client declares every one of them, so that a reshard of that slot makes Redis refuse
-a call (TRYAGAIN, ASK) rather than run it on a master holding only some of its keys.
+computed by the client. On standalone Redis the script declares one key. On a Redis Cluster
+every call's keys share one hash slot (a tenant's bucket, or the shared slot: see
+``_redis_tenants``), and the client declares every one of them, so that a reshard of that
+slot makes Redis refuse a call (TRYAGAIN, ASK) rather than run it on a master holding only
+some of its keys.
 """
 
 from __future__ import annotations
@@ -262,6 +263,31 @@ local function op_record_counted(KEYS, ARGV)
 end
 """
 
+# add_counted: on a Redis Cluster, the part of a settle (or record) that lives in another hash
+# slot than the entry's: increments of owners kept there, and the end of the lease's part
+# there. KEYS: lease owner key, done marker, then one counter key per increment. ARGV: prefix,
+# reservation id ('' for none), attempt nonce, marker ttl (s), then (ttl, amount) per counter.
+# Answers as record does: 1 when this call (or an earlier attempt with the same nonce) applied
+# it, 0 when the entry id was applied here already by someone else.
+_ADD_COUNTED = """
+local function op_add_counted(KEYS, ARGV)
+  if ARGV[2] ~= '' then
+    drop_lease(KEYS[1], ARGV[2], ARGV[1])
+  end
+  if not redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', ARGV[4]) then
+    if redis.call('GET', KEYS[2]) == ARGV[3] then
+      return 1
+    end
+    return 0
+  end
+  for j = 3, #KEYS do
+    local a = 5 + (j - 3) * 2
+    bump(KEYS[j], ARGV[a + 1], ARGV[a])
+  end
+  return 1
+end
+"""
+
 # release. KEYS: lease owner key. ARGV: prefix, reservation id. 1 if the lease was open.
 # usage. KEYS: leases zset, lease amounts hash, then spent keys. ARGV: prefix, now.
 #   Returns {open reserved, spent per key...}.
@@ -319,7 +345,8 @@ _DISPATCH = """
 local ops = {reserve = op_reserve, record = op_record, release = op_release,
              usage = op_usage, tier = op_tier, reserve_counted = op_reserve_counted,
              record_counted = op_record_counted, counters = op_counters,
-             setting = op_setting, lease_keys = op_lease_keys}
+             setting = op_setting, lease_keys = op_lease_keys,
+             add_counted = op_add_counted}
 if #KEYS > 1 then
   DECLARED = {}
   for _, key in ipairs(KEYS) do
@@ -348,8 +375,10 @@ return results
 """
 
 #: The one script: every ledger operation, dispatched by name.
-LEDGER = _HELPERS + _RESERVE + _RESERVE_COUNTED + _RECORD + _SMALL_OPS + _DISPATCH
+LEDGER = (_HELPERS + _RESERVE + _RESERVE_COUNTED + _RECORD + _ADD_COUNTED + _SMALL_OPS
+          + _DISPATCH)
 
 #: The operations :data:`LEDGER` knows.
 OPERATIONS = frozenset({"reserve", "record", "release", "usage", "tier", "reserve_counted",
-                        "record_counted", "counters", "setting", "lease_keys"})
+                        "record_counted", "counters", "setting", "lease_keys",
+                        "add_counted"})

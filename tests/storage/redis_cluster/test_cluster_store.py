@@ -1,5 +1,6 @@
-"""RedisStore on a Redis Cluster: the whole ledger in one hash slot, reached from a URL or a
-cluster client (sync or asyncio), so every scope's check stays one atomic script."""
+"""RedisStore on a Redis Cluster: each user's keys in its bucket's hash slot, scopes shared by
+tenants in the shared slot (two-step reserves), reached from a URL or a cluster client (sync
+or asyncio)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,24 @@ import redis.exceptions
 
 from cascadeflow import BudgetConfig, CostTracker, Scope
 from cascadeflow._entry import CostEntry
-from cascadeflow.storage import CounterLimit, PeriodKey, PeriodLimit, RedisStore
+from cascadeflow.storage import CounterAdd, CounterLimit, PeriodKey, PeriodLimit, RedisStore
 from cascadeflow.storage._redis_batch import evalsha_sync, pack_declared, unwrap
-from tests._redis_cluster import RedisClusterNodes
+from tests._redis_cluster import SHARED_SLOT_KEY, RedisClusterNodes, bucket_key_of
 
 pytestmark = pytest.mark.redis
 
 CENT = 10_000_000
 
 
-def test_every_key_of_the_ledger_lives_in_one_slot_whatever_the_tenant(
+def _slots_by_prefix(client: redis.cluster.RedisCluster) -> dict[str, set[int]]:
+    found: dict[str, set[int]] = {}
+    for raw in client.scan_iter(match="*"):
+        key = raw.decode()
+        found.setdefault(key[: key.index("}") + 1], set()).add(client.keyslot(key))
+    return found
+
+
+def test_each_user_lives_in_its_bucket_and_shared_scopes_in_the_shared_slot(
     redis_cluster: RedisClusterNodes, redis_cluster_url: str,
 ) -> None:
     store = RedisStore(redis_cluster_url)
@@ -37,15 +46,101 @@ def test_every_key_of_the_ledger_lives_in_one_slot_whatever_the_tenant(
 
     client = redis_cluster.client()
     try:
-        keys = [key.decode() for key in client.scan_iter(match="{cascadeflow}:*")]
-        slots = {client.keyslot(key) for key in keys}
-        stray = [key for key in client.scan_iter() if not key.startswith(b"{cascadeflow}:")]
+        slots = _slots_by_prefix(client)
+        shared = [key.decode() for key in client.scan_iter(match="{cascadeflow}:*")]
+        alice = [key.decode() for key in client.scan_iter(match="*alice*")]
+        tag = client.keyslot
     finally:
         client.close()
-    assert len(keys) > 20
-    assert slots == {client.keyslot("{cascadeflow}")}
-    assert stray == []
+    buckets = {bucket_key_of(user).split(":settings")[0] for user in
+               ("alice", "bob", "carol", "dave")}
+    # Every key is in the shared slot or in one of the users' buckets, one slot each.
+    assert set(slots) == {"{cascadeflow}"} | buckets
+    assert all(len(found) == 1 for found in slots.values())
+    assert slots["{cascadeflow}"] == {tag(SHARED_SLOT_KEY)}
+    # The team's and tag's counters are shared; nothing of a user is.
+    assert any("count:{team:search}" in key for key in shared)
+    assert any("count:{tag:chat}" in key for key in shared)
+    assert not any("spent:" in key for key in shared)
+    assert alice and {tag(key) for key in alice if "lease" not in key} == {
+        tag(bucket_key_of("alice"))}
     assert store.totals().entry_count == 3
+    assert [e.id for e in store.entries(user_id="alice")] == [
+        e.id for e in store.entries() if e.user_id == "alice"]
+    store.close()
+
+
+def test_the_buckets_spread_the_ledger_over_every_master(
+    redis_cluster: RedisClusterNodes, redis_cluster_url: str,
+) -> None:
+    tenants = RedisStore(redis_cluster_url).tenants  # type: ignore[attr-defined]
+    masters = {redis_cluster.master_of(layout.settings_version).port
+               for layout in tenants.buckets}
+    assert len(masters) == len(redis_cluster.masters()) == 3
+    users = {tenants.of_user(f"user-{index}").prefix for index in range(400)}
+    assert len(users) == 16  # users are spread over every bucket
+
+
+def test_a_ledger_of_user_budgets_never_writes_to_the_shared_slot(
+    redis_cluster: RedisClusterNodes, redis_cluster_url: str,
+) -> None:
+    store = RedisStore(redis_cluster_url)
+    tracker = CostTracker(store=store, enforcement_mode="block")
+    tracker.set_user_budget("alice", BudgetConfig(daily=1.0, requests={"daily": 50}))
+    for _ in range(3):
+        tracker.reserve("alice", 0.01, model="gpt-4o").settle(0.01, provider="openai",
+                                                              tokens=10)
+    tracker.add_cost("gpt-4o", "openai", 10, 0.02, user_id="bob")
+    client = redis_cluster.client()
+    try:
+        shared = sorted(key.decode() for key in client.scan_iter(match="{cascadeflow}:*"))
+    finally:
+        client.close()
+    # Only the stored limits are there: each request was one script in the user's bucket.
+    assert shared == ["{cascadeflow}:settings", "{cascadeflow}:settings_version"]
+    assert store.totals().total_nanos == 50_000_000
+    assert tracker.daily_spend(days=1)[-1][1] == pytest.approx(0.05)
+    store.close()
+
+
+def test_a_second_step_that_refuses_gives_back_what_the_first_held(
+    redis_cluster_url: str,
+) -> None:
+    store = RedisStore(redis_cluster_url)
+    now = time.time()
+    keys = [PeriodKey("total", "total", None)]
+    team = CounterLimit("team:search", keys[0], limit=CENT, hold=2 * CENT)
+    outcome = store.reserve("r-refused", "alice", 2 * CENT, [PeriodLimit(keys[0], 10 * CENT)],
+                            now=now, expires_at=now + 60, counters=[team])
+
+    assert not outcome.granted and outcome.owner == "team:search"
+    assert _held(store, keys, now) == (0, 0)
+    store.close()
+
+
+def test_a_settle_retried_after_its_shared_step_counts_the_team_once(
+    redis_cluster_url: str,
+) -> None:
+    store = RedisStore(redis_cluster_url)
+    now = time.time()
+    keys = _lease_with_team_hold(store, "r-half", now)
+    entry = CostEntry(id="r-half", timestamp=datetime.now(timezone.utc), model="m",
+                      provider="p", tokens=1, cost=0.01, user_id="alice")
+    adds = [CounterAdd("team:search", keys[0], CENT)]
+    shared_step, user_step = store._record_parts(  # type: ignore[attr-defined]
+        entry, CENT, keys, "r-half", adds)
+    assert shared_step[0] == "add_counted" and user_step[0] == "record"
+    store._run(*shared_step)  # the worker stopped here: the team is counted, the user not
+    assert _held(store, keys, now) == (CENT, 0)
+
+    assert store.settle("r-half", entry, CENT, keys, counters=adds)  # the retry
+    team = store.read_counters([("team:search", keys[0])], [], now=now)
+    assert team.values[("team:search", "total")] == CENT
+    assert store.usage("alice", keys, now=now).spent_nanos["total"] == CENT
+    assert _held(store, keys, now) == (0, 0)
+    assert not store.settle("r-half", entry, CENT, keys, counters=adds)  # once only
+    assert store.read_counters([("team:search", keys[0])], [], now=now).values[
+        ("team:search", "total")] == CENT
     store.close()
 
 

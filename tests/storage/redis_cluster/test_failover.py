@@ -8,13 +8,14 @@ import pytest
 from cascadeflow import BudgetConfig, BudgetExceededError, CostTracker, StoreUnavailableError
 from cascadeflow.storage import RedisStore
 from cascadeflow.telemetry import Reservation
-from tests._redis_cluster import RedisClusterNodes
+from tests._redis_cluster import RedisClusterNodes, bucket_key_of
 
 pytestmark = pytest.mark.redis
 
 CENT = 10_000_000
+#: A key of the slot of alice's bucket (her limits, leases and entries).
+ALICE_SLOT_KEY = bucket_key_of("alice")
 BUDGET = 3.00  # three hundred one-cent requests: the loop outlasts the failover
-LEDGER_SLOT_KEY = "{cascadeflow}:settings_version"
 
 
 def reserve_until_answered(tracker: CostTracker) -> Reservation | None:
@@ -74,18 +75,18 @@ def test_a_manual_failover_redirects_the_loop_and_loses_nothing(
 ) -> None:
     def fail_over() -> None:
         # A coordinated failover: the replica takes over once it has every write.
-        replica = redis_cluster.replica_of(redis_cluster.master_of(LEDGER_SLOT_KEY))
+        replica = redis_cluster.replica_of(redis_cluster.master_of(ALICE_SLOT_KEY))
         client = replica.client()
         try:
             client.execute_command("CLUSTER FAILOVER")
         finally:
             client.close()
 
-    old_master = redis_cluster.master_of(LEDGER_SLOT_KEY)
+    old_master = redis_cluster.master_of(ALICE_SLOT_KEY)
     store, settled = run_loop(redis_cluster_url, fail_over)
 
     redis_cluster.wait_healthy()
-    assert redis_cluster.master_of(LEDGER_SLOT_KEY) is not old_master
+    assert redis_cluster.master_of(ALICE_SLOT_KEY) is not old_master
     assert len(settled) == 300
     assert_counted_once_and_never_overspent(store, settled, lossless=True)
     store.close()
@@ -94,14 +95,14 @@ def test_a_manual_failover_redirects_the_loop_and_loses_nothing(
 def test_a_master_killed_mid_loop_is_replaced_and_nothing_is_applied_twice(
     redis_cluster: RedisClusterNodes, redis_cluster_url: str,
 ) -> None:
-    master = redis_cluster.master_of(LEDGER_SLOT_KEY)
+    master = redis_cluster.master_of(ALICE_SLOT_KEY)
 
     def fail_over() -> None:
         master.kill()  # kill -9; its replica is promoted after the node timeout (2 s)
 
     try:
         store, settled = run_loop(redis_cluster_url, fail_over)
-        assert redis_cluster.master_of(LEDGER_SLOT_KEY) is not master
+        assert redis_cluster.master_of(ALICE_SLOT_KEY) is not master
         # Replication is asynchronous: a settle acknowledged just before the crash may be
         # gone with the old master, but none counts twice and the budget is never passed.
         assert_counted_once_and_never_overspent(store, settled, lossless=False)

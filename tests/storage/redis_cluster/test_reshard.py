@@ -1,4 +1,4 @@
-"""The ledger's hash slot is resharded to another master while reservations run.
+"""A hash slot of the ledger is resharded to another master while reservations run.
 
 Redis moves a slot key by key (``MIGRATE``) and answers ``ASK`` or ``TRYAGAIN`` for what it is
 moving; once the slot is assigned to its new master, ``MOVED``. Every call the ledger makes
@@ -22,13 +22,14 @@ import redis
 from cascadeflow import StoreUnavailableError
 from cascadeflow._entry import CostEntry
 from cascadeflow.storage import CounterAdd, CounterLimit, PeriodKey, PeriodLimit, RedisStore
-from tests._redis_cluster import RedisClusterNodes
+from tests._redis_cluster import SHARED_SLOT_KEY, RedisClusterNodes, bucket_key_of
 
 pytestmark = pytest.mark.redis
 
 CENT = 10_000_000
+#: A key of the slot of alice's bucket (her limits, leases and entries).
+ALICE_SLOT_KEY = bucket_key_of("alice")
 LIMIT = 60  # cents: the loop reaches the limit around the time the slot moves
-LEDGER_SLOT_KEY = "{cascadeflow}:settings_version"
 
 
 def _entry(rid: str) -> CostEntry:
@@ -79,17 +80,21 @@ async def reserve_loop(store: RedisStore, keys: list[PeriodKey], now: float,
     await store.aclose()
 
 
-def test_resharding_the_ledger_slot_mid_loop_never_overspends_or_applies_twice(
-    redis_cluster: RedisClusterNodes, redis_cluster_url: str,
+@pytest.mark.parametrize("moving_key", [ALICE_SLOT_KEY, SHARED_SLOT_KEY],
+                         ids=["user-bucket", "shared-slot"])
+def test_resharding_a_slot_mid_loop_never_overspends_or_applies_twice(
+    redis_cluster: RedisClusterNodes, redis_cluster_url: str, moving_key: str,
 ) -> None:
+    """Each reservation is two steps (alice's bucket, then the team in the shared slot);
+    either slot moves while they run."""
     store = RedisStore(redis_cluster_url)
     store.put_setting("probe", "1")  # the ledger's slot has keys before the move starts
     now = time.time()
     keys = [PeriodKey("daily", "daily:reshard", now + 86400), PeriodKey("total", "total", None)]
     client = redis_cluster.client()
-    slot = client.keyslot(LEDGER_SLOT_KEY)
+    slot = client.keyslot(moving_key)
     client.close()
-    source = redis_cluster.master_of(LEDGER_SLOT_KEY)
+    source = redis_cluster.master_of(moving_key)
     target = next(node for node in redis_cluster.masters() if node is not source)
 
     outcomes = {"refused": 0, "reserve failed clearly": 0, "end failed clearly": 0,
@@ -119,7 +124,7 @@ def test_resharding_the_ledger_slot_mid_loop_never_overspends_or_applies_twice(
     assert not errors, [f"{type(e).__name__}: {e}" for e in errors]
 
     assert moved > 0 and outcomes["reserved while moving"] > 0  # the two did overlap
-    assert redis_cluster.master_of(LEDGER_SLOT_KEY).port == target.port
+    assert redis_cluster.master_of(moving_key).port == target.port
     entries = [entry.id for entry in store.entries(user_id="alice")]
     assert len(entries) == len(set(entries))  # nothing applied twice
     assert sorted(entries) == sorted(settled)  # every acknowledged settle is there
@@ -141,19 +146,19 @@ def test_after_a_reshard_a_store_follows_moved_to_the_new_master(
     store = RedisStore(redis_cluster_url)
     now = time.time()
     keys = [PeriodKey("total", "total", None)]
-    assert store.reserve("r1", "bob", CENT, [PeriodLimit(keys[0], 10 * CENT)], now=now,
+    assert store.reserve("r1", "alice", CENT, [PeriodLimit(keys[0], 10 * CENT)], now=now,
                          expires_at=now + 60).granted
     client = redis_cluster.client()
-    slot = client.keyslot(LEDGER_SLOT_KEY)
+    slot = client.keyslot(ALICE_SLOT_KEY)
     client.close()
-    source = redis_cluster.master_of(LEDGER_SLOT_KEY)
+    source = redis_cluster.master_of(ALICE_SLOT_KEY)
     target = next(node for node in redis_cluster.masters() if node is not source)
     assert redis_cluster.move_slot(slot, source, target) > 0
     # The store's clients still map the slot to the old master: MOVED sends them on.
     assert store.settle("r1", CostEntry(id="r1", timestamp=datetime.now(timezone.utc),
                                         model="m", provider="p", tokens=1, cost=0.01,
-                                        user_id="bob"), CENT, keys)
-    assert store.usage("bob", keys, now=now).spent_nanos["total"] == CENT
+                                        user_id="alice"), CENT, keys)
+    assert store.usage("alice", keys, now=now).spent_nanos["total"] == CENT
     plain = redis.Redis(port=target.port)
     try:
         assert plain.execute_command("CLUSTER COUNTKEYSINSLOT", slot) > 0

@@ -1,0 +1,105 @@
+"""Where a Redis Cluster ledger keeps each key: a tenant's keys in its bucket, shared scopes apart.
+
+A Lua script may only touch keys of one hash slot. The ledger spreads over the masters by
+placing each user (the tenant) in one of :data:`CLUSTER_BUCKETS` buckets, each a hash tag
+(``{cascadeflow:07}``): the user's spend counters, leases, done markers, its own scopes'
+counters (owners ``user:<id>...``: caps, quotas, rate limits), the tiers, totals, history
+and daily rollups of the bucket's entries. Rollups (owners ``rollup:...``) are only ever
+added to, so each bucket keeps its part and a read sums the parts.
+
+Scopes that span tenants (team, org, key, tag, global, and claims) live in the shared slot
+(``{cascadeflow}``, with the stored limits). A request that must pass one of them is a
+two-phase reserve: the user's bucket first (its limits and own scopes, checked and held in
+one script), then the shared slot (the shared scopes, checked and held in one script); when
+the second refuses, the first is released. Every counter lives in exactly one slot and is
+checked there against everything held on it, so the two phases never let racing requests
+pass on the same remaining budget: at worst a request is refused while another one's first
+phase holds what it then gives back. A settle applies the shared part first (increments and
+the end of its holds, idempotent by entry id), then the entry in the user's bucket; a worker
+that dies between the two has counted the shared scopes and not the user, exactly as if it
+had died before settling the user (whose lease expires): the shared scopes are never
+under-counted.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+
+from cascadeflow.storage._base import CounterAdd, CounterLimit
+from cascadeflow.storage._redis_layout import RedisLayout
+
+#: How many buckets the users of a cluster ledger are spread over (fixed: a user's bucket
+#: must not change while its counters live there).
+CLUSTER_BUCKETS = 16
+_USER_OWNER = "user:"
+_ROLLUP_OWNER = "rollup:"
+_SEPARATOR = "\x1f"
+
+
+class TenantLayout:
+    """The layouts of one cluster ledger: the shared slot and the users' buckets.
+
+    Example:
+        >>> tenants = TenantLayout(RedisLayout(prefix="{cascadeflow}"), "cascadeflow")
+        >>> tenants.of_user("alice").prefix
+        '{cascadeflow:05}'
+    """
+
+    def __init__(self, shared: RedisLayout, name: str) -> None:
+        self.shared = shared
+        self.buckets = tuple(
+            RedisLayout(prefix=f"{{{name}:{index:02d}}}", period_margin=shared.period_margin,
+                        marker_ttl=shared.marker_ttl, lease_margin=shared.lease_margin,
+                        history_max_per_day=shared.history_max_per_day,
+                        history_days=shared.history_days)
+            for index in range(CLUSTER_BUCKETS))
+        self.by_prefix = {layout.prefix: layout for layout in (shared, *self.buckets)}
+        escaped = "".join("\\" + c if c in "*?[]\\" else c for c in name)
+        #: A SCAN pattern matching the keys of every slot of the ledger.
+        self.pattern = f"\\{{{escaped}[}}:]*"
+
+    def of_user(self, user_id: str | None) -> RedisLayout:
+        """The bucket of a user (``None``, an entry without a user, has one too)."""
+        return self.buckets[zlib.crc32((user_id or "").encode()) % CLUSTER_BUCKETS]
+
+    def home(self, owner: str) -> RedisLayout | None:
+        """Where an owner's counters live; ``None`` for a rollup (a part in every bucket)."""
+        if owner.startswith(_ROLLUP_OWNER):
+            return None
+        if owner.startswith(_USER_OWNER):
+            return self.of_user(owner[len(_USER_OWNER):].partition(_SEPARATOR)[0])
+        return self.shared
+
+    def split_limits(self, user_id: str, counters: Sequence[CounterLimit]
+                     ) -> list[tuple[RedisLayout, list[CounterLimit]]]:
+        """The reserve's phases: the user's bucket first, then each other slot's counters."""
+        mine = self.of_user(user_id)
+        phases: dict[str, tuple[RedisLayout, list[CounterLimit]]] = {mine.prefix: (mine, [])}
+        for item in counters:
+            home = self.home(item.owner)
+            if home is None:
+                raise ValueError(f"{item.owner!r} is a rollup: rollups are added to, never "
+                                 "checked against a limit")
+            phases.setdefault(home.prefix, (home, []))[1].append(item)
+        first = phases.pop(mine.prefix)
+        return [first, *(phases[prefix] for prefix in sorted(phases))]
+
+    def split_adds(self, user_id: str | None, counters: Sequence[CounterAdd]
+                   ) -> tuple[list[CounterAdd], list[tuple[RedisLayout, list[CounterAdd]]]]:
+        """An entry's increments kept in its user's bucket, and those kept in other slots."""
+        mine = self.of_user(user_id)
+        local: list[CounterAdd] = []
+        elsewhere: dict[str, tuple[RedisLayout, list[CounterAdd]]] = {}
+        for item in counters:
+            home = self.home(item.owner)
+            if home is None or home is mine:
+                local.append(item)
+            else:
+                elsewhere.setdefault(home.prefix, (home, []))[1].append(item)
+        return local, [elsewhere[prefix] for prefix in sorted(elsewhere)]
+
+    def owner_layouts(self, owner: str) -> tuple[RedisLayout, ...]:
+        """The layouts holding (parts of) an owner's counters, for a read."""
+        home = self.home(owner)
+        return self.buckets if home is None else (home,)
