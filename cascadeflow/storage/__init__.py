@@ -26,6 +26,7 @@ from cascadeflow.storage._memory import MemoryStore
 if TYPE_CHECKING:
     from cascadeflow.storage._postgres import PostgresStore
     from cascadeflow.storage._redis import RedisStore
+    from cascadeflow.storage._redis_outage import RedisRetryPolicy
     from cascadeflow.storage._sqlite import SQLiteStore
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "PeriodKey",
     "PeriodLimit",
     "PostgresStore",
+    "RedisRetryPolicy",
     "RedisStore",
     "ReserveOutcome",
     "SQLiteStore",
@@ -59,4 +61,8 @@ def __getattr__(name: str) -> Any:
         from cascadeflow.storage._redis import RedisStore
 
         return RedisStore
+    if name == "RedisRetryPolicy":
+        from cascadeflow.storage._redis_outage import RedisRetryPolicy
+
+        return RedisRetryPolicy
     raise AttributeError(f"module 'cascadeflow.storage' has no attribute {name!r}")

@@ -43,7 +43,7 @@ class TenantLayout:
     Example:
         >>> tenants = TenantLayout(RedisLayout(prefix="{cascadeflow}"), "cascadeflow")
         >>> tenants.of_user("alice").prefix
-        '{cascadeflow:05}'
+        '{cascadeflow:07}'
     """
 
     def __init__(self, shared: RedisLayout, name: str) -> None:

@@ -14,7 +14,14 @@ import redis.exceptions
 
 from cascadeflow import BudgetConfig, CostTracker, Scope
 from cascadeflow._entry import CostEntry
-from cascadeflow.storage import CounterAdd, CounterLimit, PeriodKey, PeriodLimit, RedisStore
+from cascadeflow.storage import (
+    CounterAdd,
+    CounterLimit,
+    PeriodKey,
+    PeriodLimit,
+    RedisRetryPolicy,
+    RedisStore,
+)
 from cascadeflow.storage._redis_batch import evalsha_sync, pack_declared, unwrap
 from tests._redis_cluster import SHARED_SLOT_KEY, RedisClusterNodes, bucket_key_of
 
@@ -250,4 +257,37 @@ def test_the_script_changes_nothing_when_a_derived_key_is_not_declared(
         unwrap(reply[0])
     assert _held(store, keys, now) == (CENT, CENT)  # the lease is still whole
     assert store.release("r-undeclared")
+    store.close()
+
+
+def test_fail_open_journals_the_steps_a_paused_slot_did_not_take_and_replays_each_once(
+    redis_cluster: RedisClusterNodes, redis_cluster_url: str,
+) -> None:
+    store = RedisStore(redis_cluster_url, on_unavailable="fail_open",
+                       retry=RedisRetryPolicy(attempts=1, socket_timeout=0.3))
+    now = time.time()
+    keys = _lease_with_team_hold(store, "r-paused", now)
+    entry = CostEntry(id="r-paused", timestamp=datetime.now(timezone.utc), model="m",
+                      provider="p", tokens=1, cost=0.01, user_id="alice")
+    adds = [CounterAdd("team:search", keys[0], CENT)]
+    shared_master = redis_cluster.master_of(SHARED_SLOT_KEY).client()
+    try:
+        # The shared slot's master stops answering: the settle's first step times out.
+        shared_master.execute_command("CLIENT PAUSE", 1500, "ALL")
+        assert store.settle("r-paused", entry, CENT, keys, counters=adds)
+    finally:
+        shared_master.close()
+    assert store.pending_writes == 2  # the shared step and the user's entry, in order
+    time.sleep(1.6)
+
+    # The timed-out call may still have run when the pause ended: its replay (same nonce)
+    # then finds it applied and applies nothing twice.
+    assert store.reconcile() == 2
+    assert store.pending_writes == 0
+    team = store.read_counters([("team:search", keys[0])], ["team:search"], now=now)
+    assert team.values[("team:search", "total")] == CENT
+    assert team.held["team:search"] == 0
+    usage = store.usage("alice", keys, now=now)
+    assert (usage.spent_nanos["total"], usage.reserved_nanos) == (CENT, 0)
+    assert [e.id for e in store.entries()] == ["r-paused"]
     store.close()
