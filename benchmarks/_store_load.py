@@ -22,16 +22,21 @@ async def _timed(task: Any, tasks: int, pairs_per_task: int) -> float:
     return tasks * pairs_per_task / (time.perf_counter() - start)
 
 
-async def tracker_pairs(store: Any, *, tasks: int, pairs_per_task: int, users: int = 8) -> float:
-    """Tracker reserve+settle pairs/s over ``store`` (a pro tier with room for everything)."""
-    from cascadeflow.telemetry import BudgetConfig, CostTracker
+async def tracker_pairs(store: Any, *, tasks: int, pairs_per_task: int, users: int = 8,
+                        team: str | None = None) -> float:
+    """Tracker reserve+settle pairs/s over ``store`` (a pro tier with room for everything;
+    with ``team``, every user is in that team, which has a budget too)."""
+    from cascadeflow.telemetry import BudgetConfig, CostTracker, Scope
 
     tracker = CostTracker(user_budgets={"pro": BudgetConfig(daily=1e6)}, store=store)
+    if team is not None:
+        tracker.set_budget(Scope.team(team), BudgetConfig(daily=1e6))
 
     async def task(index: int) -> None:
         user = f"user-{index % users}"
         for _ in range(pairs_per_task):
-            held = await tracker.areserve(user, 0.002, user_tier="pro", model="gpt-4o-mini")
+            held = await tracker.areserve(user, 0.002, user_tier="pro", model="gpt-4o-mini",
+                                          team=team)
             await held.asettle(0.0015, provider="openai", tokens=300)
 
     await tracker.acan_afford("user-0", 0.0, user_tier="pro")  # connect, load, migrate

@@ -82,7 +82,7 @@ class RedisStore(LedgerStore):
             replayed by the next store opened on the same file.
         cluster: talk to a Redis Cluster (also implied by a ``redis+cluster://`` URL or a
             ``RedisCluster`` client). Users are spread over 16 buckets, each a hash tag
-            (``{cascadeflow:07}``) holding its users' keys, so the ledger spreads over the
+            (``{cascadeflow#07}``) holding its users' keys, so the ledger spreads over the
             masters and a request on the user's own limits is one script, as on standalone
             Redis. Scopes shared by tenants (team, org, key, tag, global) live in the
             shared slot (``{cascadeflow}``, with the stored limits): a request that must
@@ -139,8 +139,9 @@ class RedisStore(LedgerStore):
         self.policy = retry or RedisRetryPolicy()
         self.on_unavailable: OnUnavailable = on_unavailable
         clustered = cluster or is_cluster(url_or_client)
-        if clustered and ("{" in prefix or "}" in prefix):
-            raise ValueError("in cluster mode the prefix must not contain braces")
+        if clustered and any(mark in prefix for mark in "{}#"):
+            raise ValueError(f"in cluster mode the prefix must not contain braces or '#' "
+                             f"(they place keys in hash slots), got {prefix!r}")
         self.layout = RedisLayout(
             # On a cluster the prefix is the shared slot's hash tag (users have buckets).
             prefix=f"{{{prefix}}}" if clustered else prefix, period_margin=period_margin,

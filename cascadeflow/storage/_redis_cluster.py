@@ -293,8 +293,8 @@ class ClusterRedisStore(RedisStore):
         except RedisDown as down:
             return self._fallback(down, Usage({p.key: 0 for p in periods}, 0))
 
-    def _counter_reads(self, counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str]
-                       ) -> list[tuple[list[tuple[str, PeriodKey]], list[str], Call]]:
+    def _counter_reads(self, counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str],
+                       now: float) -> list[tuple[list[tuple[str, PeriodKey]], list[str], Call]]:
         """One ``counters`` call per slot holding (a part of) what is read."""
         groups: dict[str, tuple[RedisLayout, list[tuple[str, PeriodKey]], list[str]]] = {}
         for item in counters:
@@ -303,7 +303,6 @@ class ClusterRedisStore(RedisStore):
         for owner in owners:
             for layout in self.tenants.owner_layouts(owner):
                 groups.setdefault(layout.prefix, (layout, [], []))[2].append(owner)
-        now = time.time()
         return [(wanted, held, ("counters", *layout.counters_call(wanted, held, now)))
                 for layout, wanted, held in groups.values()]
 
@@ -323,8 +322,7 @@ class ClusterRedisStore(RedisStore):
         self, counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str], *, now: float
     ) -> CounterUsage:
         parts = []
-        for wanted, held, (script, keys, args) in self._counter_reads(counters, owners):
-            args[-1] = repr(now)
+        for wanted, held, (script, keys, args) in self._counter_reads(counters, owners, now):
             try:
                 raw = self._run(script, keys, args)
             except RedisDown as down:
@@ -338,15 +336,14 @@ class ClusterRedisStore(RedisStore):
         async def one(wanted: list[tuple[str, PeriodKey]], held: list[str], call: Call
                       ) -> CounterUsage:
             script, keys, args = call
-            args[-1] = repr(now)
             try:
                 raw = await self._arun(script, keys, args)
             except RedisDown as down:
                 raw = self._fallback(down, [0] * (len(wanted) + len(held)))
             return _counter_usage(raw, wanted, held)
 
-        parts = await asyncio.gather(*(one(*read) for read in self._counter_reads(counters,
-                                                                                  owners)))
+        reads = self._counter_reads(counters, owners, now)
+        parts = await asyncio.gather(*(one(*read) for read in reads))
         return self._merge_counters(parts, counters, owners)
 
     def user_tiers(self) -> dict[str, str | None]:

@@ -2,7 +2,7 @@
 
 A Lua script may only touch keys of one hash slot. The ledger spreads over the masters by
 placing each user (the tenant) in one of :data:`CLUSTER_BUCKETS` buckets, each a hash tag
-(``{cascadeflow:07}``): the user's spend counters, leases, done markers, its own scopes'
+(``{cascadeflow#07}``): the user's spend counters, leases, done markers, its own scopes'
 counters (owners ``user:<id>...``: caps, quotas, rate limits), the tiers, totals, history
 and daily rollups of the bucket's entries. Rollups (owners ``rollup:...``) are only ever
 added to, so each bucket keeps its part and a read sums the parts.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from dataclasses import replace
 
 from cascadeflow.storage._base import CounterAdd, CounterLimit
 from cascadeflow.storage._redis_layout import RedisLayout
@@ -32,6 +33,9 @@ from cascadeflow.storage._redis_layout import RedisLayout
 #: How many buckets the users of a cluster ledger are spread over (fixed: a user's bucket
 #: must not change while its counters live there).
 CLUSTER_BUCKETS = 16
+#: Between the prefix and the bucket's number in a bucket's hash tag; cluster prefixes may
+#: not hold it, so no two ledgers' tags meet.
+BUCKET_MARK = "#"
 _USER_OWNER = "user:"
 _ROLLUP_OWNER = "rollup:"
 _SEPARATOR = "\x1f"
@@ -43,21 +47,18 @@ class TenantLayout:
     Example:
         >>> tenants = TenantLayout(RedisLayout(prefix="{cascadeflow}"), "cascadeflow")
         >>> tenants.of_user("alice").prefix
-        '{cascadeflow:07}'
+        '{cascadeflow#07}'
     """
 
     def __init__(self, shared: RedisLayout, name: str) -> None:
         self.shared = shared
-        self.buckets = tuple(
-            RedisLayout(prefix=f"{{{name}:{index:02d}}}", period_margin=shared.period_margin,
-                        marker_ttl=shared.marker_ttl, lease_margin=shared.lease_margin,
-                        history_max_per_day=shared.history_max_per_day,
-                        history_days=shared.history_days)
-            for index in range(CLUSTER_BUCKETS))
+        self.buckets = tuple(replace(shared, prefix=f"{{{name}{BUCKET_MARK}{index:02d}}}")
+                             for index in range(CLUSTER_BUCKETS))
         self.by_prefix = {layout.prefix: layout for layout in (shared, *self.buckets)}
         escaped = "".join("\\" + c if c in "*?[]\\" else c for c in name)
-        #: A SCAN pattern matching the keys of every slot of the ledger.
-        self.pattern = f"\\{{{escaped}[}}:]*"
+        #: A SCAN pattern matching the keys of every slot of this ledger and no other (no
+        #: prefix holds the bucket mark, so ``{name}`` and ``{name#..}`` are this ledger's).
+        self.pattern = f"\\{{{escaped}[}}{BUCKET_MARK}]*"
 
     def of_user(self, user_id: str | None) -> RedisLayout:
         """The bucket of a user (``None``, an entry without a user, has one too)."""

@@ -184,9 +184,32 @@ async def test_an_asyncio_cluster_client_runs_the_async_twins(
     await client.aclose()
 
 
-def test_cluster_mode_refuses_a_prefix_with_braces(redis_cluster_url: str) -> None:
-    with pytest.raises(ValueError, match="must not contain braces"):
-        RedisStore(redis_cluster_url, prefix="{tenant}")
+def test_cluster_mode_refuses_a_prefix_with_braces_or_the_bucket_mark(
+    redis_cluster_url: str,
+) -> None:
+    for prefix in ("{tenant}", "ledger#07"):
+        with pytest.raises(ValueError, match="must not contain braces or '#'"):
+            RedisStore(redis_cluster_url, prefix=prefix)
+
+
+def test_a_reset_wipes_its_own_ledger_and_no_other_sharing_the_cluster(
+    redis_cluster_url: str,
+) -> None:
+    mine, other = (RedisStore(redis_cluster_url, prefix=prefix)
+                   for prefix in ("cf", "cf2"))
+    for store in (mine, other):
+        tracker = CostTracker(store=store)
+        tracker.set_budget(Scope.team("search"), BudgetConfig(daily=1.0))
+        tracker.add_cost("gpt-4o", "openai", 10, 0.25, user_id="alice", team="search")
+
+    mine.reset()
+
+    assert mine.totals().entry_count == 0
+    assert mine.settings()[1]  # stored limits are configuration: a reset keeps them
+    assert other.totals().total_nanos == 250_000_000
+    assert [e.user_id for e in other.entries()] == ["alice"]
+    mine.close()
+    other.close()
 
 
 def _lease_with_team_hold(store: RedisStore, rid: str, now: float) -> list[PeriodKey]:
