@@ -13,6 +13,11 @@ for the same owners. Owners are opaque strings the tracker builds (``"team:searc
 ``"user:alice/model:gpt-4o"``, ``"team:search/rpm"``); scopes, model caps, quotas, rate
 limits and rollover are counters and limits the tracker makes out of them. Stored limits
 are opaque text under :meth:`LedgerStore.put_setting`, versioned so readers refresh cheaply.
+
+One naming rule crosses the seam: owners starting with :data:`ADD_ONLY_OWNER` (the daily
+rollups, ``"rollup:global"``) are only ever added to, never checked against a limit nor
+held, so a store may count them without locks, or in parts that a read sums (PostgreSQL
+and Redis Cluster do; they refuse a :class:`CounterLimit` on one).
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
 from cascadeflow._entry import CostEntry
+
+#: Owners under this prefix are only added to (see the module's docstring).
+ADD_ONLY_OWNER = "rollup:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +206,14 @@ def counter_refusal(
                 spent_nanos=value, reserved_nanos=held.get(item.owner, 0), owner=item.owner,
                 ends_at=item.period_key.ends_at)
     return None
+
+
+def refuse_add_only_limits(counters: Sequence[CounterLimit]) -> None:
+    """Raise ``ValueError`` for a :class:`CounterLimit` on an add-only owner (``rollup:...``)."""
+    for item in counters:
+        if item.owner.startswith(ADD_ONLY_OWNER):
+            raise ValueError(f"{item.owner!r} is only added to (a rollup): it cannot be "
+                             "checked against a limit or held")
 
 
 def decode_reserve_reply(raw: Sequence[int | str | bytes], limits: Sequence[PeriodLimit],

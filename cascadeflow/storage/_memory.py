@@ -22,6 +22,7 @@ from cascadeflow.storage._base import (
     counter_refusal,
     holds_of,
     refusal,
+    refuse_add_only_limits,
     refuses,
 )
 
@@ -170,6 +171,7 @@ class MemoryStore(LedgerStore):
         expires_at: float,
         counters: Sequence[CounterLimit] = (),
     ) -> ReserveOutcome:
+        refuse_add_only_limits(counters)
         with self._lock:
             reserved = self._reserved_locked(user_id, now)
             spent = {item.period_key.key: self._spent.get((user_id, item.period_key.key), 0)

@@ -15,7 +15,12 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cascadeflow._exceptions import StoreUnavailableError
-from cascadeflow.storage._base import CounterUsage, Usage
+from cascadeflow.storage._base import (
+    ADD_ONLY_OWNER,
+    CounterUsage,
+    Usage,
+    refuse_add_only_limits,
+)
 from cascadeflow.storage._sqlite import _entry_row
 
 if TYPE_CHECKING:
@@ -475,6 +480,7 @@ def reserve_params(reservation_id: str, user_id: str, amount_nanos: int,
                    limits: Sequence[PeriodLimit], counters: Sequence[CounterLimit],
                    now: float, expires_at: float) -> list[Any]:
     """The parameters of ``reserve``."""
+    refuse_add_only_limits(counters)
     return [reservation_id, user_id, amount_nanos, now, expires_at,
             text_array([item.period_key.key for item in limits]),
             bigint_array([item.limit_nanos for item in limits]),
@@ -486,9 +492,14 @@ def reserve_params(reservation_id: str, user_id: str, amount_nanos: int,
 
 
 def lock_names(user_id: str | None, owners: Sequence[str]) -> tuple[str, ...]:
-    """The advisory lock names of a write in a batch (the schema's ``lock_names`` scheme)."""
+    """The advisory lock names of a write in a batch (the schema's ``lock_names`` scheme).
+
+    Add-only owners (rollups) need none: no check reads them, and each increment is one
+    atomic upsert. Every batch would otherwise wait for every other at ``rollup:global``.
+    """
     users = () if user_id is None else (f"u/{user_id}",)
-    return (*users, *(f"o/{owner}" for owner in owners))
+    return (*users, *(f"o/{owner}" for owner in owners
+                      if not owner.startswith(ADD_ONLY_OWNER)))
 
 
 def usage_of(rows: Rows, periods: Sequence[PeriodKey]) -> Usage:

@@ -23,6 +23,7 @@ from cascadeflow.storage._base import (
     Totals,
     Usage,
     decode_reserve_reply,
+    refuse_add_only_limits,
 )
 from cascadeflow.storage._redis_calls import ScriptCaller
 from cascadeflow.storage._redis_clients import AsyncRedis, RedisClients, SyncRedis, is_cluster
@@ -305,6 +306,7 @@ class RedisStore(LedgerStore):
         expires_at: float,
     ) -> tuple[str, list[str], list[str]]:
         if counters:
+            refuse_add_only_limits(counters)
             keys, args = self.layout.reserve_counted_call(
                 reservation_id, user_id, amount_nanos, limits, counters, now, expires_at)
             return "reserve_counted", keys, args

@@ -27,7 +27,12 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import replace
 
-from cascadeflow.storage._base import CounterAdd, CounterLimit
+from cascadeflow.storage._base import (
+    ADD_ONLY_OWNER,
+    CounterAdd,
+    CounterLimit,
+    refuse_add_only_limits,
+)
 from cascadeflow.storage._redis_layout import RedisLayout
 
 #: How many buckets the users of a cluster ledger are spread over (fixed: a user's bucket
@@ -37,7 +42,6 @@ CLUSTER_BUCKETS = 16
 #: not hold it, so no two ledgers' tags meet.
 BUCKET_MARK = "#"
 _USER_OWNER = "user:"
-_ROLLUP_OWNER = "rollup:"
 _SEPARATOR = "\x1f"
 
 
@@ -66,7 +70,7 @@ class TenantLayout:
 
     def home(self, owner: str) -> RedisLayout | None:
         """Where an owner's counters live; ``None`` for a rollup (a part in every bucket)."""
-        if owner.startswith(_ROLLUP_OWNER):
+        if owner.startswith(ADD_ONLY_OWNER):
             return None
         if owner.startswith(_USER_OWNER):
             return self.of_user(owner[len(_USER_OWNER):].partition(_SEPARATOR)[0])
@@ -75,13 +79,11 @@ class TenantLayout:
     def split_limits(self, user_id: str, counters: Sequence[CounterLimit]
                      ) -> list[tuple[RedisLayout, list[CounterLimit]]]:
         """The reserve's phases: the user's bucket first, then each other slot's counters."""
+        refuse_add_only_limits(counters)
         mine = self.of_user(user_id)
         phases: dict[str, tuple[RedisLayout, list[CounterLimit]]] = {mine.prefix: (mine, [])}
         for item in counters:
-            home = self.home(item.owner)
-            if home is None:
-                raise ValueError(f"{item.owner!r} is a rollup: rollups are added to, never "
-                                 "checked against a limit")
+            home = self.home(item.owner) or self.shared  # never None: refused above
             phases.setdefault(home.prefix, (home, []))[1].append(item)
         first = phases.pop(mine.prefix)
         return [first, *(phases[prefix] for prefix in sorted(phases))]

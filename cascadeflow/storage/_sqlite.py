@@ -33,6 +33,7 @@ from cascadeflow.storage._base import (
     counter_refusal,
     holds_of,
     refusal,
+    refuse_add_only_limits,
 )
 from cascadeflow.storage._sqlite_schema import TABLE_NAMES, connect
 
@@ -340,6 +341,7 @@ class SQLiteStore(LedgerStore):
     ) -> ReserveOutcome:
         keys = [item.period_key.key for item in limits]
         if counters:
+            refuse_add_only_limits(counters)
             return self._reserve_counted(reservation_id, user_id, amount_nanos, limits, keys,
                                          now=now, expires_at=expires_at, counters=counters)
         with self._lock:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from cascadeflow._money import to_nanos
 from cascadeflow.storage import (
     CounterAdd,
@@ -414,6 +416,16 @@ def reserve_counted(store: LedgerStore, reservation_id: str, amount: int,
                     user: str = "u1", now: float = NOW, ttl: float = 300.0) -> ReserveOutcome:
     return store.reserve(reservation_id, user, amount, limits, now=now, expires_at=now + ttl,
                          counters=counters)
+
+
+def test_a_limit_on_an_add_only_owner_is_refused_and_holds_nothing(store: LedgerStore) -> None:
+    # Rollups are only added to: stores may count them unlocked, or in parts.
+    with pytest.raises(ValueError, match="only added to"):
+        reserve_counted(store, "r1", TEN_CENTS, [PeriodLimit(DAILY, ONE_DOLLAR)],
+                        [CounterLimit("rollup:global", DAILY, ONE_DOLLAR, hold=TEN_CENTS)])
+
+    assert store.usage("u1", [DAILY], now=NOW).reserved_nanos == 0
+    assert not store.release("r1")
 
 
 def test_adds_count_at_admission_and_refuse_once_the_limit_is_reached(

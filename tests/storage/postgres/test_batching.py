@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from cascadeflow import StoreUnavailableError
+from cascadeflow import CostTracker, StoreUnavailableError
 from cascadeflow.storage import CounterAdd, CounterLimit, PostgresStore
 from cascadeflow.storage import _postgres_batch as batching
 from cascadeflow.storage import _postgres_schema as schema
@@ -338,3 +338,43 @@ async def test_one_apply_batch_statement_answers_each_write_as_a_lone_call_would
     usage = await store.ausage("u1", PERIODS, now=NOW)
     assert usage.reserved_nanos == 5 * CENT and usage.spent_nanos[DAILY.key] == CENT
     await store.aclose()
+
+
+async def test_each_batch_holds_one_lanes_users_and_both_lanes_carry_writes(
+    postgres_dsn: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Batches of two lanes share no user's lock, so the server runs them side by side; the
+    # rollups every settle adds to take no lock at all (they are only added to).
+    lanes_seen: list[set[int]] = []
+    transaction = batching.StatementBatcher._transaction
+
+    async def logged(self: Any, operations: list[Any]) -> Any:
+        lanes_seen.append({self._lane_of(op) for op in operations})
+        assert not any(name.startswith("o/rollup:") for op in operations for name in op.names)
+        return await transaction(self, operations)
+
+    monkeypatch.setattr(batching.StatementBatcher, "_transaction", logged)
+    store = PostgresStore(postgres_dsn)
+    tracker = CostTracker(store=store)
+
+    async def task(index: int) -> None:
+        for _ in range(10):
+            held = await tracker.areserve(f"user-{index % 8}", 0.01, model="gpt-4o-mini")
+            await held.asettle(0.01, provider="openai", tokens=10)
+
+    await asyncio.gather(*(task(index) for index in range(32)))
+
+    assert lanes_seen and all(len(lanes) == 1 for lanes in lanes_seen)
+    assert set().union(*lanes_seen) == {0, 1}
+    assert store.totals().entry_count == 320
+    assert tracker.daily_spend(days=1)[-1][1] == pytest.approx(3.20)
+    await store.aclose()
+
+
+def test_a_batcher_refuses_nonsense_sizes() -> None:
+    async def make(**sizes: int) -> None:
+        batching.StatementBatcher(None, "", **sizes)  # type: ignore[arg-type]
+
+    for sizes in ({"lanes": 0}, {"in_flight": 0}, {"max_batch": 0}):
+        with pytest.raises(ValueError, match="at least 1"):
+            asyncio.run(make(**sizes))
