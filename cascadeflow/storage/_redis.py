@@ -502,7 +502,7 @@ class RedisStore(LedgerStore):
         filtered = not (user_id is None and model is None and provider is None)
         # Without filters, `last` reads only the newest days backwards.
         newest_only = last if not filtered else None
-        raw = self._read(lambda client: self._history(client, newest_only))
+        raw = self._read(lambda client: self._history(client, newest_only, user_id))
         selected = [
             e for e in (decode_entry(item) for item in raw)
             if (user_id is None or e.user_id == user_id)
@@ -511,7 +511,9 @@ class RedisStore(LedgerStore):
         ]
         return selected[-last:] if last is not None else selected
 
-    def _history(self, client: SyncRedis, newest: int | None) -> list[bytes | str]:
+    def _history(self, client: SyncRedis, newest: int | None,
+                 user_id: str | None) -> list[bytes | str]:
+        """The history in recording order (``user_id``: a store may read only that user's)."""
         return self._read_history_of(client, self.layout, newest)
 
     @staticmethod

@@ -33,7 +33,6 @@ from cascadeflow.storage._redis import RedisStore, _counter_usage, _int_map, _te
 from cascadeflow.storage._redis_clients import SyncRedis
 from cascadeflow.storage._redis_layout import (
     RedisLayout,
-    decode_entry,
     decode_tier,
     entry_order,
     new_nonce,
@@ -389,35 +388,17 @@ class ClusterRedisStore(RedisStore):
         return Totals(total_nanos=total, entry_count=count, by_model=maps[0],
                       by_provider=maps[1], by_user=maps[2])
 
-    def _history(self, client: SyncRedis, newest: int | None) -> list[bytes | str]:
+    def _history(self, client: SyncRedis, newest: int | None,
+                 user_id: str | None) -> list[bytes | str]:
+        if user_id is not None:
+            # One user's entries are all in its bucket.
+            return self._read_history_of(client, self.tenants.of_user(user_id), None)
         # Each bucket's stream is in its recording order; the buckets merge by order stamp.
         streams = [self._read_history_of(client, layout, newest)
                    for layout in self.tenants.buckets]
         keyed = [[(entry_order(raw), raw) for raw in stream] for stream in streams]
         merged = [raw for _, raw in heapq.merge(*keyed, key=lambda item: item[0])]
         return merged[-newest:] if newest is not None else merged
-
-    def entries(
-        self, *, user_id: str | None = None, model: str | None = None,
-        provider: str | None = None, last: int | None = None,
-    ) -> list[CostEntry]:
-        if last is not None and last <= 0:
-            return []
-        filtered = not (user_id is None and model is None and provider is None)
-        newest_only = last if not filtered else None
-        if user_id is not None:
-            # One user's entries are all in its bucket.
-            layout = self.tenants.of_user(user_id)
-            raw = self._read(lambda client: self._read_history_of(client, layout, None))
-        else:
-            raw = self._read(lambda client: self._history(client, newest_only))
-        selected = [
-            e for e in (decode_entry(item) for item in raw)
-            if (user_id is None or e.user_id == user_id)
-            and (model is None or e.model == model)
-            and (provider is None or e.provider == provider)
-        ]
-        return selected[-last:] if last is not None else selected
 
     def _reset_pattern(self) -> str:
         return self.tenants.pattern
