@@ -84,6 +84,23 @@ local function open_sum(zkey, hkey, now)
 end
 
 
+-- A write of an entry (record, settle, add_counted). KEYS[1]: the lease owner key, KEYS[2]:
+-- the entry's done marker; ARGV: prefix, reservation id ('' for none), attempt nonce, marker
+-- ttl (s). Ends the lease, then claims the marker: nil when this is the entry's first write
+-- here, else the answer (1: an earlier attempt of this call, 0: someone else's).
+local function begin_entry(KEYS, ARGV)
+  if ARGV[2] ~= '' then
+    drop_lease(KEYS[1], ARGV[2], ARGV[1])
+  end
+  if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', ARGV[4]) then
+    return nil
+  end
+  if redis.call('GET', KEYS[2]) == ARGV[3] then
+    return 1
+  end
+  return 0
+end
+
 local function bump(key, amount, ttl)
   -- A counter gets its expiry when it is created (its value is then this amount).
   if redis.call('INCRBY', key, amount) == tonumber(amount) and ttl ~= '-1' then
@@ -209,14 +226,9 @@ end
 # keys are the last k KEYS. Its answer is record's.
 _RECORD = """
 local function record_entry(KEYS, ARGV, last_user_key, ttl_offset)
-  if ARGV[2] ~= '' then
-    drop_lease(KEYS[1], ARGV[2], ARGV[1])
-  end
-  if not redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', ARGV[4]) then
-    if redis.call('GET', KEYS[2]) == ARGV[3] then
-      return 1
-    end
-    return 0
+  local seen = begin_entry(KEYS, ARGV)
+  if seen then
+    return seen
   end
   local cost = ARGV[5]
   redis.call('HINCRBY', KEYS[3], 'total', cost)
@@ -271,14 +283,9 @@ end
 # it, 0 when the entry id was applied here already by someone else.
 _ADD_COUNTED = """
 local function op_add_counted(KEYS, ARGV)
-  if ARGV[2] ~= '' then
-    drop_lease(KEYS[1], ARGV[2], ARGV[1])
-  end
-  if not redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', ARGV[4]) then
-    if redis.call('GET', KEYS[2]) == ARGV[3] then
-      return 1
-    end
-    return 0
+  local seen = begin_entry(KEYS, ARGV)
+  if seen then
+    return seen
   end
   for j = 3, #KEYS do
     local a = 5 + (j - 3) * 2
