@@ -31,11 +31,13 @@ MAX_BATCH = 256
 #: Batches in flight at once (on separate connections): while Redis runs one, the client
 #: packs the next, so the two sides work in parallel.
 IN_FLIGHT = 2
-#: On a cluster a call takes longer (the cluster client, the master's replication to its
-#: replicas): more batches in flight keep the slot's master busy.
-CLUSTER_IN_FLIGHT = 4
+#: On a cluster a batcher serves one master; each batch is one pipeline of script calls,
+#: one per hash slot, so it holds the operations of all the tenants that master serves.
+CLUSTER_IN_FLIGHT = 2
 
 Call = tuple[str, list[str], list[str]]
+#: A queued operation: the key of its slot, the call, its extra keys, and its caller's future.
+Pending = tuple[str, Call, Sequence[str], "asyncio.Future[Any]"]
 
 
 def pack_calls(calls: list[Call]) -> bytes:
@@ -73,7 +75,8 @@ class ScriptBatcher:
 
     A lone operation is sent at once (one round trip); under load, an operation waits at
     most for the batches ahead of it. The script is called by SHA (EVALSHA) and loaded on the
-    first ``NOSCRIPT`` reply.
+    first ``NOSCRIPT`` reply. On a cluster (``declare``) a batch holds operations of several
+    hash slots of one master: one script call per slot, sent together in one pipeline.
     """
 
     def __init__(self, client: redis.asyncio.Redis, route_key: str,
@@ -82,19 +85,21 @@ class ScriptBatcher:
         self._route_key = route_key
         self._in_flight = in_flight
         self._declare = declare
-        self._pending: list[tuple[Call, Sequence[str], asyncio.Future[Any]]] = []
+        self._pending: list[Pending] = []
         self._flushers: set[asyncio.Task[None]] = set()
 
     async def call(self, script: str, keys: list[str], args: list[Any],
-                   extra_keys: Sequence[str] = ()) -> Any:
+                   extra_keys: Sequence[str] = (), *, route_key: str | None = None) -> Any:
         """Run one operation of the ledger script; returns its value or raises its error.
 
         With ``declare`` (a cluster) the batch declares every operation's keys and its
-        ``extra_keys`` (keys the script derives, e.g. a lease's user's) to Redis.
+        ``extra_keys`` (keys the script derives, e.g. a lease's user's) to Redis, after
+        ``route_key``, a key of the operation's slot (by default the batcher's own).
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append(((script, keys, args), extra_keys, future))
+        self._pending.append(
+            (route_key or self._route_key, (script, keys, args), extra_keys, future))
         if len(self._flushers) < self._in_flight:
             flusher = loop.create_task(self._flush())
             self._flushers.add(flusher)
@@ -111,28 +116,48 @@ class ScriptBatcher:
             # full and wait for flushers that are gone.
             self._flushers.discard(asyncio.current_task())
 
-    async def _send(self, batch: list[tuple[Call, Sequence[str], asyncio.Future[Any]]]) -> None:
+    async def _send(self, batch: list[Pending]) -> None:
+        by_slot: dict[str, list[Pending]] = {}
+        calls: list[tuple[bytes, str, Sequence[str]]] = []
         if self._declare:
-            payload, declared = pack_declared([(c, extra) for c, extra, _ in batch],
-                                              self._route_key)
+            for item in batch:
+                by_slot.setdefault(item[0], []).append(item)
+            for route, items in by_slot.items():
+                payload, declared = pack_declared([(c, extra) for _, c, extra, _ in items],
+                                                  route)
+                calls.append((payload, route, declared))
         else:
-            payload, declared = pack_calls([c for c, _, _ in batch]), []
+            by_slot[self._route_key] = batch
+            calls.append((pack_calls([c for _, c, _, _ in batch]), self._route_key, ()))
         try:
-            replies = await evalsha_async(self._client, payload, self._route_key, declared)
+            outcomes = ([await evalsha_async(self._client, *calls[0])] if len(calls) == 1
+                        else await evalsha_pipelined(self._client, calls))
         except BaseException as error:  # every caller gets the failure (e.g. Redis is down)
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+            _fail(batch, error)
             if not isinstance(error, Exception):
                 raise
             return
-        for (_, _, future), reply in zip(batch, replies, strict=True):
-            if future.done():
-                continue  # the caller was cancelled; the operation was applied anyway
-            try:
-                future.set_result(unwrap(reply))
-            except ResponseError as error:
-                future.set_exception(error)
+        for items, outcome in zip(by_slot.values(), outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                _fail(items, outcome)  # this slot's call alone failed
+            else:
+                _resolve(items, outcome)
+
+
+def _fail(batch: list[Pending], error: BaseException) -> None:
+    for *_, future in batch:
+        if not future.done():
+            future.set_exception(error)
+
+
+def _resolve(batch: list[Pending], replies: list[Any]) -> None:
+    for (*_, future), reply in zip(batch, replies, strict=True):
+        if future.done():
+            continue  # the caller was cancelled; the operation was applied anyway
+        try:
+            future.set_result(unwrap(reply))
+        except ResponseError as error:
+            future.set_exception(error)
 
 
 # The script declares ``route_key``, a key of the ledger's hash slot, then ``declared``.
@@ -154,6 +179,28 @@ async def evalsha_async(client: redis.asyncio.Redis, payload: bytes, route_key: 
         await client.script_load(LEDGER)
         replies = await execute("EVALSHA", LEDGER_SHA, len(keys), *keys, payload, **options)
     return replies
+
+
+async def evalsha_pipelined(client: redis.asyncio.Redis,
+                            calls: Sequence[tuple[bytes, str, Sequence[str]]]) -> list[Any]:
+    """Several script calls ``(payload, route_key, declared)`` in one cluster pipeline.
+
+    Each call's replies, or the error it alone got (a slot that moved is followed by
+    redis-py; a master without the script gets it loaded and the call sent again).
+    """
+    pipe: Any = client.pipeline(transaction=False)
+    for payload, route_key, declared in calls:
+        keys = [route_key, *declared]
+        pipe.execute_command("EVALSHA", LEDGER_SHA, len(keys), *keys, payload,
+                             **_route(client, route_key, declared))
+    outcomes: list[Any] = await pipe.execute(raise_on_error=False)
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, NoScriptError):
+            try:
+                outcomes[index] = await evalsha_async(client, *calls[index])
+            except Exception as error:
+                outcomes[index] = error
+    return outcomes
 
 
 def evalsha_sync(client: redis.Redis, payload: bytes, route_key: str,

@@ -69,7 +69,8 @@ class ScriptCaller:
         """Async :meth:`call`: the operation joins the running loop's next script batch."""
         if self.leases is None:
             return await self._clients.batcher(self._route).call(script, keys, args)
-        batcher = self._clients.batcher(self.route(keys))
+        route = self.route(keys)
+        batcher = self._clients.batcher(route)
         rid = ended_lease(script, args)
         prefix = str(args[0]) if rid else ""
         extra = self.leases.known(prefix, rid) if rid else []
@@ -77,8 +78,9 @@ class ScriptCaller:
             layout = self._layouts[prefix]
             lookup_keys, lookup_args = layout.lease_keys_call(rid)
             extra = self.leases.from_lookup(
-                layout, rid, await batcher.call("lease_keys", lookup_keys, lookup_args))
-        result = await batcher.call(script, keys, args, extra)
+                layout, rid, await batcher.call("lease_keys", lookup_keys, lookup_args,
+                                            route_key=route))
+        result = await batcher.call(script, keys, args, extra, route_key=route)
         if rid:
             self.leases.forget(prefix, rid)
         return result

@@ -98,8 +98,12 @@ class RedisClients:
         return self._sync
 
     def batcher(self, route_key: str | None = None) -> ScriptBatcher:
-        """The running event loop's script batcher for the slot of ``route_key`` (a cluster
-        has one per slot; standalone Redis one in all), and asyncio client, made on first use."""
+        """The running event loop's script batcher for the slot of ``route_key``, and asyncio
+        client, made on first use.
+
+        Standalone Redis has one batcher in all; a cluster one per master, found by the
+        master that serves the slot when its batcher is first asked for.
+        """
         # asyncio connections belong to one event loop, so each loop gets its own client.
         loop = asyncio.get_running_loop()
         route = route_key or self._route_key
@@ -109,23 +113,34 @@ class RedisClients:
             if batcher is not None:
                 return batcher
         else:
-            if self._given_async is not None:
-                client = self._given_async
-            elif self.cluster:
-                assert self._url is not None
-                client = cast("AsyncRedis", redis.asyncio.cluster.RedisCluster.from_url(
-                    self._url, **self._options(sync=False)))
-            elif self._url is not None:
-                client = AsyncRedis.from_url(self._url, **self._options(sync=False))
-            else:
-                assert self._sync is not None
-                client = AsyncRedis(**_portable_kwargs(self._sync), **self._options(sync=False))
-            found = (client, {})
+            found = (self._new_async_client(), {})
             self._async[loop] = found
-        batcher = found[1][route] = ScriptBatcher(
-            found[0], route, CLUSTER_IN_FLIGHT if self.cluster else IN_FLIGHT,
-            declare=self.cluster)
+        client, batchers = found
+        if not self.cluster:
+            batcher = batchers[route] = ScriptBatcher(client, route, IN_FLIGHT)
+            return batcher
+        # A slot's master is known once the client has its slot map (after its first call):
+        # until then the slot gets a batcher of its own. A slot that moves later keeps its
+        # batcher; each call in a batch is still sent to the master of its slot then.
+        master = _master_of(client, route) or route
+        batcher = batchers.get(master)
+        if batcher is None:
+            batcher = batchers[master] = ScriptBatcher(client, route, CLUSTER_IN_FLIGHT,
+                                                       declare=True)
+        batchers[route] = batcher
         return batcher
+
+    def _new_async_client(self) -> AsyncRedis:
+        if self._given_async is not None:
+            return self._given_async
+        if self.cluster:
+            assert self._url is not None
+            return cast("AsyncRedis", redis.asyncio.cluster.RedisCluster.from_url(
+                self._url, **self._options(sync=False)))
+        if self._url is not None:
+            return AsyncRedis.from_url(self._url, **self._options(sync=False))
+        assert self._sync is not None
+        return AsyncRedis(**_portable_kwargs(self._sync), **self._options(sync=False))
 
     def close(self) -> None:
         """Close the sync client the store made; asyncio clients are dropped."""
@@ -148,6 +163,14 @@ class RedisClients:
             "socket_connect_timeout": self._policy.connect_timeout,
             "socket_timeout": self._policy.socket_timeout,
         }
+
+
+def _master_of(client: Any, route_key: str) -> str | None:
+    try:
+        node = client.get_node_from_key(route_key)
+    except (redis.exceptions.RedisClusterException, redis.exceptions.SlotNotCoveredError):
+        return None
+    return None if node is None else f"node:{node.name}"
 
 
 def _cluster_url(client: Any) -> str:
