@@ -120,14 +120,17 @@ class RedisClients:
             batcher = batchers[route] = ScriptBatcher(client, route, IN_FLIGHT)
             return batcher
         # A slot's master is known once the client has its slot map (after its first call):
-        # until then the slot gets a batcher of its own. A slot that moves later keeps its
-        # batcher; each call in a batch is still sent to the master of its slot then.
-        master = _master_of(client, route) or route
-        batcher = batchers.get(master)
+        # until then the slot's calls share a batcher of their own, and the slot is looked up
+        # again on its next call. A slot that moves later keeps its master's batcher; each
+        # call in a batch is still sent to the master of its slot then.
+        master = _master_of(client, route)
+        key = master if master is not None else f"slot:{route}"
+        batcher = batchers.get(key)
         if batcher is None:
-            batcher = batchers[master] = ScriptBatcher(client, route, CLUSTER_IN_FLIGHT,
-                                                       declare=True)
-        batchers[route] = batcher
+            batcher = batchers[key] = ScriptBatcher(client, route, CLUSTER_IN_FLIGHT,
+                                                    declare=True)
+        if master is not None:
+            batchers[route] = batcher
         return batcher
 
     def _new_async_client(self) -> AsyncRedis:

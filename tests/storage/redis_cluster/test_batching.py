@@ -126,4 +126,10 @@ async def test_the_store_keeps_one_batcher_per_master_once_the_slot_map_is_known
     per_master = {id(clients.batcher(f"{prefixes[0]}:settings_version"))
                   for prefixes in by_master.values()}
     assert len(per_master) == len(by_master) == 3
+    # The slot asked for before the map was known joins its master's batcher now.
+    shared_master = redis.cluster.RedisCluster.from_url(redis_cluster.url)
+    name = shared_master.get_node_from_key("{cascadeflow}").name
+    shared_master.close()
+    assert clients.batcher() is not first
+    assert clients.batcher() is clients.batcher(f"{by_master[name][0]}:settings_version")
     await clients.aclose()
