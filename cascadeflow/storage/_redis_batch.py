@@ -218,13 +218,18 @@ def evalsha_sync(client: redis.Redis, payload: bytes, route_key: str,
     return replies
 
 
-def _route(client: Any, route_key: str, declared: Sequence[str]) -> dict[str, Any]:
-    # Only a cluster client with its slot map loaded (the first call loads it) can be given
-    # the master; a stale map costs one failed attempt, which the store's retries absorb.
-    if not declared or not isinstance(client, (redis.cluster.RedisCluster,
-                                               redis.asyncio.cluster.RedisCluster)):
-        return {}
+def master_of(client: Any, route_key: str) -> Any | None:
+    """The master serving ``route_key``'s slot, when ``client`` is a cluster client whose slot
+    map is loaded (the first call loads it); else ``None``."""
+    if not isinstance(client, (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster)):
+        return None
     try:
-        return {"target_nodes": client.get_node_from_key(route_key)}
+        return client.get_node_from_key(route_key)
     except (RedisClusterException, SlotNotCoveredError):
-        return {}
+        return None
+
+
+def _route(client: Any, route_key: str, declared: Sequence[str]) -> dict[str, Any]:
+    # A stale slot map costs one failed attempt, which the store's retries absorb.
+    node = master_of(client, route_key) if declared else None
+    return {} if node is None else {"target_nodes": node}

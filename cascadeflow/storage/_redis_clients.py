@@ -18,7 +18,12 @@ import redis.cluster
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from cascadeflow.storage._redis_batch import CLUSTER_IN_FLIGHT, IN_FLIGHT, ScriptBatcher
+from cascadeflow.storage._redis_batch import (
+    CLUSTER_IN_FLIGHT,
+    IN_FLIGHT,
+    ScriptBatcher,
+    master_of,
+)
 from cascadeflow.storage._redis_outage import RedisRetryPolicy, safe_url
 
 SyncRedis = redis.Redis
@@ -123,8 +128,8 @@ class RedisClients:
         # until then the slot's calls share a batcher of their own, and the slot is looked up
         # again on its next call. A slot that moves later keeps its master's batcher; each
         # call in a batch is still sent to the master of its slot then.
-        master = _master_of(client, route)
-        key = master if master is not None else f"slot:{route}"
+        master = master_of(client, route)
+        key = f"node:{master.name}" if master is not None else f"slot:{route}"
         batcher = batchers.get(key)
         if batcher is None:
             batcher = batchers[key] = ScriptBatcher(client, route, CLUSTER_IN_FLIGHT,
@@ -166,14 +171,6 @@ class RedisClients:
             "socket_connect_timeout": self._policy.connect_timeout,
             "socket_timeout": self._policy.socket_timeout,
         }
-
-
-def _master_of(client: Any, route_key: str) -> str | None:
-    try:
-        node = client.get_node_from_key(route_key)
-    except (redis.exceptions.RedisClusterException, redis.exceptions.SlotNotCoveredError):
-        return None
-    return None if node is None else f"node:{node.name}"
 
 
 def _cluster_url(client: Any) -> str:
