@@ -185,13 +185,14 @@ class ClusterRedisStore(RedisStore):
 
     def _undo(self, granted: list[tuple[RedisLayout, Sequence[CounterLimit]]],
               reservation_id: str, user_id: str) -> None:
-        # The steps granted before one refused (or failed) give back what they hold.
+        # The steps granted before one refused (or failed) give back what they hold and what
+        # their admission counted (rate-limit windows): the request counts nowhere.
         if not granted:
             return
         self._calls.lease_granted(granted, reservation_id, user_id)
-        for layout, _ in granted:
+        for layout, counters in granted:
             try:
-                self._run("release", *layout.release_call(reservation_id))
+                self._run("withdraw", *layout.withdraw_call(reservation_id, counters))
             except RedisDown as down:
                 logger.warning("could not release the first step of reservation %s (%s); "
                                "it holds until it expires", reservation_id, down)
@@ -201,9 +202,9 @@ class ClusterRedisStore(RedisStore):
         if not granted:
             return
         self._calls.lease_granted(granted, reservation_id, user_id)
-        for layout, _ in granted:
+        for layout, counters in granted:
             try:
-                await self._arun("release", *layout.release_call(reservation_id))
+                await self._arun("withdraw", *layout.withdraw_call(reservation_id, counters))
             except RedisDown as down:
                 logger.warning("could not release the first step of reservation %s (%s); "
                                "it holds until it expires", reservation_id, down)

@@ -19,7 +19,7 @@ from cascadeflow.storage._redis_layout import RedisLayout
 
 #: The operations that end a lease; their first argument is the prefix of the slot they run
 #: in, the reservation id their second.
-ENDS_LEASE = frozenset({"release", "record", "record_counted", "add_counted"})
+ENDS_LEASE = frozenset({"release", "record", "record_counted", "add_counted", "withdraw"})
 
 
 def ended_lease(script: str, args: Sequence[Any]) -> str:

@@ -246,6 +246,14 @@ class RedisLayout:
     def release_call(self, reservation_id: str) -> tuple[list[str], list[str]]:
         return [self.lease_owner(reservation_id)], [self.prefix, reservation_id]
 
+    def withdraw_call(self, reservation_id: str, counters: Sequence[CounterLimit]
+                      ) -> tuple[list[str], list[str]]:
+        """End a lease and take back what its admission added to ``counters``."""
+        added = [item for item in counters if item.add]
+        keys = [self.lease_owner(reservation_id)]
+        keys += [self.count(item.owner, item.period_key.key) for item in added]
+        return keys, [self.prefix, reservation_id, *(str(item.add) for item in added)]
+
     def tier_call(self, user_id: str, tier: str | None) -> tuple[list[str], list[str]]:
         return [self.tiers], [user_id, tier if tier is not None else NO_TIER]
 

@@ -304,6 +304,24 @@ local function op_release(KEYS, ARGV)
   return drop_lease(KEYS[1], ARGV[2], ARGV[1])
 end
 
+-- withdraw: the first step of a two-step reserve whose later step refused (or failed):
+-- end its lease and take back what its admission added (rate-limit windows), so the request
+-- counts nowhere, as a one-step refusal. KEYS: lease owner key, then the counters added to.
+-- ARGV: prefix, reservation id, then the amount added to each counter. Only while the lease
+-- exists (so a retried withdraw takes back once); a window that has expired is left alone.
+local function op_withdraw(KEYS, ARGV)
+  local removed = drop_lease(KEYS[1], ARGV[2], ARGV[1])
+  if removed == 0 then
+    return 0
+  end
+  for i = 2, #KEYS do
+    if redis.call('EXISTS', KEYS[i]) == 1 then
+      redis.call('DECRBY', KEYS[i], ARGV[i + 1])
+    end
+  end
+  return removed
+end
+
 local function op_usage(KEYS, ARGV)
   local result = {open_sum(KEYS[1], KEYS[2], ARGV[2])}
   for i = 3, #KEYS do
@@ -353,7 +371,7 @@ local ops = {reserve = op_reserve, record = op_record, release = op_release,
              usage = op_usage, tier = op_tier, reserve_counted = op_reserve_counted,
              record_counted = op_record_counted, counters = op_counters,
              setting = op_setting, lease_keys = op_lease_keys,
-             add_counted = op_add_counted}
+             add_counted = op_add_counted, withdraw = op_withdraw}
 if #KEYS > 1 then
   DECLARED = {}
   for _, key in ipairs(KEYS) do
@@ -388,4 +406,4 @@ LEDGER = (_HELPERS + _RESERVE + _RESERVE_COUNTED + _RECORD + _ADD_COUNTED + _SMA
 #: The operations :data:`LEDGER` knows.
 OPERATIONS = frozenset({"reserve", "record", "release", "usage", "tier", "reserve_counted",
                         "record_counted", "counters", "setting", "lease_keys",
-                        "add_counted"})
+                        "add_counted", "withdraw"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -266,6 +267,32 @@ def test_rpm_admits_exactly_its_limit_in_a_minute_of_racing_requests(
     assert refusals[0].retry_after == pytest.approx(55.0)  # the clock is at 10:00:05
     clock.advance(minutes=1)
     assert tracker.reserve("user-0", 0.0, team="search").release()
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_a_request_another_scope_refuses_is_not_counted_by_the_users_rate_limit(
+    tracker_on: Callable[..., CostTracker], use_async: bool,
+) -> None:
+    # On a Redis Cluster the user's limits and the team's are two steps: the first takes one
+    # of alice's requests this minute, and gives it back when the team refuses.
+    tracker = tracker_on()
+    tracker.set_rate_limit(Scope.user("alice"), RateLimit(rpm=1))
+    tracker.set_budget(Scope.team("search"), BudgetConfig(daily=CENT))
+
+    async def reserve(amount: float) -> Any:
+        if use_async:
+            return await tracker.areserve("alice", amount, team="search")
+        return tracker.reserve("alice", amount, team="search")
+
+    for _ in range(3):
+        with pytest.raises(BudgetExceededError) as refused:
+            await reserve(5 * CENT)
+        assert refused.value.scope == "team:search"
+    held = await reserve(0.1 * CENT)  # the minute's one request is still there
+    await held.arelease() if use_async else held.release()
+    with pytest.raises(BudgetExceededError) as limited:
+        await reserve(0.1 * CENT)
+    assert (limited.value.scope, limited.value.period) == ("user:alice", "rpm")
 
 
 def test_max_parallel_holds_a_third_request_until_one_settles(
