@@ -3,6 +3,8 @@ twice. Each reservation in flight either fails clearly (StoreUnavailableError) o
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from cascadeflow import BudgetConfig, BudgetExceededError, CostTracker, StoreUnavailableError
@@ -109,4 +111,85 @@ def test_a_master_killed_mid_loop_is_replaced_and_nothing_is_applied_twice(
         store.close()
     finally:
         master.start()  # it rejoins the session's cluster as the new master's replica
+        redis_cluster.wait_healthy()
+
+
+def _users_sharing_a_master(redis_cluster: RedisClusterNodes, count: int) -> list[str]:
+    """Users in ``count`` different buckets served by alice's master (asyncio calls for them
+    travel together, one pipeline of per-slot script calls)."""
+    master = redis_cluster.master_of(ALICE_SLOT_KEY)
+    users: dict[str, str] = {}
+    for number in range(1_000):
+        user = f"user-{number}"
+        bucket = bucket_key_of(user)
+        if bucket not in users and redis_cluster.master_of(bucket) is master:
+            users[bucket] = user
+            if len(users) == count:
+                return list(users.values())
+    raise AssertionError("too few buckets on one master")
+
+
+@pytest.mark.parametrize("how", ["manual", "kill"])
+async def test_asyncio_batches_of_several_slots_survive_a_failover_of_their_master(
+    redis_cluster: RedisClusterNodes, redis_cluster_url: str, how: str,
+) -> None:
+    users = _users_sharing_a_master(redis_cluster, 3)
+    master = redis_cluster.master_of(ALICE_SLOT_KEY)
+    store = RedisStore(redis_cluster_url)
+    tracker = CostTracker(store=store, enforcement_mode="block")
+    for user in users:
+        tracker.set_user_budget(user, BudgetConfig(daily=1.00))  # a hundred cents each
+    settled: dict[str, list[str]] = {user: [] for user in users}
+    failed_over = asyncio.Event()
+
+    def fail_over() -> None:
+        if how == "kill":
+            master.kill()  # kill -9; its replica is promoted after the node timeout (2 s)
+            return
+        client = redis_cluster.replica_of(master).client()
+        try:
+            client.execute_command("CLUSTER FAILOVER")
+        finally:
+            client.close()
+
+    async def loop(user: str) -> None:
+        while True:
+            if sum(map(len, settled.values())) >= 30 and not failed_over.is_set():
+                failed_over.set()
+                fail_over()
+            try:
+                held = await tracker.areserve(user, 0.01, model="gpt-4o-mini")
+            except BudgetExceededError:
+                return
+            except StoreUnavailableError:
+                await asyncio.sleep(0.01)  # failed clearly, nothing held
+                continue
+            while True:
+                try:
+                    await held.asettle(0.01, provider="openai", tokens=100)
+                    break
+                except StoreUnavailableError:  # retried with its entry id: counts once
+                    await asyncio.sleep(0.01)
+            settled[user].append(held.id)
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(loop(user) for user in users * 3)), 120)
+        assert failed_over.is_set() and redis_cluster.master_of(ALICE_SLOT_KEY) is not master
+        daily = CostTracker(store=store).period_keys()[0]
+        at = daily.ends_at - 1 if daily.ends_at else 0.0
+        total = 0
+        for user in users:
+            entries = [entry.id for entry in store.entries(user_id=user)]
+            assert len(entries) == len(set(entries))  # nothing applied twice
+            assert set(entries) <= set(settled[user])
+            if how == "manual":  # the replica took over with every write
+                assert sorted(entries) == sorted(settled[user]) and len(entries) == 100
+            spent = store.usage(user, [daily], now=at).spent_nanos[daily.key]
+            assert spent == len(entries) * CENT <= 100 * CENT
+            total += len(entries)
+        assert store.totals().total_nanos == total * CENT
+    finally:
+        await store.aclose()
+        if how == "kill":
+            master.start()  # it rejoins the session's cluster as the new master's replica
         redis_cluster.wait_healthy()
