@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
 import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import (
     NoScriptError,
     RedisClusterException,
@@ -133,15 +135,41 @@ class ScriptBatcher:
             outcomes = ([await evalsha_async(self._client, *calls[0])] if len(calls) == 1
                         else await evalsha_pipelined(self._client, calls))
         except BaseException as error:  # every caller gets the failure (e.g. Redis is down)
-            _fail(batch, error)
+            _fail(batch, as_outage(error))
             if not isinstance(error, Exception):
                 raise
             return
         for items, outcome in zip(by_slot.values(), outcomes, strict=True):
             if isinstance(outcome, Exception):
-                _fail(items, outcome)  # this slot's call alone failed
+                _fail(items, as_outage(outcome))  # this slot's call alone failed
             else:
                 _resolve(items, outcome)
+
+
+def as_outage(error: BaseException) -> BaseException:
+    """``error``, or the lost connection it stands for.
+
+    A topology change (a failover) makes redis-py's asyncio cluster client close a node's
+    connections, also one that a concurrent call is using: that call then fails inside
+    redis-py with an ``AttributeError`` (its connection's reader or writer is gone). It is a
+    lost connection, answered like any other (retried, then an outage).
+    """
+    if isinstance(error, AttributeError) and _raised_in_a_redis_connection(error):
+        lost = RedisConnectionError(f"the connection was closed under the call ({error})")
+        lost.__cause__ = error
+        return lost
+    return error
+
+
+def _raised_in_a_redis_connection(error: BaseException) -> bool:
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    if frame is None:
+        return False
+    parts = Path(frame.tb_frame.f_code.co_filename).parts
+    return parts[-3:] == ("redis", "asyncio", "connection.py") or parts[-3:-1] == (
+        "redis", "_parsers")
 
 
 def _fail(batch: list[Pending], error: BaseException) -> None:

@@ -7,10 +7,11 @@ import asyncio
 
 import pytest
 import redis.asyncio.cluster
+import redis.asyncio.connection
 import redis.cluster
 import redis.exceptions
 
-from cascadeflow.storage._redis_batch import ScriptBatcher
+from cascadeflow.storage._redis_batch import ScriptBatcher, as_outage
 from cascadeflow.storage._redis_clients import RedisClients
 from cascadeflow.storage._redis_layout import PeriodKey, RedisLayout
 from cascadeflow.storage._redis_outage import RedisRetryPolicy
@@ -133,3 +134,20 @@ async def test_the_store_keeps_one_batcher_per_master_once_the_slot_map_is_known
     assert clients.batcher() is not first
     assert clients.batcher() is clients.batcher(f"{by_master[name][0]}:settings_version")
     await clients.aclose()
+
+
+async def test_a_connection_closed_under_a_call_is_answered_as_a_lost_connection() -> None:
+    # During a failover the asyncio cluster client closes a node's connections, also one a
+    # concurrent call is using: redis-py then fails inside the call with an AttributeError
+    # (the writer is gone), as this connection, closed before the call writes, does.
+    connection = redis.asyncio.connection.Connection(host="127.0.0.1", port=1)
+    with pytest.raises(AttributeError) as raised:
+        await connection._send_packed_command([b"*1\r\n$4\r\nPING\r\n"])
+    lost = as_outage(raised.value)
+    assert isinstance(lost, redis.exceptions.ConnectionError)
+    assert lost.__cause__ is raised.value
+
+    try:
+        raise AttributeError("a bug of ours, not a lost connection")
+    except AttributeError as ours:
+        assert as_outage(ours) is ours
