@@ -4,6 +4,8 @@ twice. Each reservation in flight either fails clearly (StoreUnavailableError) o
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import pytest
 
@@ -138,25 +140,33 @@ async def test_asyncio_batches_of_several_slots_survive_a_failover_of_their_mast
     store = RedisStore(redis_cluster_url)
     tracker = CostTracker(store=store, enforcement_mode="block")
     for user in users:
-        tracker.set_user_budget(user, BudgetConfig(daily=1.00))  # a hundred cents each
+        tracker.set_user_budget(user, BudgetConfig(daily=BUDGET))
     settled: dict[str, list[str]] = {user: [] for user in users}
-    failed_over = asyncio.Event()
+    switched = threading.Event()  # the slot's new master took over
+    after_switch = 0
 
     def fail_over() -> None:
         if how == "kill":
             master.kill()  # kill -9; its replica is promoted after the node timeout (2 s)
-            return
-        client = redis_cluster.replica_of(master).client()
-        try:
-            client.execute_command("CLUSTER FAILOVER")
-        finally:
-            client.close()
+        else:
+            client = redis_cluster.replica_of(master).client()
+            try:
+                client.execute_command("CLUSTER FAILOVER")
+            finally:
+                client.close()
+        deadline = time.monotonic() + 30
+        while redis_cluster.master_of(ALICE_SLOT_KEY) is master:
+            assert time.monotonic() < deadline, "no replica took over"
+            time.sleep(0.05)
+        switched.set()
+
+    watcher = threading.Thread(target=fail_over)
 
     async def loop(user: str) -> None:
-        while True:
-            if sum(map(len, settled.values())) >= 30 and not failed_over.is_set():
-                failed_over.set()
-                fail_over()
+        nonlocal after_switch
+        while after_switch < 90:  # go on until the new master has served a while
+            if sum(map(len, settled.values())) >= 30 and watcher.ident is None:
+                watcher.start()  # once: fail over, and watch for the new master
             try:
                 held = await tracker.areserve(user, 0.01, model="gpt-4o-mini")
             except BudgetExceededError:
@@ -171,10 +181,13 @@ async def test_asyncio_batches_of_several_slots_survive_a_failover_of_their_mast
                 except StoreUnavailableError:  # retried with its entry id: counts once
                     await asyncio.sleep(0.01)
             settled[user].append(held.id)
+            if switched.is_set():
+                after_switch += 1
 
     try:
         await asyncio.wait_for(asyncio.gather(*(loop(user) for user in users * 3)), 120)
-        assert failed_over.is_set() and redis_cluster.master_of(ALICE_SLOT_KEY) is not master
+        watcher.join(30)
+        assert switched.is_set() and after_switch >= 90
         daily = CostTracker(store=store).period_keys()[0]
         at = daily.ends_at - 1 if daily.ends_at else 0.0
         total = 0
@@ -183,9 +196,9 @@ async def test_asyncio_batches_of_several_slots_survive_a_failover_of_their_mast
             assert len(entries) == len(set(entries))  # nothing applied twice
             assert set(entries) <= set(settled[user])
             if how == "manual":  # the replica took over with every write
-                assert sorted(entries) == sorted(settled[user]) and len(entries) == 100
+                assert sorted(entries) == sorted(settled[user])
             spent = store.usage(user, [daily], now=at).spent_nanos[daily.key]
-            assert spent == len(entries) * CENT <= 100 * CENT
+            assert spent == len(entries) * CENT <= 300 * CENT
             total += len(entries)
         assert store.totals().total_nanos == total * CENT
     finally:
