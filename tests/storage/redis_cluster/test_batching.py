@@ -45,6 +45,18 @@ async def _usage_on(batcher: ScriptBatcher, prefix: str, user: str) -> list[int]
     return result
 
 
+async def _batcher_on_one_master(
+    url: str,
+) -> tuple[redis.asyncio.cluster.RedisCluster, ScriptBatcher, str, str]:
+    """A batcher (one batch in flight) with its slot map loaded, and two bucket prefixes of
+    one master: calls queued behind a first one travel together."""
+    first, second = _same_master_pair(url)
+    client = redis.asyncio.cluster.RedisCluster.from_url(url)
+    batcher = ScriptBatcher(client, f"{first}:settings_version", in_flight=1, declare=True)
+    await _usage_on(batcher, first, "alice")
+    return client, batcher, first, second
+
+
 async def test_a_batch_of_several_slots_of_one_master_is_one_pipeline_answered_per_call(
     redis_cluster: RedisClusterNodes, redis_cluster_url: str,
 ) -> None:
@@ -76,10 +88,7 @@ async def test_a_batch_of_several_slots_of_one_master_is_one_pipeline_answered_p
 async def test_a_slot_whose_call_fails_fails_alone_in_its_pipeline(
     redis_cluster: RedisClusterNodes, redis_cluster_url: str,
 ) -> None:
-    first, second = _same_master_pair(redis_cluster.url)
-    client = redis.asyncio.cluster.RedisCluster.from_url(redis_cluster.url)
-    batcher = ScriptBatcher(client, f"{first}:settings_version", in_flight=1, declare=True)
-    await _usage_on(batcher, first, "alice")
+    client, batcher, first, second = await _batcher_on_one_master(redis_cluster.url)
     # bob's keys are declared under the route of a slot they do not hash to: Redis refuses
     # that one call (CROSSSLOT) and runs the other slot's.
     bob = RedisLayout(prefix=second)
@@ -97,10 +106,7 @@ async def test_a_slot_whose_call_fails_fails_alone_in_its_pipeline(
 async def test_a_master_that_lost_the_script_gets_it_loaded_inside_a_pipeline(
     redis_cluster: RedisClusterNodes, redis_cluster_url: str,
 ) -> None:
-    first, second = _same_master_pair(redis_cluster.url)
-    client = redis.asyncio.cluster.RedisCluster.from_url(redis_cluster.url)
-    batcher = ScriptBatcher(client, f"{first}:settings_version", in_flight=1, declare=True)
-    await _usage_on(batcher, first, "alice")
+    client, batcher, first, second = await _batcher_on_one_master(redis_cluster.url)
     await client.execute_command("SCRIPT FLUSH",
                                  target_nodes=redis.asyncio.cluster.RedisCluster.PRIMARIES)
     # The three queue together: one pipeline over two slots, each call answered NOSCRIPT.
