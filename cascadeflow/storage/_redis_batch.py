@@ -196,16 +196,20 @@ def _resolve(batch: list[Pending], replies: list[Any]) -> None:
 # hashing each declared key; it still follows MOVED, ASK and TRYAGAIN answers.
 async def evalsha_async(client: redis.asyncio.Redis, payload: bytes, route_key: str,
                         declared: Sequence[str] = ()) -> list[Any]:
-    """Call the ledger script by SHA, loading it first if Redis does not have it."""
+    """Call the ledger script by SHA, or by its text where Redis does not have it.
+
+    Loading the script first and calling its SHA again is not enough on a cluster: between
+    the two, a failover can hand the slot to a master that never saw the load (script caches
+    are not replicated). ``EVAL`` carries the script to whichever master runs the call.
+    """
     keys = [route_key, *declared]
     options = _route(client, route_key, declared)
     execute: Any = client.execute_command  # untyped in redis-py
     try:
         replies: list[Any] = await execute(
             "EVALSHA", LEDGER_SHA, len(keys), *keys, payload, **options)
-    except NoScriptError:
-        await client.script_load(LEDGER)
-        replies = await execute("EVALSHA", LEDGER_SHA, len(keys), *keys, payload, **options)
+    except NoScriptError:  # nothing ran; EVAL runs it once and caches it where it ran
+        replies = await execute("EVAL", LEDGER, len(keys), *keys, payload, **options)
     return replies
 
 
@@ -214,7 +218,7 @@ async def evalsha_pipelined(client: redis.asyncio.Redis,
     """Several script calls ``(payload, route_key, declared)`` in one cluster pipeline.
 
     Each call's replies, or the error it alone got (a slot that moved is followed by
-    redis-py; a master without the script gets it loaded and the call sent again).
+    redis-py; a call a master refused for want of the script is sent again with its text).
     """
     pipe: Any = client.pipeline(transaction=False)
     for payload, route_key, declared in calls:
@@ -240,9 +244,8 @@ def evalsha_sync(client: redis.Redis, payload: bytes, route_key: str,
     try:
         replies: list[Any] = execute("EVALSHA", LEDGER_SHA, len(keys), *keys, payload,
                                      **options)
-    except NoScriptError:
-        client.script_load(LEDGER)
-        replies = execute("EVALSHA", LEDGER_SHA, len(keys), *keys, payload, **options)
+    except NoScriptError:  # nothing ran; EVAL runs it once and caches it where it ran
+        replies = execute("EVAL", LEDGER, len(keys), *keys, payload, **options)
     return replies
 
 

@@ -4,6 +4,7 @@ per hash slot in it, each slot's call answered (or failed) on its own."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 import redis.asyncio.cluster
@@ -11,7 +12,9 @@ import redis.asyncio.connection
 import redis.cluster
 import redis.exceptions
 
-from cascadeflow.storage._redis_batch import ScriptBatcher, as_outage
+from cascadeflow import BudgetConfig, CostTracker
+from cascadeflow.storage import RedisStore
+from cascadeflow.storage._redis_batch import LEDGER_SHA, ScriptBatcher, as_outage
 from cascadeflow.storage._redis_clients import RedisClients
 from cascadeflow.storage._redis_layout import PeriodKey, RedisLayout
 from cascadeflow.storage._redis_outage import RedisRetryPolicy
@@ -116,6 +119,60 @@ async def test_a_master_that_lost_the_script_gets_it_loaded_inside_a_pipeline(
 
     assert answers == [[0, 0]] * 3
     await client.aclose()
+
+
+def _flushing_before_each_evalsha(execute: Any, flush: Any) -> Any:
+    """``execute`` on a cluster whose masters lose the script cache before every EVALSHA,
+    as a master that takes over a slot between a script load and the call has never seen
+    the load (script caches are not replicated)."""
+    def wrapped(*args: Any, **options: Any) -> Any:
+        if args[0] == "EVALSHA":
+            flush()
+        return execute(*args, **options)
+    return wrapped
+
+
+async def test_a_master_without_the_script_runs_the_call_from_its_text_asyncio(
+    redis_cluster: RedisClusterNodes, redis_cluster_url: str,
+) -> None:
+    client, batcher, first, second = await _batcher_on_one_master(redis_cluster.url)
+    flusher = redis.cluster.RedisCluster.from_url(redis_cluster.url)
+    real = client.execute_command
+
+    async def execute(*args: Any, **options: Any) -> Any:
+        if args[0] == "EVALSHA":
+            flusher.script_flush()  # every master: a load made now would not help
+        return await real(*args, **options)
+
+    client.execute_command = execute  # type: ignore[method-assign]
+    answers = [await _usage_on(batcher, prefix, "alice") for prefix in (first, second)]
+
+    assert answers == [[0, 0], [0, 0]]
+    client.execute_command = real  # type: ignore[method-assign]
+    cached = await client.execute_command(  # EVAL left the script where it ran
+        "SCRIPT EXISTS", LEDGER_SHA, target_nodes=client.get_node_from_key(first))
+    assert cached == [True]
+    flusher.close()
+    await client.aclose()
+
+
+def test_a_master_without_the_script_runs_the_call_from_its_text_sync(
+    redis_cluster: RedisClusterNodes, redis_cluster_url: str,
+) -> None:
+    store = RedisStore(redis_cluster_url)
+    tracker = CostTracker(store=store, enforcement_mode="block")
+    tracker.set_user_budget("alice", BudgetConfig(daily=1.0))
+    flusher = redis.cluster.RedisCluster.from_url(redis_cluster.url)
+    client = store._clients.sync()
+    client.execute_command = _flushing_before_each_evalsha(  # type: ignore[method-assign]
+        client.execute_command, flusher.script_flush)
+    for _ in range(2):
+        tracker.reserve("alice", 0.01, model="gpt-4o").settle(0.01, provider="openai",
+                                                              tokens=10)
+
+    assert store.totals().total_nanos == 20_000_000  # each settle counted once
+    flusher.close()
+    store.close()
 
 
 async def test_the_store_keeps_one_batcher_per_master_once_the_slot_map_is_known(
