@@ -437,3 +437,15 @@ class LedgerStore(abc.ABC):
         """Async :meth:`read_counters`."""
         return await _in_worker_thread(
             functools.partial(self.read_counters, counters, owners, now=now))
+
+    async def auser_tier(self, user_id: str) -> str | None:
+        """Async :meth:`user_tier` (a tracker on a shared store reads it from asyncio)."""
+        return await _in_worker_thread(functools.partial(self.user_tier, user_id))
+
+    async def asettings(self) -> tuple[int, dict[str, str]]:
+        """Async :meth:`settings`."""
+        return await _in_worker_thread(self.settings)
+
+    async def asettings_version(self) -> int:
+        """Async :meth:`settings_version`."""
+        return await _in_worker_thread(self.settings_version)

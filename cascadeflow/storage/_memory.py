@@ -331,3 +331,12 @@ class MemoryStore(LedgerStore):
         self, counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str], *, now: float
     ) -> CounterUsage:
         return self.read_counters(counters, owners, now=now)
+
+    async def auser_tier(self, user_id: str) -> str | None:
+        return self.user_tier(user_id)
+
+    async def asettings(self) -> tuple[int, dict[str, str]]:
+        return self.settings()
+
+    async def asettings_version(self) -> int:
+        return self.settings_version()

@@ -388,6 +388,21 @@ class PostgresStore(LedgerStore):
             return self._fallback(down, self._settings_seen)
         return self._settings_seen
 
+    async def asettings(self) -> tuple[int, dict[str, str]]:
+        try:
+            rows = await self._arun("settings", ())
+        except StoreDown as down:
+            return self._fallback(down, (_OUTAGE_VERSION, {}))  # as settings()
+        self._settings_seen = int(rows[0][0])
+        return self._settings_seen, {name: value for _, name, value in rows if name is not None}
+
+    async def asettings_version(self) -> int:
+        try:
+            self._settings_seen = int((await self._arun("settings_version", ()))[0][0])
+        except StoreDown as down:
+            return self._fallback(down, self._settings_seen)  # as settings_version()
+        return self._settings_seen
+
     # -- reads ----------------------------------------------------------------------------
     def usage(self, user_id: str, periods: Sequence[PeriodKey], *, now: float) -> Usage:
         params = {"u": user_id, "k": text_array([period.key for period in periods]), "now": now}
@@ -429,6 +444,13 @@ class PostgresStore(LedgerStore):
     def user_tier(self, user_id: str) -> str | None:
         try:
             rows = self._run("user_tier", [user_id])
+        except StoreDown as down:
+            return self._fallback(down, None)
+        return None if not rows else rows[0][0]
+
+    async def auser_tier(self, user_id: str) -> str | None:
+        try:
+            rows = await self._arun("user_tier", [user_id])
         except StoreDown as down:
             return self._fallback(down, None)
         return None if not rows else rows[0][0]

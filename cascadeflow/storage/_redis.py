@@ -7,7 +7,7 @@ Every check-and-reserve, settle, release and record is one Lua script (see
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 from cascadeflow._entry import CostEntry
@@ -25,6 +25,7 @@ from cascadeflow.storage._base import (
     decode_reserve_reply,
     refuse_add_only_limits,
 )
+from cascadeflow.storage._redis_batch import as_outage
 from cascadeflow.storage._redis_calls import ScriptCaller
 from cascadeflow.storage._redis_clients import AsyncRedis, RedisClients, SyncRedis, is_cluster
 from cascadeflow.storage._redis_journal import OutageJournal
@@ -232,6 +233,28 @@ class RedisStore(LedgerStore):
         self._outage.came_back()
         return result
 
+    async def _aread(self, fn: Callable[[AsyncRedis], Awaitable[T]]) -> T:
+        """Async :meth:`_read`."""
+        async def attempt() -> T:
+            try:
+                return await fn(self._clients.aclient())
+            except AttributeError as error:
+                lost = as_outage(error)  # a connection redis-py closed under the call?
+                if lost is error:
+                    raise
+                raise lost from error
+
+        try:
+            self._outage.check_probe()
+            try:
+                result = await self.policy.acall(attempt)
+            except UNAVAILABLE as exc:
+                raise self._outage.went_down(exc) from exc
+        except RedisDown as down:
+            raise self._unavailable(down) from down.cause
+        self._outage.came_back()
+        return result
+
     def _unavailable(self, down: RedisDown) -> StoreUnavailableError:
         return StoreUnavailableError(
             f"Redis at {self.url} is unavailable ({down}); the store fails "
@@ -397,6 +420,21 @@ class RedisStore(LedgerStore):
     def settings_version(self) -> int:
         return int(self._read(lambda client: client.get(self.layout.settings_version)) or 0)
 
+    async def asettings(self) -> tuple[int, dict[str, str]]:
+        layout = self.layout
+
+        async def snapshot(client: AsyncRedis) -> tuple[Any, Any]:
+            # The version first: settings newer than it are read again at the next check.
+            version = await client.get(layout.settings_version)
+            return version, await client.hgetall(layout.settings)
+
+        version, raw = await self._aread(snapshot)
+        return int(version or 0), {_text(k): _text(v) for k, v in raw.items()}
+
+    async def asettings_version(self) -> int:
+        key = self.layout.settings_version
+        return int(await self._aread(lambda client: client.get(key)) or 0)
+
     def read_counters(
         self, counters: Sequence[tuple[str, PeriodKey]], owners: Sequence[str], *, now: float
     ) -> CounterUsage:
@@ -469,6 +507,18 @@ class RedisStore(LedgerStore):
 
     def user_tier(self, user_id: str) -> str | None:
         raw = self._tiers_read(lambda client: client.hget(self.layout.tiers, user_id), None)
+        return None if raw is None else decode_tier(raw)
+
+    async def auser_tier(self, user_id: str) -> str | None:
+        return await self._atier_of(self.layout.tiers, user_id)
+
+    async def _atier_of(self, tiers: str, user_id: str) -> str | None:
+        try:
+            raw = await self._aread(lambda client: client.hget(tiers, user_id))
+        except StoreUnavailableError as error:
+            if self.on_unavailable == "fail_open":  # as _tiers_read
+                return None
+            raise error
         return None if raw is None else decode_tier(raw)
 
     def totals(self) -> Totals:

@@ -109,17 +109,11 @@ class RedisClients:
         Standalone Redis has one batcher in all; a cluster one per master, found by the
         master that serves the slot when its batcher is first asked for.
         """
-        # asyncio connections belong to one event loop, so each loop gets its own client.
-        loop = asyncio.get_running_loop()
         route = route_key or self._route_key
-        found = self._async.get(loop)
-        if found is not None:
-            batcher = found[1].get(route)
-            if batcher is not None:
-                return batcher
-        else:
-            found = (self._new_async_client(), {})
-            self._async[loop] = found
+        found = self._loop_clients()
+        batcher = found[1].get(route)
+        if batcher is not None:
+            return batcher
         client, batchers = found
         if not self.cluster:
             batcher = batchers[route] = ScriptBatcher(client, route, IN_FLIGHT)
@@ -137,6 +131,18 @@ class RedisClients:
         if master is not None:
             batchers[route] = batcher
         return batcher
+
+    def aclient(self) -> AsyncRedis:
+        """The running event loop's asyncio client (the one its batchers send with)."""
+        return self._loop_clients()[0]
+
+    def _loop_clients(self) -> tuple[AsyncRedis, dict[str, ScriptBatcher]]:
+        # asyncio connections belong to one event loop, so each loop gets its own client.
+        loop = asyncio.get_running_loop()
+        found = self._async.get(loop)
+        if found is None:
+            found = self._async[loop] = (self._new_async_client(), {})
+        return found
 
     def _new_async_client(self) -> AsyncRedis:
         if self._given_async is not None:

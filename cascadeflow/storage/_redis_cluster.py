@@ -366,6 +366,9 @@ class ClusterRedisStore(RedisStore):
         raw: Any = self._tiers_read(lambda client: client.hget(tiers, user_id), None)
         return None if raw is None else decode_tier(raw)
 
+    async def auser_tier(self, user_id: str) -> str | None:
+        return await self._atier_of(self.tenants.of_user(user_id).tiers, user_id)
+
     def totals(self) -> Totals:
         buckets = self.tenants.buckets
 

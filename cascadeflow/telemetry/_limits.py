@@ -138,6 +138,30 @@ class LimitBook:
             return limits
         return limits
 
+    async def acurrent(self) -> StoredLimits:
+        """Async :meth:`current`: the store is read without blocking the event loop."""
+        limits = self._limits
+        if self._shared:
+            now = time.monotonic()
+            if now - self._checked < self._refresh_seconds():
+                return limits
+            self._checked = now
+        try:
+            if await self._store.asettings_version() != limits.version:
+                return await self.areload()
+        except StoreUnavailableError:
+            return limits  # as in current(): the limits known last still apply
+        return limits
+
+    async def areload(self) -> StoredLimits:
+        """Async :meth:`reload`."""
+        version, raw = await self._store.asettings()
+        limits = StoredLimits.decode(version, raw)
+        with self._lock:
+            self._limits = limits
+            self._checked = time.monotonic()
+        return limits
+
     def reload(self) -> StoredLimits:
         """Read every stored limit now."""
         version, raw = self._store.settings()

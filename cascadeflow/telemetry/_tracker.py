@@ -245,6 +245,25 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
             self._tier_seen[user_id] = now
         return tier
 
+    async def _afresh(self, user_id: object, user_tier: str | None = None) -> None:
+        """Bring what the planning reads from a shared store up to date without blocking the
+        event loop: the stored limits' version and ``user_id``'s tier (unless ``user_tier``
+        is given), each read at most once per ``TIER_REFRESH_SECONDS``. The sync planning
+        that follows finds them fresh and reads nothing."""
+        if not self.store.shared:
+            return
+        await self._book.acurrent()
+        if user_tier is not None or not isinstance(user_id, str) or not user_id:
+            return  # a bad user id is refused by the planning, with its message
+        now = time.monotonic()
+        seen = self._tier_seen.get(user_id)
+        if seen is not None and now - seen < self.TIER_REFRESH_SECONDS:
+            return
+        tier = await self.store.auser_tier(user_id)
+        with self._lock:
+            self._tiers[user_id] = tier
+            self._tier_seen[user_id] = now
+
     def _remember_tier(self, user_id: str, tier: str | None) -> None:
         if tier is not None and self._tiers.get(user_id) != tier:
             self.set_user_tier(user_id, tier)
@@ -368,6 +387,7 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
         tags: Iterable[str] | None = None,
     ) -> CostEntry:
         """Async :meth:`add_cost`; the store call does not block the event loop."""
+        await self._afresh(user_id, user_tier)
         entry, cost_nanos = self._make_entry(
             new_entry_id(), model, provider, tokens, cost, query_id, metadata, user_id,
             user_tier, prompt_tokens, completion_tokens,
@@ -382,11 +402,41 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
             await self.store.arecord(entry, cost_nanos, periods, counters=adds)
         else:
             await self.store.arecord(entry, cost_nanos, periods)
-        self._after_record(entry, cost_nanos, keys)
+        await self._aafter_record(entry, cost_nanos, keys)
         return entry
 
     def _after_record(self, entry: CostEntry, cost_nanos: int,
                       keys: tuple[PeriodKey, ...]) -> None:
+        user_id = self._recorded(entry, cost_nanos)
+        if user_id is None:
+            return
+        budget = self.get_user_budget(user_id, entry.user_tier)
+        if self._alerting:
+            self._check_alerts(entry, cost_nanos, keys, budget)
+        if budget is not None and self._warning_due(user_id, cost_nanos, keys, budget):
+            usage = self.store.usage(user_id, keys, now=entry.timestamp.timestamp())
+            self._headroom[user_id] = (keys, budget,
+                                       self._warn_user(user_id, budget, keys, usage))
+
+    async def _aafter_record(self, entry: CostEntry, cost_nanos: int,
+                             keys: tuple[PeriodKey, ...]) -> None:
+        """Async :meth:`_after_record`: its store reads do not block the event loop."""
+        user_id = self._recorded(entry, cost_nanos)
+        if user_id is None:
+            return
+        budget = self.get_user_budget(user_id, entry.user_tier)
+        if self._alerting and not self._alerts_quiet(entry, cost_nanos, keys, budget):
+            # Reading, claiming and delivering alerts is a few store calls: off the loop.
+            await _in_worker_thread(functools.partial(
+                self._alerts_due, entry, keys, budget))
+        if budget is not None and self._warning_due(user_id, cost_nanos, keys, budget):
+            usage = await self.store.ausage(user_id, keys, now=entry.timestamp.timestamp())
+            self._headroom[user_id] = (keys, budget,
+                                       self._warn_user(user_id, budget, keys, usage))
+
+    def _recorded(self, entry: CostEntry, cost_nanos: int) -> str | None:
+        """What follows every record without reading the store; the user whose alerts and
+        warnings may be due, if any."""
         if _observers.observed():
             _observers.publish_entry(entry, cost_nanos)
         if self.verbose:
@@ -394,23 +444,21 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
                         entry.provider, entry.user_id)
         if self.budget_limit is not None and not self.budget_exceeded:
             self._check_global_budget(cost_nanos)
-        user_id = entry.user_id
-        if user_id is None or cost_nanos <= 0:
-            return
-        budget = self.get_user_budget(user_id, entry.user_tier)
-        if self._alerting:
-            self._check_alerts(entry, cost_nanos, keys, budget)
-        if budget is None or not budget.has_any_limit():
-            return
+        return entry.user_id if entry.user_id is not None and cost_nanos > 0 else None
+
+    def _warning_due(self, user_id: str, cost_nanos: int, keys: tuple[PeriodKey, ...],
+                     budget: BudgetConfig) -> bool:
+        """Whether ``user_id``'s counters must be read for its budget warnings."""
+        if not budget.has_any_limit():
+            return False
         # Warnings are advisory: re-read the counters only once this process's own spend
         # could have crossed a threshold since the last read (enforcement never uses this).
         cached = self._headroom.get(user_id)
         if (cached is not None and cached[0] is keys and cached[1] is budget
                 and cached[2] > cost_nanos):
             self._headroom[user_id] = (keys, budget, cached[2] - cost_nanos)
-            return
-        usage = self.store.usage(user_id, keys, now=entry.timestamp.timestamp())
-        self._headroom[user_id] = (keys, budget, self._warn_user(user_id, budget, keys, usage))
+            return False
+        return True
 
     def _check_global_budget(self, cost_nanos: int) -> None:
         # The overall budget only warns: keep a running total seeded once from the store
@@ -515,6 +563,7 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
                           tags: Iterable[str] | None = None, model: str | None = None,
                           tokens: int | None = None) -> bool:
         """Async :meth:`can_afford`."""
+        await self._afresh(user_id, user_tier)
         amount = to_nanos(estimated_cost, field="estimated_cost")
         if team is None and org is None and key is None and tags is None and (
                 not self._book.current().scoped):
@@ -565,6 +614,7 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
                          key: str | None = None,
                          tags: Iterable[str] | None = None) -> dict[str, float]:
         """Async :meth:`remaining`."""
+        await self._afresh(user_id, user_tier)
         if team is None and org is None and key is None and tags is None:
             budget, keys, stamp = self._budget_state(user_id, user_tier)
             if budget is None:
@@ -663,6 +713,7 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
                        key: str | None = None, tags: Iterable[str] | None = None,
                        tokens: int | None = None) -> Reservation:
         """Async :meth:`reserve`."""
+        await self._afresh(user_id, user_tier)
         reservation_id, amount, plan, expires_at = self._reservation_args(
             user_id, estimated_cost, user_tier, ttl, model, tokens, team, org, key, tags)
         if plan.counters:
@@ -743,6 +794,8 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
 
     async def _asettle(self, reservation: Reservation, actual_cost: float,
                        fields: dict[str, Any]) -> CostEntry:
+        await self._afresh(reservation.user_id,
+                           fields.get("user_tier") or reservation.user_tier)
         entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
         keys = self._periods.keys(entry.timestamp)
         periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes)
@@ -753,7 +806,7 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
             await self.store.asettle(reservation.id, entry, cost_nanos, periods, counters=adds)
         else:
             await self.store.asettle(reservation.id, entry, cost_nanos, periods)
-        self._after_record(entry, cost_nanos, keys)
+        await self._aafter_record(entry, cost_nanos, keys)
         return entry
 
     # -- enforcement ----------------------------------------------------------
@@ -793,6 +846,7 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
                        org: str | None = None, key: str | None = None,
                        tags: Iterable[str] | None = None) -> EnforcementResult:
         """Async :meth:`enforce`."""
+        await self._afresh(user_id, user_tier)
         budget, keys, stamp = self._budget_state(user_id, user_tier)
         scopes = self._named_scopes(user_id, team, org, key, tags)
         if scopes is None and (budget is None or not budget.has_extras()):

@@ -193,15 +193,26 @@ class AlertingMixin:
 
     def _check_alerts(self, entry: CostEntry, cost_nanos: int, keys: tuple[PeriodKey, ...],
                       budget: BudgetConfig | None) -> None:
-        user_id = entry.user_id
-        # The hot path: nothing can have crossed a threshold since the counters were last
-        # read here, the thresholds and limits are the same, and the projection is fresh.
-        cached = self._alert_headroom.get(user_id)  # type: ignore[arg-type]
+        if not self._alerts_quiet(entry, cost_nanos, keys, budget):
+            self._alerts_due(entry, keys, budget)
+
+    def _alerts_quiet(self, entry: CostEntry, cost_nanos: int, keys: tuple[PeriodKey, ...],
+                      budget: BudgetConfig | None) -> bool:
+        """The hot path, no store read: True (and the headroom taken) when nothing can have
+        crossed a threshold since the counters were last read here, the thresholds and
+        limits are the same, and the projection is fresh."""
+        cached = self._alert_headroom.get(entry.user_id)  # type: ignore[arg-type]
         if (cached is not None and cached[0] is keys and cached[1] is budget
                 and cached[3] > cost_nanos and cached[2] == self._book.current().version
                 and time.monotonic() < cached[4]):
             cached[3] -= cost_nanos
-            return
+            return True
+        return False
+
+    def _alerts_due(self, entry: CostEntry, keys: tuple[PeriodKey, ...],
+                    budget: BudgetConfig | None) -> None:
+        """Read the counters, claim and deliver every alert crossed."""
+        user_id = entry.user_id
         assert user_id is not None
         version = self._book.current().version
         stamp = entry.timestamp.timestamp()

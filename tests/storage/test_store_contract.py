@@ -372,6 +372,26 @@ async def test_the_async_twins_do_what_the_sync_methods_do(store: LedgerStore) -
     assert (usage.spent_nanos["total"], usage.reserved_nanos) == (6 * TEN_CENTS, 0)
 
 
+
+async def test_tiers_and_settings_read_from_asyncio_as_from_sync_code(
+    store: LedgerStore,
+) -> None:
+    store.set_user_tier("alice", "pro")
+    store.set_user_tier("bob", "free")
+    store.set_user_tier("bob", None)
+    store.put_setting("budget:tier:pro", '{"daily": 2.0}')
+
+    assert await store.auser_tier("alice") == "pro"
+    assert await store.auser_tier("bob") is None
+    assert await store.auser_tier("nobody") is None
+    version = await store.asettings_version()
+    assert version == store.settings_version()
+    assert await store.asettings() == (version, {"budget:tier:pro": '{"daily": 2.0}'})
+    store.put_setting("budget:tier:pro", None)
+    assert await store.asettings_version() > version
+    assert (await store.asettings())[1] == {}
+
+
 # -- owners' counters: the generic check-and-apply primitive ---------------------------------
 
 

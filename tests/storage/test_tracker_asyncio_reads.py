@@ -1,0 +1,89 @@
+"""From asyncio, a tracker on a shared store reads the store without blocking the event loop.
+
+The tiers other workers set, the stored limits' version, the counters behind budget warnings
+and alerts: each is read with the store's async twin (or in a worker thread), never with a
+sync call on the loop's thread, where one round trip (or an outage's retries) would stall
+every task of the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from cascadeflow import BudgetConfig, BudgetExceededError, CostTracker
+from cascadeflow.storage import LedgerStore
+from tests.storage.conftest import STORE_FIXTURES, _marks
+
+#: The store's sync reads a tracker makes while planning, warning or alerting.
+SYNC_READS = ("user_tier", "settings_version", "settings", "usage", "read_counters")
+
+SHARED = [kind for kind in STORE_FIXTURES if kind != "memory"]
+
+
+@pytest.fixture(params=[pytest.param(kind, marks=_marks(kind)) for kind in SHARED])
+def shared_store(request: pytest.FixtureRequest) -> LedgerStore:
+    made = request.getfixturevalue(STORE_FIXTURES[request.param])
+    assert isinstance(made, LedgerStore) and made.shared
+    return made
+
+
+@pytest.fixture
+def loop_reads(shared_store: LedgerStore) -> Iterator[list[str]]:
+    """The names of the store's sync reads made on a thread running an event loop."""
+    blocked: list[str] = []
+
+    def guarded(name: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # a worker thread, or sync code: fine
+            pass
+        else:
+            blocked.append(name)
+        return method(*args, **kwargs)
+
+    for name in SYNC_READS:
+        setattr(shared_store, name,
+                functools.partial(guarded, name, getattr(shared_store, name)))
+    yield blocked
+    for name in SYNC_READS:
+        delattr(shared_store, name)  # the class's methods again
+
+
+async def test_every_async_call_reads_the_shared_store_off_the_loop(
+    shared_store: LedgerStore, loop_reads: list[str],
+) -> None:
+    # Another worker stored the tier budgets and the users' tiers: this tracker has seen none.
+    admin = CostTracker(store=shared_store)
+    admin.set_tier_budget("free", BudgetConfig(daily=0.05))
+    admin.set_tier_budget("pro", BudgetConfig(daily=5.0))
+    users = [f"user-{number}" for number in range(6)]
+    for number, user in enumerate(users):
+        admin.set_user_tier(user, "free" if number % 2 else "pro")
+    alerts: list[Any] = []
+    tracker = CostTracker(store=shared_store, enforcement_mode="block",
+                          alert_thresholds=(0.5,), on_alert=alerts.append)
+    loop_reads.clear()  # what the tracker read when it was made (sync code) does not count
+
+    for user in users:
+        held = await tracker.areserve(user, 0.02, model="gpt-4o-mini")
+        await held.asettle(0.02, provider="openai", tokens=100)
+        await tracker.aadd_cost("gpt-4o-mini", "openai", 100, 0.01, user_id=user)
+        assert await tracker.acan_afford(user, 0.01)
+        left = await tracker.aremaining(user)
+        decision = await tracker.aenforce(user, "gpt-4o-mini", 0.01)
+        free = users.index(user) % 2 == 1
+        assert left["daily"] == pytest.approx(0.02 if free else 4.97)
+        assert decision.action.value in {"allow", "warn"}
+
+    # The tiers came from the store: a free user is refused at its tier's $0.05.
+    with pytest.raises(BudgetExceededError):
+        await tracker.areserve(users[1], 0.03, model="gpt-4o-mini")
+    assert await tracker.areserve(users[0], 0.03, model="gpt-4o-mini")
+    # The free users crossed half their budget: alerted once each, read off the loop too.
+    assert sorted(alert.user_id for alert in alerts) == users[1::2]
+    assert loop_reads == []
