@@ -61,6 +61,24 @@ async def test_fail_closed_async_paths_refuse_too(
         await store.areserve("r1", "u1", 1, limits(daily=10), now=NOW, expires_at=NOW + 60)
     with pytest.raises(StoreUnavailableError):
         await store.asettle("r1", entry("r1"), 1, PERIODS)
+    for read in (store.asettings, store.asettings_version, lambda: store.auser_tier("u1")):
+        with pytest.raises(StoreUnavailableError):
+            await read()
+
+
+async def test_async_tier_and_settings_reads_in_an_outage_answer_as_the_sync_ones(
+    make_store: Callable[..., RedisStore], own_server: RedisServer,
+) -> None:
+    store = make_store(own_server.url, on_unavailable="fail_open")
+    store.set_user_tier("u1", "pro")
+    assert await store.auser_tier("u1") == "pro"
+    own_server.stop()
+    assert await store.auser_tier("u1") is None  # fail_open: as user_tier() answers
+    with pytest.raises(StoreUnavailableError):
+        await store.asettings()  # no fail-open answer for the limits: as settings()
+    tracker = CostTracker(store=store, enforcement_mode="block")
+    held = await tracker.areserve("u1", 0.01)  # the limits known last apply; admitted
+    assert await held.asettle(0.01, provider="openai", tokens=1)
 
 
 def test_fail_open_allows_logs_once_and_reconciles_when_redis_returns(
