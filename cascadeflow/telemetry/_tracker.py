@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -18,14 +17,12 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cascadeflow._entry import CostEntry, new_entry_id
-from cascadeflow._exceptions import BudgetExceededError
 from cascadeflow._money import to_nanos, to_usd
 from cascadeflow.storage import (
     LedgerStore,
     MemoryStore,
     PeriodKey,
     PeriodLimit,
-    ReserveOutcome,
     Usage,
 )
 from cascadeflow.storage._base import _in_worker_thread
@@ -38,12 +35,12 @@ from cascadeflow.telemetry._enforcement import (
 from cascadeflow.telemetry._ledger_queries import LedgerQueries
 from cascadeflow.telemetry._limits import LimitBook
 from cascadeflow.telemetry._periods import PeriodClock
-from cascadeflow.telemetry._reservation import Reservation
 from cascadeflow.telemetry._rollups import Rollups, SpendHistory
 from cascadeflow.telemetry._scope import Scope
-from cascadeflow.telemetry._scoped import BudgetRow, Refusal, ScopedCounters
+from cascadeflow.telemetry._scoped import BudgetRow, ScopedCounters
 from cascadeflow.telemetry._tracker_alerts import AlertingMixin, AlertSinks
-from cascadeflow.telemetry._tracker_scopes import ScopedBudgets, _Plan, _user_id
+from cascadeflow.telemetry._tracker_reservations import ReservationsMixin, check_tokens
+from cascadeflow.telemetry._tracker_scopes import ScopedBudgets, _user_id
 
 if TYPE_CHECKING:
     from cascadeflow.pricing import PriceBook
@@ -53,19 +50,8 @@ logger = logging.getLogger("cascadeflow.tracker")
 _MODES = ("warn", "block", "degrade")
 
 
-def _check_tokens(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an int number of tokens, got {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {value!r}")
-    return value
-
-
-#: A limit no counter reaches (holds that must never refuse).
-_NO_LIMIT = 1 << 62
-
-
-class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
+class CostTracker(ScopedBudgets, ReservationsMixin, LedgerQueries, SpendHistory,
+                  AlertingMixin):
     """Records LLM spend per user and enforces calendar budgets before work is done.
 
     Compatible with cascadeflow 1.2.0's ``CostTracker`` calls (``add_cost``,
@@ -290,11 +276,11 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
         completion_tokens: int | None,
     ) -> tuple[CostEntry, int]:
         cost_nanos = to_nanos(cost, field="cost")
-        _check_tokens(tokens, "tokens")
+        check_tokens(tokens, "tokens")
         if prompt_tokens is not None:
-            _check_tokens(prompt_tokens, "prompt_tokens")
+            check_tokens(prompt_tokens, "prompt_tokens")
         if completion_tokens is not None:
-            _check_tokens(completion_tokens, "completion_tokens")
+            check_tokens(completion_tokens, "completion_tokens")
         if not isinstance(model, str) or not model:
             raise ValueError(f"model must be a non-empty string, got {model!r}")
         if user_id is not None and not isinstance(user_id, str):
@@ -625,189 +611,6 @@ class CostTracker(ScopedBudgets, LedgerQueries, SpendHistory, AlertingMixin):
         # The scoped read is a few store calls: off the event loop.
         return await _in_worker_thread(functools.partial(
             self.remaining, user_id, user_tier, team=team, org=org, key=key, tags=tags))
-
-    # -- reservations ---------------------------------------------------------
-    def _reservation_args(
-        self, user_id: str, estimated_cost: float, user_tier: str | None, ttl: float,
-        model: str | None = None, tokens: int | None = None, team: str | None = None,
-        org: str | None = None, key: str | None = None, tags: Iterable[str] | None = None,
-    ) -> tuple[str, int, _Plan, float]:
-        if not isinstance(user_id, str) or not user_id:
-            raise ValueError(f"user_id must be a non-empty string, got {user_id!r}")
-        amount = to_nanos(estimated_cost, field="estimated_cost")
-        if amount < 0:
-            raise ValueError(f"estimated_cost must not be negative, got {estimated_cost!r}")
-        if not (isinstance(ttl, (int, float)) and math.isfinite(ttl) and ttl > 0):
-            raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
-        if tokens is not None:
-            _check_tokens(tokens, "tokens")
-        plan = self._plan(user_id, user_tier, amount, model, tokens, team, org, key, tags)
-        return new_entry_id(), amount, plan, plan.stamp + float(ttl)
-
-    def _refused(self, user_id: str, estimated_cost: float, outcome: ReserveOutcome,
-                 now: float | None = None) -> BudgetExceededError:
-        if _observers.observed():
-            _observers.publish_refusal(
-                user_id, estimated_cost, outcome,
-                scope_kind=Refusal.of_owner(outcome.owner, user_id).scope.kind)
-        if not outcome.owner:
-            return BudgetExceededError(
-                user_id=user_id,
-                period=outcome.period or "total",
-                limit=to_usd(outcome.limit_nanos),
-                spent=to_usd(outcome.spent_nanos + outcome.reserved_nanos),
-                requested=float(estimated_cost),
-            )
-        who = Refusal.of_owner(outcome.owner, user_id)
-        period = who.period_label(outcome.period or "total")
-        used = outcome.spent_nanos + outcome.reserved_nanos
-        retry_after: float | None = None
-        if who.is_rate():
-            retry_after = 1.0
-            if outcome.ends_at is not None and now is not None:
-                retry_after = max(0.001, outcome.ends_at - now)
-        money = who.counted is None or who.counted.startswith("model:")
-        return BudgetExceededError(
-            user_id=user_id, period=period,
-            limit=to_usd(outcome.limit_nanos) if money else float(outcome.limit_nanos),
-            spent=to_usd(used) if money else float(used),
-            requested=float(estimated_cost) if money else 1.0,
-            scope=str(who.scope), retry_after=retry_after)
-
-    def reserve(self, user_id: str, estimated_cost: float, *, model: str | None = None,
-                user_tier: str | None = None, ttl: float = 300.0, team: str | None = None,
-                org: str | None = None, key: str | None = None,
-                tags: Iterable[str] | None = None, tokens: int | None = None) -> Reservation:
-        """Check and hold ``estimated_cost`` of every limit that applies, in one atomic step.
-
-        The user's budget, its team's and org's (given, or remembered with
-        :meth:`set_user_team`), the API ``key``'s, each of ``tags``', the global scope's,
-        the caps on ``model``, the request and token quotas (``tokens`` is the request's
-        token estimate) and the rate limits are checked together by the store. Raises
-        :class:`BudgetExceededError` naming the scope and period that refused (with
-        ``retry_after`` for a rate limit). Concurrent reservations can never together pass
-        a limit, in any store.
-
-        Example:
-            >>> with tracker.reserve("u1", 0.02, model="gpt-4o", team="search") as held:
-            ...     held.settle(0.013, provider="openai", tokens=420)
-        """
-        reservation_id, amount, plan, expires_at = self._reservation_args(
-            user_id, estimated_cost, user_tier, ttl, model, tokens, team, org, key, tags)
-        if plan.counters:
-            outcome = self.store.reserve(reservation_id, user_id, amount, plan.limits,
-                                         now=plan.stamp, expires_at=expires_at,
-                                         counters=plan.counters)
-        else:
-            outcome = self.store.reserve(reservation_id, user_id, amount, plan.limits,
-                                         now=plan.stamp, expires_at=expires_at)
-        if not outcome.granted:
-            raise self._refused(user_id, estimated_cost, outcome, plan.stamp)
-        return Reservation(self, reservation_id, user_id, float(estimated_cost), amount,
-                           model=model, user_tier=user_tier or self.get_user_tier(user_id),
-                           expires_at=expires_at, scopes=plan.scopes)
-
-    async def areserve(self, user_id: str, estimated_cost: float, *, model: str | None = None,
-                       user_tier: str | None = None, ttl: float = 300.0,
-                       team: str | None = None, org: str | None = None,
-                       key: str | None = None, tags: Iterable[str] | None = None,
-                       tokens: int | None = None) -> Reservation:
-        """Async :meth:`reserve`."""
-        await self._afresh(user_id, user_tier)
-        reservation_id, amount, plan, expires_at = self._reservation_args(
-            user_id, estimated_cost, user_tier, ttl, model, tokens, team, org, key, tags)
-        if plan.counters:
-            outcome = await self.store.areserve(reservation_id, user_id, amount, plan.limits,
-                                                now=plan.stamp, expires_at=expires_at,
-                                                counters=plan.counters)
-        else:
-            outcome = await self.store.areserve(reservation_id, user_id, amount, plan.limits,
-                                                now=plan.stamp, expires_at=expires_at)
-        if not outcome.granted:
-            raise self._refused(user_id, estimated_cost, outcome, plan.stamp)
-        return Reservation(self, reservation_id, user_id, float(estimated_cost), amount,
-                           model=model, user_tier=user_tier or self.get_user_tier(user_id),
-                           expires_at=expires_at, scopes=plan.scopes)
-
-    def hold(self, user_id: str, estimated_cost: float, *, model: str | None = None,
-             user_tier: str | None = None, ttl: float = 300.0, team: str | None = None,
-             org: str | None = None, key: str | None = None,
-             tags: Iterable[str] | None = None) -> Reservation:
-        """Hold ``estimated_cost`` of every budget that applies without checking any limit.
-
-        For a request that leaves whatever the budget says (a sync LiteLLM call no hook
-        can refuse): the hold makes ``can_afford``, ``remaining`` and every reservation
-        made meanwhile count it (the user's and its team's, org's, key's and tags'), and is
-        settled or released like any :class:`Reservation`. Never raises
-        :class:`BudgetExceededError`; use :meth:`reserve` to ask first.
-
-        Example:
-            >>> held = tracker.hold("u1", 0.02, model="gpt-4o")   # even when over budget
-            >>> tracker.can_afford("u1")                          # counts the hold
-            False
-            >>> held.settle(0.013, provider="openai", tokens=420)
-        """
-        reservation_id, amount, plan, expires_at = self._reservation_args(
-            user_id, estimated_cost, user_tier, ttl, model, None, team, org, key, tags)
-        # The same holds and increments as a reservation, under limits nothing can reach.
-        unbounded = [counter._replace(limit=_NO_LIMIT) for counter in plan.counters]
-        self.store.reserve(reservation_id, user_id, amount, [], now=plan.stamp,
-                           expires_at=expires_at, counters=unbounded)
-        return Reservation(self, reservation_id, user_id, float(estimated_cost), amount,
-                           model=model, user_tier=user_tier or self.get_user_tier(user_id),
-                           expires_at=expires_at, scopes=plan.scopes)
-
-    def _settlement_entry(self, reservation: Reservation, actual_cost: float,
-                          fields: dict[str, Any]) -> tuple[CostEntry, int]:
-        unknown = set(fields) - {"model", "provider", "tokens", "prompt_tokens",
-                                 "completion_tokens", "query_id", "metadata", "user_tier"}
-        if unknown:
-            raise ValueError(f"unknown entry field(s) for settle: {sorted(unknown)}")
-        prompt = fields.get("prompt_tokens")
-        completion = fields.get("completion_tokens")
-        tokens = fields.get("tokens")
-        if tokens is None:
-            tokens = (prompt or 0) + (completion or 0)
-        return self._make_entry(
-            reservation.id,
-            fields.get("model") or reservation.model or "unknown",
-            fields.get("provider") or "unknown",
-            tokens, actual_cost, fields.get("query_id"), fields.get("metadata"),
-            reservation.user_id, fields.get("user_tier") or reservation.user_tier,
-            prompt, completion,
-        )
-
-    def _settle(self, reservation: Reservation, actual_cost: float,
-                fields: dict[str, Any]) -> CostEntry:
-        entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
-        keys = self._periods.keys(entry.timestamp)
-        periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes)
-        if self._rollups is not None:
-            rollups = self._rollups.adds(entry, cost_nanos, keys, reservation.scopes)
-            adds = adds + rollups if adds else rollups
-        if adds:
-            self.store.settle(reservation.id, entry, cost_nanos, periods, counters=adds)
-        else:
-            self.store.settle(reservation.id, entry, cost_nanos, periods)
-        self._after_record(entry, cost_nanos, keys)
-        return entry
-
-    async def _asettle(self, reservation: Reservation, actual_cost: float,
-                       fields: dict[str, Any]) -> CostEntry:
-        await self._afresh(reservation.user_id,
-                           fields.get("user_tier") or reservation.user_tier)
-        entry, cost_nanos = self._settlement_entry(reservation, actual_cost, fields)
-        keys = self._periods.keys(entry.timestamp)
-        periods, adds = self._entry_counters(entry, cost_nanos, keys, reservation.scopes)
-        if self._rollups is not None:
-            rollups = self._rollups.adds(entry, cost_nanos, keys, reservation.scopes)
-            adds = adds + rollups if adds else rollups
-        if adds:
-            await self.store.asettle(reservation.id, entry, cost_nanos, periods, counters=adds)
-        else:
-            await self.store.asettle(reservation.id, entry, cost_nanos, periods)
-        await self._aafter_record(entry, cost_nanos, keys)
-        return entry
 
     # -- enforcement ----------------------------------------------------------
     def enforce(self, user_id: str, model: str, estimated_cost: float | None = None, *,
