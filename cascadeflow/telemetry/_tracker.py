@@ -412,9 +412,11 @@ class CostTracker(ScopedBudgets, ReservationsMixin, LedgerQueries, SpendHistory,
             return
         budget = self.get_user_budget(user_id, entry.user_tier)
         if self._alerting and not self._alerts_quiet(entry, cost_nanos, keys, budget):
-            # Reading, claiming and delivering alerts is a few store calls: off the loop.
-            await _in_worker_thread(functools.partial(
-                self._alerts_due, entry, keys, budget))
+            if self.store.shared:  # a few reads and claims over the network: off the loop
+                await _in_worker_thread(functools.partial(
+                    self._alerts_due, entry, keys, budget))
+            else:
+                self._alerts_due(entry, keys, budget)
         if budget is not None and self._warning_due(user_id, cost_nanos, keys, budget):
             usage = await self.store.ausage(user_id, keys, now=entry.timestamp.timestamp())
             self._headroom[user_id] = (keys, budget,
