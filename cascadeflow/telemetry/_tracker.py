@@ -407,6 +407,11 @@ class CostTracker(ScopedBudgets, ReservationsMixin, LedgerQueries, SpendHistory,
     async def _aafter_record(self, entry: CostEntry, cost_nanos: int,
                              keys: tuple[PeriodKey, ...]) -> None:
         """Async :meth:`_after_record`: its store reads do not block the event loop."""
+        if self.budget_limit is not None and self._global_nanos is None:
+            totals = await _in_worker_thread(self.store.totals)  # a scan, for SQLite
+            with self._lock:
+                if self._global_nanos is None:  # _check_global_budget adds this entry
+                    self._global_nanos = totals.total_nanos - cost_nanos
         user_id = self._recorded(entry, cost_nanos)
         if user_id is None:
             return
@@ -653,6 +658,12 @@ class CostTracker(ScopedBudgets, ReservationsMixin, LedgerQueries, SpendHistory,
         """Async :meth:`enforce`."""
         await self._afresh(user_id, user_tier)
         budget, keys, stamp = self._budget_state(user_id, user_tier)
+        if (self.forecast_action is not None and budget is not None and self.store.shared
+                and not self._outlooks_fresh(user_id, budget, keys)):
+            # A projection reads the user's daily history: off the loop, then _decide
+            # finds it fresh.
+            await _in_worker_thread(functools.partial(
+                self._projected_overruns, user_id, budget, keys))
         scopes = self._named_scopes(user_id, team, org, key, tags)
         if scopes is None and (budget is None or not budget.has_extras()):
             usage = (await self.store.ausage(user_id, keys, now=stamp)

@@ -288,14 +288,28 @@ class AlertingMixin:
                  day: str) -> PeriodForecast:
         """The period-end forecast of a user, recomputed at most every FORECAST_REFRESH_SECONDS
         (and on a new day, or a new limit)."""
-        now = time.monotonic()
+        cached = self._fresh_outlook(user_id, period, limit, day)
+        if cached is not None:
+            return cached
+        outlook = self.forecaster.forecast_period_end(user_id, period, limit=limit)
+        self._outlooks[(user_id, period)] = (time.monotonic(), day, outlook)
+        return outlook
+
+    def _fresh_outlook(self, user_id: str, period: str, limit: float,
+                       day: str) -> PeriodForecast | None:
         cached = self._outlooks.get((user_id, period))
-        if (cached is not None and now - cached[0] < self.FORECAST_REFRESH_SECONDS
+        if (cached is not None and time.monotonic() - cached[0] < self.FORECAST_REFRESH_SECONDS
                 and cached[1] == day and cached[2].limit == limit):
             return cached[2]
-        outlook = self.forecaster.forecast_period_end(user_id, period, limit=limit)
-        self._outlooks[(user_id, period)] = (now, day, outlook)
-        return outlook
+        return None
+
+    def _outlooks_fresh(self, user_id: str, budget: BudgetConfig,
+                        keys: tuple[PeriodKey, ...]) -> bool:
+        """Whether every projection :meth:`_projected_overruns` needs is cached and fresh."""
+        return all(
+            self._fresh_outlook(user_id, keys[index].period,
+                                getattr(budget, keys[index].period), keys[0].key) is not None
+            for index, _ in budget.indexed_limits() if index <= 2)
 
     def _projected_overruns(self, user_id: str, budget: BudgetConfig,
                             keys: tuple[PeriodKey, ...]) -> list[tuple[PeriodKey, PeriodForecast]]:

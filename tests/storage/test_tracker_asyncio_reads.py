@@ -20,7 +20,8 @@ from cascadeflow.storage import LedgerStore
 from tests.storage.conftest import STORE_FIXTURES, _marks
 
 #: The store's sync reads a tracker makes while planning, warning or alerting.
-SYNC_READS = ("user_tier", "settings_version", "settings", "usage", "read_counters")
+SYNC_READS = ("user_tier", "settings_version", "settings", "usage", "read_counters",
+              "totals")
 
 SHARED = [kind for kind in STORE_FIXTURES if kind != "memory"]
 
@@ -86,4 +87,23 @@ async def test_every_async_call_reads_the_shared_store_off_the_loop(
     assert await tracker.areserve(users[0], 0.03, model="gpt-4o-mini")
     # The free users crossed half their budget: alerted once each, read off the loop too.
     assert sorted(alert.user_id for alert in alerts) == users[1::2]
+    assert loop_reads == []
+
+
+async def test_the_overall_budget_and_forecasts_are_read_off_the_loop_too(
+    shared_store: LedgerStore, loop_reads: list[str],
+) -> None:
+    # Another worker spent first: the overall budget's total is seeded from the store.
+    CostTracker(store=shared_store).add_cost("gpt-4o-mini", "openai", 10, 0.70, user_id="old")
+    tracker = CostTracker(store=shared_store, budget_limit=1.0, rollups=True,
+                          forecast_action="warn")
+    tracker.set_user_budget("alice", BudgetConfig(daily=5.0))
+    loop_reads.clear()
+
+    await tracker.aadd_cost("gpt-4o-mini", "openai", 10, 0.05, user_id="alice")
+    assert not tracker.budget_warned  # $0.75 of $1.00 (warned at 80%): seeded with $0.70
+    await tracker.aadd_cost("gpt-4o-mini", "openai", 10, 0.10, user_id="alice")
+    assert tracker.budget_warned and not tracker.budget_exceeded  # $0.85, counted once
+    decision = await tracker.aenforce("alice", "gpt-4o-mini", 0.01)
+    assert decision.action.value == "allow"  # one morning is no trend: no forecast action
     assert loop_reads == []
