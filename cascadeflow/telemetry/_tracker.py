@@ -231,6 +231,25 @@ class CostTracker(ScopedBudgets, ReservationsMixin, LedgerQueries, SpendHistory,
             self._tier_seen[user_id] = now
         return tier
 
+    async def aget_user_tier(self, user_id: str) -> str | None:
+        """Async :meth:`get_user_tier`: a read of a shared store does not block the loop.
+
+        Example:
+            >>> await tracker.aget_user_tier("u1")
+            'pro'
+        """
+        if not self.store.shared:
+            return self._tiers.get(user_id)
+        now = time.monotonic()
+        seen = self._tier_seen.get(user_id)
+        if seen is not None and now - seen < self.TIER_REFRESH_SECONDS:
+            return self._tiers.get(user_id)
+        tier = await self.store.auser_tier(user_id)
+        with self._lock:
+            self._tiers[user_id] = tier
+            self._tier_seen[user_id] = now
+        return tier
+
     async def _afresh(self, user_id: object, user_tier: str | None = None) -> None:
         """Bring what the planning reads from a shared store up to date without blocking the
         event loop: the stored limits' version and ``user_id``'s tier (unless ``user_tier``
@@ -239,16 +258,8 @@ class CostTracker(ScopedBudgets, ReservationsMixin, LedgerQueries, SpendHistory,
         if not self.store.shared:
             return
         await self._book.acurrent()
-        if user_tier is not None or not isinstance(user_id, str) or not user_id:
-            return  # a bad user id is refused by the planning, with its message
-        now = time.monotonic()
-        seen = self._tier_seen.get(user_id)
-        if seen is not None and now - seen < self.TIER_REFRESH_SECONDS:
-            return
-        tier = await self.store.auser_tier(user_id)
-        with self._lock:
-            self._tiers[user_id] = tier
-            self._tier_seen[user_id] = now
+        if user_tier is None and isinstance(user_id, str) and user_id:
+            await self.aget_user_tier(user_id)  # a bad user id is refused by the planning
 
     def _remember_tier(self, user_id: str, tier: str | None) -> None:
         if tier is not None and self._tiers.get(user_id) != tier:

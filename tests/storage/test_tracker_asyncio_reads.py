@@ -8,20 +8,15 @@ every task of the loop.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from cascadeflow import BudgetConfig, BudgetExceededError, CostTracker
 from cascadeflow.storage import LedgerStore
+from tests._loop_reads import loop_reads_of
 from tests.storage.conftest import STORE_FIXTURES, _marks
-
-#: The store's sync reads a tracker makes while planning, warning or alerting.
-SYNC_READS = ("user_tier", "settings_version", "settings", "usage", "read_counters",
-              "totals")
 
 SHARED = [kind for kind in STORE_FIXTURES if kind != "memory"]
 
@@ -35,24 +30,8 @@ def shared_store(request: pytest.FixtureRequest) -> LedgerStore:
 
 @pytest.fixture
 def loop_reads(shared_store: LedgerStore) -> Iterator[list[str]]:
-    """The names of the store's sync reads made on a thread running an event loop."""
-    blocked: list[str] = []
-
-    def guarded(name: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # a worker thread, or sync code: fine
-            pass
-        else:
-            blocked.append(name)
-        return method(*args, **kwargs)
-
-    for name in SYNC_READS:
-        setattr(shared_store, name,
-                functools.partial(guarded, name, getattr(shared_store, name)))
-    yield blocked
-    for name in SYNC_READS:
-        delattr(shared_store, name)  # the class's methods again
+    with loop_reads_of(shared_store) as blocked:
+        yield blocked
 
 
 async def test_every_async_call_reads_the_shared_store_off_the_loop(

@@ -270,6 +270,14 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
             tier = self.tracker.get_user_tier(user)
         return user, tier
 
+    async def _aidentity(self, kwargs: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """Async :meth:`_identity`: the tier is read without blocking the event loop."""
+        user = user_of(kwargs, self.user_key)
+        tier = tier_of(kwargs, self.tier_key)
+        if tier is None and user is not None:
+            tier = await self.tracker.aget_user_tier(user)
+        return user, tier
+
     def scopes(self, kwargs: Mapping[str, Any]) -> CallScopes:
         """The team, org, key and tags a call carries (see :func:`scopes_of`)."""
         return scopes_of(kwargs, team_key=self.team_key, org_key=self.org_key,
@@ -291,7 +299,7 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
         if (self.is_admitted(call_id) or not isinstance(model, str)
                 or _call_type_name(call_type) not in _ESTIMABLE_CALLS):
             return None
-        user, tier = self._identity(kwargs)
+        user, tier = await self._aidentity(kwargs)
         if user is None:
             return None
         try:
@@ -389,9 +397,10 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
 
     # -- after the call ----------------------------------------------------------
     def _usage(
-        self, kwargs: Mapping[str, Any], response_obj: Any, start_time: Any, end_time: Any
+        self, kwargs: Mapping[str, Any], response_obj: Any, start_time: Any, end_time: Any,
+        identity: tuple[str | None, str | None] | None = None,
     ) -> Usage:
-        user, tier = self._identity(kwargs)
+        user, tier = identity if identity is not None else self._identity(kwargs)
         model = kwargs.get("model")
         if not isinstance(model, str) or not model:
             model = str(getattr(response_obj, "model", None) or "unknown")
@@ -463,8 +472,10 @@ class CascadeFlowLiteLLMCallback(CustomLogger):
             if not self._guarded(kwargs):
                 wanted, reservation = self._claim_success(call_id)
                 if wanted:
+                    identity = await self._aidentity(kwargs)
                     await self._meter.arecord(
-                        self._usage(kwargs, response_obj, start_time, end_time), reservation)
+                        self._usage(kwargs, response_obj, start_time, end_time, identity),
+                        reservation)
         except Exception as exc:
             self._stats.error("recording a success event", exc)
         finally:

@@ -12,7 +12,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import litellm
@@ -142,8 +142,8 @@ class _Call:
         return StreamMeter(admission.model, request.prompt_tokens, settle)
 
 
-def _parse(args: tuple[Any, ...], kwargs: dict[str, Any],
-           tracker: CostTracker | None) -> _Call:
+def _parse(args: tuple[Any, ...], kwargs: dict[str, Any], tracker: CostTracker | None,
+           *, read_tier: bool = True) -> _Call:
     if len(args) > 2:
         raise TypeError("completion() takes model and messages positionally; pass the rest "
                         "by keyword")
@@ -155,7 +155,7 @@ def _parse(args: tuple[Any, ...], kwargs: dict[str, Any],
         raise TypeError("completion() needs a model name")
     user = user_of(rest, user_key)
     tier = tier_of(rest, tier_key)
-    if tier is None and user is not None:
+    if tier is None and user is not None and read_tier:
         tier = meter.tracker.get_user_tier(user)
     callback = registered_callback(meter.tracker)
     scopes = callback.scopes(rest) if callback is not None else scopes_of(rest)
@@ -220,7 +220,9 @@ async def acompletion(*args: Any, tracker: CostTracker | None = None,
 
     .. versionadded:: 0.1.0
     """
-    call = _parse(args, kwargs, tracker)
+    call = _parse(args, kwargs, tracker, read_tier=False)
+    if call.user_tier is None and call.user_id is not None:  # read off the event loop
+        call = replace(call, user_tier=await call.meter.tracker.aget_user_tier(call.user_id))
     attempt_number = 0
     async for attempt in async_retrying(retry or _DEFAULT_RETRY):
         with attempt:

@@ -114,7 +114,7 @@ class _RouteGuard(BudgetGuard):
                 "enforcement": action}
 
 
-def _prepare(model: str, messages: Any, user: str | None, tracker: CostTracker | None,
+async def _prepare(model: str, messages: Any, user: str | None, tracker: CostTracker | None,
              fallbacks: Fallback | Sequence[Fallback] | None, budget: bool,
              litellm_kwargs: dict[str, Any]) -> tuple[list[Callable[[], Any]], _RouteGuard | None]:
     meter, user_key, tier_key = _meter_for(tracker)
@@ -125,7 +125,7 @@ def _prepare(model: str, messages: Any, user: str | None, tracker: CostTracker |
     routes = _routes(model, litellm_kwargs, fallbacks, meter.tracker)
     guard = None
     if user is not None:
-        tier = tier_of(litellm_kwargs, tier_key) or meter.tracker.get_user_tier(user)
+        tier = tier_of(litellm_kwargs, tier_key) or await meter.tracker.aget_user_tier(user)
         callback = registered_callback(meter.tracker)
         scopes = (callback.scopes(litellm_kwargs) if callback is not None
                   else scopes_of(litellm_kwargs))
@@ -199,7 +199,7 @@ async def l0_completion(
 
     .. versionadded:: 0.1.0
     """
-    factories, guard = _prepare(model, messages, user, tracker, fallbacks, budget,
+    factories, guard = await _prepare(model, messages, user, tracker, fallbacks, budget,
                                 litellm_kwargs)
     return await l0(factories[0], fallback_streams=factories[1:], retry=retry,
                     timeout=timeout, guardrails=guardrails, drift=drift, on_event=on_event,
@@ -239,7 +239,7 @@ async def l0_structured(
     """
     from cascadeflow.l0 import structured
 
-    factories, guard = _prepare(model, messages, user, tracker, fallbacks, budget,
+    factories, guard = await _prepare(model, messages, user, tracker, fallbacks, budget,
                                 litellm_kwargs)
     return await structured(schema, factories[0], fallback_streams=factories[1:],
                             auto_correct=auto_correct, strict=strict, retry=retry,

@@ -102,8 +102,9 @@ async def admit_proxy_request(
     tier = data.get("metadata", {}).get(callback.tier_key) if isinstance(
         data.get("metadata"), dict) else None
     try:
-        request = meter.read_request(model, data.get("messages"), data, user,
-                                     str(tier) if tier is not None else None,
+        # A tier another worker stored is read off the event loop.
+        known = str(tier) if tier is not None else await meter.tracker.aget_user_tier(user)
+        request = meter.read_request(model, data.get("messages"), data, user, known,
                                      scopes=_proxy_scopes(callback, user_api_key_dict, data))
         admission = await meter.aadmit(request)
     except BudgetExceededError as exc:
