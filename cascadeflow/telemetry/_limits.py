@@ -124,11 +124,8 @@ class LimitBook:
     def current(self) -> StoredLimits:
         """The stored limits, re-read when the store says they changed."""
         limits = self._limits
-        if self._shared:
-            now = time.monotonic()
-            if now - self._checked < self._refresh_seconds():
-                return limits
-            self._checked = now
+        if not self._due():
+            return limits
         try:
             if self._store.settings_version() != limits.version:
                 return self.reload()
@@ -141,11 +138,8 @@ class LimitBook:
     async def acurrent(self) -> StoredLimits:
         """Async :meth:`current`: the store is read without blocking the event loop."""
         limits = self._limits
-        if self._shared:
-            now = time.monotonic()
-            if now - self._checked < self._refresh_seconds():
-                return limits
-            self._checked = now
+        if not self._due():
+            return limits
         try:
             if await self._store.asettings_version() != limits.version:
                 return await self.areload()
@@ -155,7 +149,20 @@ class LimitBook:
 
     async def areload(self) -> StoredLimits:
         """Async :meth:`reload`."""
-        version, raw = await self._store.asettings()
+        return self._keep(*await self._store.asettings())
+
+    def _due(self) -> bool:
+        """Whether the store's version is to be read now (a shared store's, at most once per
+        refresh interval; a process-local store's every time, for it costs nothing)."""
+        if not self._shared:
+            return True
+        now = time.monotonic()
+        if now - self._checked < self._refresh_seconds():
+            return False
+        self._checked = now
+        return True
+
+    def _keep(self, version: int, raw: dict[str, str]) -> StoredLimits:
         limits = StoredLimits.decode(version, raw)
         with self._lock:
             self._limits = limits
@@ -164,12 +171,7 @@ class LimitBook:
 
     def reload(self) -> StoredLimits:
         """Read every stored limit now."""
-        version, raw = self._store.settings()
-        limits = StoredLimits.decode(version, raw)
-        with self._lock:
-            self._limits = limits
-            self._checked = time.monotonic()
-        return limits
+        return self._keep(*self._store.settings())
 
     def _put(self, name: str, value: Mapping[str, Any] | str | int | None) -> None:
         self._store.put_setting(name, None if value is None else orjson.dumps(value).decode())

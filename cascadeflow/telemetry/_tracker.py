@@ -219,17 +219,10 @@ class CostTracker(ScopedBudgets, ReservationsMixin, LedgerQueries, SpendHistory,
         one, so it is read from the store when this process has not seen it for
         ``TIER_REFRESH_SECONDS``: a worker never treats a tiered user as unlimited.
         """
-        if not self.store.shared:
+        now = self._tier_stale_since(user_id)
+        if now is None:
             return self._tiers.get(user_id)
-        now = time.monotonic()
-        seen = self._tier_seen.get(user_id)
-        if seen is not None and now - seen < self.TIER_REFRESH_SECONDS:
-            return self._tiers.get(user_id)
-        tier = self.store.user_tier(user_id)
-        with self._lock:
-            self._tiers[user_id] = tier
-            self._tier_seen[user_id] = now
-        return tier
+        return self._seen_tier(user_id, self.store.user_tier(user_id), now)
 
     async def aget_user_tier(self, user_id: str) -> str | None:
         """Async :meth:`get_user_tier`: a read of a shared store does not block the loop.
@@ -238,13 +231,21 @@ class CostTracker(ScopedBudgets, ReservationsMixin, LedgerQueries, SpendHistory,
             >>> await tracker.aget_user_tier("u1")
             'pro'
         """
-        if not self.store.shared:
+        now = self._tier_stale_since(user_id)
+        if now is None:
             return self._tiers.get(user_id)
+        return self._seen_tier(user_id, await self.store.auser_tier(user_id), now)
+
+    def _tier_stale_since(self, user_id: str) -> float | None:
+        """The time now when ``user_id``'s tier must be read from a shared store, else None
+        (this process knows it, or has read it within ``TIER_REFRESH_SECONDS``)."""
+        if not self.store.shared:
+            return None
         now = time.monotonic()
         seen = self._tier_seen.get(user_id)
-        if seen is not None and now - seen < self.TIER_REFRESH_SECONDS:
-            return self._tiers.get(user_id)
-        tier = await self.store.auser_tier(user_id)
+        return None if seen is not None and now - seen < self.TIER_REFRESH_SECONDS else now
+
+    def _seen_tier(self, user_id: str, tier: str | None, now: float) -> str | None:
         with self._lock:
             self._tiers[user_id] = tier
             self._tier_seen[user_id] = now
